@@ -1,0 +1,8 @@
+/* read_session.c — the session: reader (not yet written). */
+#include "dataset.h"
+
+drec_status drec_read_session(const char *path, const drec_params *opts, drec_dataset **out) {
+    (void)opts;
+    *out = NULL;
+    return drec_fail(DREC_ERR_UNSUPPORTED, "session: data is not supported yet (%s)", path);
+}

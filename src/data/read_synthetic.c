@@ -1,0 +1,8 @@
+/* read_synthetic.c — the synthetic: reader (not yet written). */
+#include "dataset.h"
+
+drec_status drec_read_synthetic(const char *path, const drec_params *opts, drec_dataset **out) {
+    (void)opts;
+    *out = NULL;
+    return drec_fail(DREC_ERR_UNSUPPORTED, "synthetic: data is not supported yet (%s)", path);
+}

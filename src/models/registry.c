@@ -1,0 +1,25 @@
+/*
+ * registry.c — the table of models by name.  The CLI, the server and the
+ * tests iterate it; adding a model is one line here.
+ */
+#include "model.h"
+
+extern const drec_model_vt drec_pop_vt;
+
+const drec_model_vt *const drec_model_table[] = {
+    &drec_pop_vt,
+    NULL,
+};
+
+const drec_model_vt *drec_model_find(const char *name) {
+    for (int k = 0; drec_model_table[k]; k++)
+        if (strcmp(drec_model_table[k]->name, name) == 0) return drec_model_table[k];
+    return NULL;
+}
+
+const char *const *drec_model_names(void) {
+    static const char *names[64];
+    if (!names[0])
+        for (int k = 0; drec_model_table[k] && k < 63; k++) names[k] = drec_model_table[k]->name;
+    return names;
+}
