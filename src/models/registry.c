@@ -5,9 +5,19 @@
 #include "model.h"
 
 extern const drec_model_vt drec_pop_vt;
+extern const drec_model_vt drec_als_vt;
+extern const drec_model_vt drec_bpr_vt;
+extern const drec_model_vt drec_fm_vt;
+extern const drec_model_vt drec_tfidf_vt;
+extern const drec_model_vt drec_hybrid_vt;
 
 const drec_model_vt *const drec_model_table[] = {
     &drec_pop_vt,
+    &drec_als_vt,
+    &drec_bpr_vt,
+    &drec_fm_vt,
+    &drec_tfidf_vt,
+    &drec_hybrid_vt,
     NULL,
 };
 
