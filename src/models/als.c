@@ -27,6 +27,7 @@
 typedef struct als_state {
     int k;
     float alpha, reg;
+    float hp[2];  /* alpha, reg as saved (the writer keeps a pointer) */
     float *X;   /* (U, K) */
     float *Y;   /* (I, K) */
     float *YtY; /* (K, K) Y^T Y + reg I, for fold-in */
@@ -163,6 +164,8 @@ static drec_status als_fit(drec_model *m, const drec_dataset *t, const drec_para
         if (drec_fit_epoch(m, (int)e, (int)epochs, loss)) break;
     }
     gram(s->Y, nI, k, s->reg, s->YtY);
+    s->hp[0] = s->alpha;
+    s->hp[1] = s->reg;
     free(conf_u);
     free(conf_i);
     return DREC_OK;
@@ -252,8 +255,7 @@ static drec_status als_save(const drec_model *m, drec_mf_writer *w) {
     drec_status st = drec_mf_put_f32(w, "X", s->X, m->n_users, s->k);
     if (!st) st = drec_mf_put_f32(w, "Y", s->Y, m->n_items, s->k);
     if (!st) st = drec_mf_put_f32(w, "YtY", s->YtY, s->k, s->k);
-    float hp[2] = {s->alpha, s->reg};
-    if (!st) st = drec_mf_put_f32(w, "alpha_reg", hp, 2, 0);
+    if (!st) st = drec_mf_put_f32(w, "alpha_reg", s->hp, 2, 0);
     return st;
 }
 
@@ -270,8 +272,8 @@ static drec_status als_load(drec_model *m, drec_mf_reader *r) {
     if ((st = drec_mf_get_f32(r, "Y", m->n_items, s->k, &s->Y))) return st;
     if ((st = drec_mf_get_f32(r, "YtY", s->k, s->k, &s->YtY))) return st;
     if ((st = drec_mf_get_f32(r, "alpha_reg", 2, 0, &hp))) return st;
-    s->alpha = hp[0];
-    s->reg = hp[1];
+    s->alpha = s->hp[0] = hp[0];
+    s->reg = s->hp[1] = hp[1];
     drec_free(hp);
     return DREC_OK;
 }

@@ -4,9 +4,11 @@
  * user did not touch, SGD ascends ln sigmoid(x_ui - x_uj) - reg |theta|^2
  * with x_ui = b_i + p_u . q_i.
  *
- * Negatives are uniform (`neg_alpha=0`) or drawn in proportion to
- * popularity^neg_alpha, resampled while they hit an item the user has.
- * One epoch draws as many triples as there are interactions.  Training is
+ * Negatives come from the shared sampler (data/sampler.h): uniform
+ * (`neg_alpha=0`) or in proportion to popularity^neg_alpha, never an item
+ * the user has.
+ * One epoch draws as many triples as there are interactions; the step size
+ * falls linearly from lr to lr * (1 - decay) over the epochs.  Training is
  * sequential by default (same seed = same numbers); `hogwild=1` runs the
  * epoch lock-free over threads (Niu et al. 2011), faster but no longer
  * reproducible.  A user unseen at training is folded in from q->hist with
@@ -15,6 +17,8 @@
  * Shapes: U users, I items, K = dim.  P (U, K), Q (I, K), b (I).
  */
 #include "model.h"
+
+#include "data/sampler.h"
 
 #include <math.h>
 #include <omp.h>
@@ -25,6 +29,7 @@ typedef struct bpr_state {
     float *P, *Q, *b;
     float lr, reg;   /* kept for fold-in */
     int foldin_epochs;
+    float hp[3];     /* lr, reg, foldin_epochs as saved */
 } bpr_state;
 
 static int cmp_i32(const void *a, const void *b) {
@@ -40,24 +45,6 @@ static bool sorted_has(const int32_t *a, int64_t n, int32_t v) {
         else hi = mid;
     }
     return lo < n && a[lo] == v;
-}
-
-/* Negative sampler: uniform, or by a cumulative popularity^alpha table. */
-typedef struct neg_sampler {
-    int32_t n_items;
-    double *cdf; /* (I) or NULL for uniform */
-} neg_sampler;
-
-static int32_t neg_draw(const neg_sampler *ns, drec_rng *rng) {
-    if (!ns->cdf) return (int32_t)drec_rng_below(rng, (uint32_t)ns->n_items);
-    double x = drec_rng_double(rng) * ns->cdf[ns->n_items - 1];
-    int32_t lo = 0, hi = ns->n_items - 1;
-    while (lo < hi) {
-        int32_t mid = (lo + hi) / 2;
-        if (ns->cdf[mid] <= x) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
 }
 
 /* One SGD step on the triple (u, i, j); returns -ln sigmoid(x_uij). */
@@ -86,11 +73,14 @@ static drec_status bpr_fit(drec_model *m, const drec_dataset *t, const drec_para
     double lr, reg, neg_alpha, init;
     drec_status st;
     if ((st = drec_params_int(p, "dim", 64, &dim)) || (st = drec_params_int(p, "epochs", 120, &epochs)) ||
-        (st = drec_params_int(p, "foldin_epochs", 30, &foldin)) || (st = drec_params_float(p, "lr", 0.03, &lr)) ||
+        (st = drec_params_int(p, "foldin_epochs", 30, &foldin)) || (st = drec_params_float(p, "lr", 0.05, &lr)) ||
         (st = drec_params_float(p, "reg", 0.01, &reg)) || (st = drec_params_float(p, "neg_alpha", 0, &neg_alpha)) ||
         (st = drec_params_float(p, "init", 0.01, &init)))
         return st;
     bool hogwild = drec_params_flag(p, "hogwild");
+    double decay;
+    if ((st = drec_params_float(p, "decay", 0.9, &decay))) return st;
+    if (!(decay >= 0 && decay <= 1)) return drec_fail(DREC_ERR_USAGE, "decay must be in [0, 1]");
     if (dim < 1 || dim > 4096) return drec_fail(DREC_ERR_USAGE, "dim must be in 1..4096 (got %ld)", dim);
     if (epochs < 0 || lr <= 0 || reg < 0 || neg_alpha < 0)
         return drec_fail(DREC_ERR_USAGE, "need epochs >= 0, lr > 0, reg >= 0, neg_alpha >= 0");
@@ -100,6 +90,9 @@ static drec_status bpr_fit(drec_model *m, const drec_dataset *t, const drec_para
     s->lr = (float)lr;
     s->reg = (float)reg;
     s->foldin_epochs = (int)foldin;
+    s->hp[0] = s->lr;
+    s->hp[1] = s->reg;
+    s->hp[2] = (float)s->foldin_epochs;
     int32_t nU = t->n_users, nI = t->n_items;
     s->P = drec_aligned_alloc(((size_t)nU * k + 1) * sizeof *s->P);
     s->Q = drec_aligned_alloc(((size_t)nI * k + 1) * sizeof *s->Q);
@@ -109,28 +102,17 @@ static drec_status bpr_fit(drec_model *m, const drec_dataset *t, const drec_para
     for (size_t j = 0; j < (size_t)nU * k; j++) s->P[j] = (float)(init * drec_rng_normal(&rng));
     for (size_t j = 0; j < (size_t)nI * k; j++) s->Q[j] = (float)(init * drec_rng_normal(&rng));
 
-    /* Each user's items sorted, for rejecting positives as negatives; the
-     * positive pairs (u, i) to draw from, one per interaction. */
+    /* The positive pairs (u, i) to draw from, one per interaction. */
     size_t nnz = (size_t)t->user_ptr[nU];
-    int32_t *sorted = drec_malloc((nnz + 1) * sizeof *sorted);
-    memcpy(sorted, t->user_items, nnz * sizeof *sorted);
     int32_t *pair_u = drec_malloc((nnz + 1) * sizeof *pair_u);
-    for (int32_t u = 0; u < nU; u++) {
-        qsort(sorted + t->user_ptr[u], (size_t)drec_ds_user_count(t, u), sizeof *sorted, cmp_i32);
+    for (int32_t u = 0; u < nU; u++)
         for (int64_t j = t->user_ptr[u]; j < t->user_ptr[u + 1]; j++) pair_u[j] = u;
-    }
-    neg_sampler ns = {.n_items = nI};
-    if (neg_alpha > 0) {
-        ns.cdf = drec_malloc((size_t)nI * sizeof *ns.cdf);
-        double acc = 0;
-        for (int32_t i = 0; i < nI; i++) {
-            acc += pow((double)m->item_count[i] + 1.0, neg_alpha);
-            ns.cdf[i] = acc;
-        }
-    }
+    drec_sampler *ns = drec_sampler_new(t, neg_alpha, m->seed);
     int n_threads = hogwild ? drec_threads() : 1;
     for (long e = 0; e < epochs && nnz > 0; e++) {
         double loss = 0;
+        /* linear decay of the step towards lr * (1 - decay) at the last epoch */
+        float lr_e = (float)(lr * (1.0 - decay * (double)e / (double)DREC_MAX(epochs - 1, 1)));
 #pragma omp parallel num_threads(n_threads) reduction(+ : loss)
         {
             int tid = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -140,22 +122,15 @@ static drec_status bpr_fit(drec_model *m, const drec_dataset *t, const drec_para
             for (size_t step = lo; step < hi; step++) {
                 size_t j = (size_t)(drec_rng_u64(&r) % nnz);
                 int32_t u = pair_u[j], i = t->user_items[j];
-                const int32_t *su = sorted + t->user_ptr[u];
-                int64_t nu = t->user_ptr[u + 1] - t->user_ptr[u];
-                if (nu >= nI) continue; /* the user has every item: no negative */
-                int32_t neg;
-                int tries = 0;
-                do neg = neg_draw(&ns, &r);
-                while (sorted_has(su, nu, neg) && ++tries < 50);
-                if (tries >= 50) continue;
+                int32_t neg = drec_sampler_neg(ns, &r, u);
+                if (neg < 0) continue; /* the user has every item */
                 loss += bpr_step(s->P + (size_t)u * k, s->Q + (size_t)i * k, s->Q + (size_t)neg * k, s->b + i,
-                                 s->b + neg, k, s->lr, s->reg, true);
+                                 s->b + neg, k, lr_e, s->reg, true);
             }
         }
         if (drec_fit_epoch(m, (int)e, (int)epochs, loss / (double)nnz)) break;
     }
-    free(ns.cdf);
-    free(sorted);
+    drec_sampler_free(ns);
     free(pair_u);
     return DREC_OK;
 }
@@ -229,8 +204,7 @@ static drec_status bpr_save(const drec_model *m, drec_mf_writer *w) {
     drec_status st = drec_mf_put_f32(w, "P", s->P, m->n_users, s->k);
     if (!st) st = drec_mf_put_f32(w, "Q", s->Q, m->n_items, s->k);
     if (!st) st = drec_mf_put_f32(w, "b", s->b, m->n_items, 0);
-    float hp[3] = {s->lr, s->reg, (float)s->foldin_epochs};
-    if (!st) st = drec_mf_put_f32(w, "lr_reg_foldin", hp, 3, 0);
+    if (!st) st = drec_mf_put_f32(w, "lr_reg_foldin", s->hp, 3, 0);
     return st;
 }
 
@@ -253,6 +227,7 @@ static drec_status bpr_load(drec_model *m, drec_mf_reader *r) {
     s->lr = hp[0];
     s->reg = hp[1];
     s->foldin_epochs = (int)hp[2];
+    memcpy(s->hp, hp, sizeof s->hp);
     drec_free(hp);
     return DREC_OK;
 }

@@ -12,7 +12,7 @@
  *
  * `task=auto` picks squared loss on explicit ratings (regression), logistic
  * loss on labels (CTR rows), and logistic loss on implicit interactions
- * against `neg` items drawn uniformly per positive (classification).
+ * against `neg` unseen items drawn uniformly per positive (classification).
  * Training is SGD or AdaGrad (`optimizer=`), sequential, so the same seed
  * gives the same model.  `predict` returns ratings (clipped to the training
  * range) or click probabilities; `score` ranks items for a user (the
@@ -22,6 +22,8 @@
  */
 #include "fm.h"
 #include "model.h"
+
+#include "data/sampler.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -250,6 +252,7 @@ static drec_status fm_fit(drec_model *m, const drec_dataset *t, const drec_param
         if (s->ctr || (t->user[r] >= 0 && t->item[r] >= 0)) rows[n_rows++] = r;
     int32_t *idx = drec_malloc((size_t)(s->max_row + 1) * sizeof *idx);
     float *val = drec_malloc((size_t)(s->max_row + 1) * sizeof *val), *sums = drec_malloc(k * sizeof *sums);
+    drec_sampler *ns = implicit ? drec_sampler_new(t, 0.0, m->seed) : NULL;
     for (long e = 0; e < epochs && n_rows > 0; e++) {
         drec_rng_shuffle_size(&rng, rows, n_rows);
         double loss = 0;
@@ -269,8 +272,8 @@ static drec_status fm_fit(drec_model *m, const drec_dataset *t, const drec_param
             loss += fm_step(s, &o, idx, val, n, implicit ? 1.0f : t->rating[r], sums);
             n_loss++;
             for (long q = 0; implicit && q < neg; q++) {
-                int32_t i = (int32_t)drec_rng_below(&rng, (uint32_t)s->nI);
-                if (drec_ds_user_has(t, u, i)) continue;
+                int32_t i = drec_sampler_neg(ns, &rng, u);
+                if (i < 0) break;
                 n = fm_row(s, u, i, idx, val);
                 loss += fm_step(s, &o, idx, val, n, 0.0f, sums);
                 n_loss++;
@@ -278,6 +281,7 @@ static drec_status fm_fit(drec_model *m, const drec_dataset *t, const drec_param
         }
         if (drec_fit_epoch(m, (int)e, (int)epochs, n_loss ? loss / (double)n_loss : 0)) break;
     }
+    drec_sampler_free(ns);
     free(rows);
     free(idx);
     free(val);

@@ -27,6 +27,7 @@ typedef struct hybrid_state {
     double weight;
     long min_user, min_item;
     bool views; /* loaded: sub-models borrow the parent's ids and lists */
+    int32_t has_content; /* as saved */
 } hybrid_state;
 
 static const char *const own_keys[] = {"cf", "weight", "min_user", "min_item", NULL};
@@ -78,6 +79,7 @@ static drec_status hybrid_fit(drec_model *m, const drec_dataset *t, const drec_p
     cp = sub_params(p, true);
     st = drec_model_train("tfidf", t, cp, &s->content);
     drec_params_free(cp);
+    s->has_content = s->content != NULL;
     if (st == DREC_ERR_INPUT) {
         drec_note("hybrid: %s; using %s and popularity only", drec_errmsg(), cf);
         drec_clear_error();
@@ -140,8 +142,7 @@ static void hybrid_score(const drec_model *m, const drec_query *q, const int32_t
 
 static drec_status hybrid_save(const drec_model *m, drec_mf_writer *w) {
     const hybrid_state *s = m->state;
-    int32_t parts = s->content != NULL;
-    drec_status st = drec_mf_put_i32(w, "has_content", &parts, 1);
+    drec_status st = drec_mf_put_i32(w, "has_content", &s->has_content, 1);
     drec_mf_writer_prefix(w, "cf.");
     if (!st) st = s->cf->vt->save(s->cf, w);
     drec_mf_writer_prefix(w, "content.");
@@ -178,6 +179,7 @@ static drec_status hybrid_load(drec_model *m, drec_mf_reader *r) {
     int32_t *parts = NULL;
     if ((st = drec_mf_get_i32(r, "has_content", 1, &parts))) return st;
     bool has_content = parts[0] != 0;
+    s->has_content = has_content;
     drec_free(parts);
     s->cf = view_of(m, drec_model_find(cf), sub_params(m->params, false));
     drec_mf_reader_prefix(r, "cf.");

@@ -90,7 +90,7 @@ static drec_status tfidf_fit(drec_model *m, const drec_dataset *t, const drec_pa
         if (a->ptr && i < a->n_entities)
             for (int32_t j = a->ptr[i]; j < a->ptr[i + 1]; j++)
                 add_term(&vocab, "a:", drec_strmap_name(&a->names, a->idx[j]), a->val[j], &tc, &n_tc, &cap_tc);
-        qsort(tc, n_tc, sizeof *tc, cmp_tc);
+        if (n_tc > 1) qsort(tc, n_tc, sizeof *tc, cmp_tc);
         size_t start = n_all;
         for (size_t j = 0; j < n_tc; j++) {
             if (n_all > start && all[n_all - 1].term == tc[j].term) {
