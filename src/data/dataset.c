@@ -192,6 +192,7 @@ static void side_release(drec_side *sd) {
     drec_strmap_free(&sd->users);
     drec_strmap_free(&sd->items);
     drec_strmap_free(&sd->categories);
+    drec_strmap_free(&sd->feature_names);
     drec_attrs_free(&sd->item_attrs);
     drec_attrs_free(&sd->user_attrs);
     free(sd->feature_field);
