@@ -5,9 +5,11 @@
 #include "model.h"
 
 extern const drec_model_vt drec_pop_vt;
+extern const drec_model_vt drec_itemknn_vt, drec_userknn_vt, drec_timeknn_vt, drec_mf_vt, drec_svdpp_vt;
 
 const drec_model_vt *const drec_model_table[] = {
     &drec_pop_vt,
+    &drec_itemknn_vt, &drec_userknn_vt, &drec_timeknn_vt, &drec_mf_vt, &drec_svdpp_vt,
     NULL,
 };
 
