@@ -657,6 +657,7 @@ drec_status drec_evaluate(const drec_model *m, const drec_eval_split *s, const d
         sim_free(&simc);
         units_free(&U);
     }
+    res->seconds = drec_now() - t0; /* the intervals below are not evaluation time */
     /* Per-unit values -> metric values and intervals. */
     for (int j = 0; j < res->n_metrics; j++) {
         drec_metric_result *r = &res->m[j];
@@ -671,7 +672,6 @@ drec_status drec_evaluate(const drec_model *m, const drec_eval_split *s, const d
             drec_bootstrap_ci(r->per, NULL, r->n_per, r->stat, o->bootstrap, 0.95, o->seed + 7919u * (uint64_t)j,
                               &r->ci_lo, &r->ci_hi);
     }
-    res->seconds = drec_now() - t0;
     return DREC_OK;
 }
 
