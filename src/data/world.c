@@ -270,11 +270,15 @@ static int32_t draw_in_cat(const drec_world *w, drec_rng *r, int c) {
     return w->cat_items[a + k];
 }
 
+/* tanh through expf: glibc's tanhf goes through expm1f and took a third of
+ * the generation time; this form is within 2e-7 of tanh. */
+static inline float fast_tanh(float x) { return 1.0f - 2.0f / (expf(2.0f * x) + 1.0f); }
+
 /* The utility of item i for a user whose current taste is `taste`;
  * catterm[c] already holds the category, context terms of this user. */
 static inline float util_of(const drec_world *w, const float *taste, const float *catterm, float sens, int32_t i) {
     float x = dotf(taste, w->v + (size_t)i * w->d, w->d) / sqrtf((float)w->d);
-    return 1.6f * tanhf(x) + catterm[w->cat[i]] + w->popterm[i] - sens * w->lprice[i];
+    return 1.6f * fast_tanh(x) + catterm[w->cat[i]] + w->popterm[i] - sens * w->lprice[i];
 }
 
 /* Per-category part of the utility: affinity and context. */
