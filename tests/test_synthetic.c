@@ -237,6 +237,7 @@ TEST(spec_errors_name_the_key) {
         {"synthetic:dim=999", "dim"},                {"synthetic:implicit=2", "implicit"},
         {"synthetic:users", "users"},                {"synthetic:events=", "events"},
         {"synthetic:categories=21", "categories"},   {"synthetic:seed=1x", "seed"},
+        {"synthetic:users=20000000,events=100", "1e9"},
     };
     for (size_t k = 0; k < DREC_ARRAY_LEN(bad); k++) {
         drec_dataset *ds = (drec_dataset *)1;
@@ -352,6 +353,27 @@ TEST(simulator_draws_and_features) {
     double norm = 0;
     for (int k = 13; k < 19; k++) norm += f[k] * f[k];
     CHECK(norm > 0);
+    /* Item features: category one-hot, relative log price, embedding. */
+    const drec_dataset *ds = drec_world_dataset(w);
+    int C = ds->side->categories.n;
+    CHECK(drec_world_item_dim(w) == C + 1 + 6);
+    float *g = malloc((size_t)drec_world_item_dim(w) * sizeof *g), lp[300];
+    size_t bad = 0;
+    for (int32_t i = 0; i < 300; i++) {
+        drec_world_item_features(w, i, g);
+        float ones = 0;
+        for (int c = 0; c < C; c++) ones += g[c];
+        bad += ones != 1.0f || g[ds->side->item_category[i]] != 1.0f;
+        lp[i] = g[C];
+    }
+    /* log(price / category median): within a category, ordered as prices. */
+    for (int32_t i = 0; i < 300; i++)
+        for (int32_t j = 0; j < 300; j++)
+            if (ds->side->item_category[i] == ds->side->item_category[j] &&
+                ds->side->item_price[i] < ds->side->item_price[j])
+                bad += !(lp[i] < lp[j]);
+    CHECK(bad == 0);
+    free(g);
     /* best is the maximum of expected over the arms. */
     int32_t arms[12];
     for (int k = 0; k < 12; k++) arms[k] = k * 25;
