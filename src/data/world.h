@@ -12,7 +12,8 @@
  * style words tied to the item's strongest latent factors.
  *
  * The preference of user u for item i in context (time of day, device) at
- * taste-time tau is the non-linear utility
+ * taste-time tau (0 to 1 across each user's history; taste_u(tau) = base_u
+ * + tau drift_u) is the non-linear utility
  *
  *   util = 1.6 tanh(<taste_u(tau), v_i> / sqrt(d))
  *        + 0.7 log(C aff_u[cat_i] + 0.2)             category affinity
