@@ -77,8 +77,21 @@ void drec_ds_skip(drec_dataset *ds, const char *reason, size_t count) {
     ds->skipped[k].count += count;
 }
 
+typedef struct ts_row {
+    int64_t ts;
+    size_t row;
+} ts_row;
+
+static int cmp_ts_row(const void *x, const void *y) {
+    const ts_row *a = x, *b = y;
+    if (a->ts != b->ts) return a->ts < b->ts ? -1 : 1;
+    return a->row < b->row ? -1 : a->row > b->row;
+}
+
 /* Counting sort of rows by key (user or item), stable, then a per-key sort
- * by timestamp (insertion sort: lists arrive mostly ordered). */
+ * by timestamp, ties by row: insertion sort for short lists (they arrive
+ * mostly ordered), qsort for long ones (an item's rows interleave many
+ * users' clocks, and insertion sort would be quadratic there). */
 static void build_index(const drec_dataset *ds, const int32_t *key, int32_t n_keys, int64_t **ptr_out,
                         size_t **rows_out, int32_t **other_out, const int32_t *other) {
     int64_t *ptr = drec_calloc((size_t)n_keys + 1, sizeof *ptr);
@@ -93,8 +106,20 @@ static void build_index(const drec_dataset *ds, const int32_t *key, int32_t n_ke
         if (key[r] >= 0) rows[fill[key[r]]++] = r;
     free(fill);
     if (ds->has_time) {
+        ts_row *tmp = NULL;
+        size_t tmp_cap = 0;
         for (int32_t k = 0; k < n_keys; k++) {
-            for (int64_t a = ptr[k] + 1; a < ptr[k + 1]; a++) {
+            int64_t len = ptr[k + 1] - ptr[k], a = ptr[k] + 1;
+            while (a < ptr[k + 1] && ds->ts[rows[a - 1]] <= ds->ts[rows[a]]) a++;
+            if (a == ptr[k + 1]) continue;
+            if (len > 32) {
+                DREC_GROW(tmp, tmp_cap, (size_t)len);
+                for (int64_t q = 0; q < len; q++) tmp[q] = (ts_row){ds->ts[rows[ptr[k] + q]], rows[ptr[k] + q]};
+                qsort(tmp, (size_t)len, sizeof *tmp, cmp_ts_row);
+                for (int64_t q = 0; q < len; q++) rows[ptr[k] + q] = tmp[q].row;
+                continue;
+            }
+            for (; a < ptr[k + 1]; a++) {
                 size_t x = rows[a];
                 int64_t b = a - 1;
                 while (b >= ptr[k] && ds->ts[rows[b]] > ds->ts[x]) {
@@ -104,6 +129,7 @@ static void build_index(const drec_dataset *ds, const int32_t *key, int32_t n_ke
                 rows[b + 1] = x;
             }
         }
+        free(tmp);
     }
     for (int64_t k = 0; k < ptr[n_keys]; k++) oth[k] = other[rows[k]];
     *ptr_out = ptr;
@@ -192,6 +218,7 @@ static void side_release(drec_side *sd) {
     drec_strmap_free(&sd->users);
     drec_strmap_free(&sd->items);
     drec_strmap_free(&sd->categories);
+    drec_strmap_free(&sd->feature_names);
     drec_attrs_free(&sd->item_attrs);
     drec_attrs_free(&sd->user_attrs);
     free(sd->feature_field);

@@ -181,7 +181,7 @@ const char *drec_field_show(const char *s, size_t len, char buf[64]) {
     buf[o++] = '"';
     for (size_t k = 0; k < len; k++) {
         unsigned char ch = (unsigned char)s[k];
-        if (o > 44) {
+        if (o > 30) {
             o += (size_t)snprintf(buf + o, 64 - o, "...(%zu bytes)", len);
             break;
         }

@@ -25,9 +25,10 @@
  * fitted by alternating regularised means (Surprise's 'als' baseline), then
  *   r_ui = b_ui + sum_j s_ij (r_uj - b_uj) / sum_j s_ij
  * over the k (`neighbors`, default 40) items j rated by u that are most
- * similar to i.  For ranking,
- * an item's score is the sum of its similarities to the user's items, each
- * item contributing its k nearest neighbours (Deshpande & Karypis 2004).
+ * similar to i.  For ranking, an item's score is the sum of its
+ * similarities to the user's items, each item contributing its k nearest
+ * neighbours (Deshpande & Karypis 2004); those lists always use the 0/1
+ * cosine (with the same shrinkage), also on rated data.
  *
  * The similarity lists are computed in parallel over items (users), each by
  * one thread in a fixed order, so the result is the same for any thread
@@ -36,10 +37,9 @@
  * Shapes: U = users, I = items, E = entities whose neighbours are kept
  * (I for item-based, U for user-based), L = kept neighbour entries.
  */
-#include "model.h"
+#include "knn.h"
 
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 
 enum { KNN_ITEM = 0, KNN_USER = 1, KNN_TIME = 2 };
@@ -56,8 +56,15 @@ typedef struct knn_state {
     float *bu, *bi;      /* (U), (I) baselines (rating mode) */
     int32_t n_ent;       /* E */
     int64_t *nb_ptr;     /* (E + 1) */
-    int32_t *nb_idx;     /* (L) neighbour ids, strongest first */
+    int32_t *nb_idx;     /* (L) neighbour ids (strongest first where ranking reads them) */
     float *nb_sim;       /* (L) */
+    /* Rating mode: the lists that ranking uses, 0/1 cosine over who had
+     * what (whether a user rated an item says more about what to show
+     * than how high; the rating similarities rank worse than popularity
+     * on MovieLens).  Without ratings the lists above serve both. */
+    int64_t *rk_ptr;     /* (E + 1) */
+    int32_t *rk_idx;
+    float *rk_sim;
     /* Training residuals r - b_ui: by user for item-based, by item for
      * user-based (rating mode). */
     int32_t n_res;
@@ -144,9 +151,12 @@ static int cand_cmp(const void *a, const void *b) {
 /* Positive similarities of every entity of `ent` to the others, through the
  * raters of `rat` (the transposed view).  With norm != NULL the cosine uses
  * full-vector norms, otherwise norms over the common raters.  Keeps at most
- * `keep` per entity (0 = all), strongest first. */
+ * `keep` per entity (0 = all), strongest first; with keep = 0 and !sorted
+ * the order is left as found (rating prediction looks neighbours up, and
+ * sorting ~I entries per item would be a good part of the work). */
 static void compute_sims(const knn_csr *ent, const knn_csr *rat, const double *norm, double shrink,
-                         long min_support, long keep, int64_t **out_ptr, int32_t **out_idx, float **out_sim) {
+                         long min_support, long keep, bool sorted, int64_t **out_ptr, int32_t **out_idx,
+                         float **out_sim) {
     int32_t E = ent->n;
     knn_cand **lists = drec_calloc((size_t)E + 1, sizeof *lists);
     int32_t *lens = drec_calloc((size_t)E + 1, sizeof *lens);
@@ -188,7 +198,7 @@ static void compute_sims(const knn_csr *ent, const knn_csr *rat, const double *n
                 dot[f] = sa[f] = sb[f] = 0;
                 cnt[f] = 0;
             }
-            qsort(cand, (size_t)nc, sizeof *cand, cand_cmp);
+            if (sorted || keep > 0) qsort(cand, (size_t)nc, sizeof *cand, cand_cmp);
             if (keep > 0 && nc > keep) nc = (int32_t)keep;
             lens[e] = nc;
             lists[e] = drec_malloc(((size_t)nc + 1) * sizeof **lists);
@@ -228,6 +238,9 @@ static void knn_state_free(knn_state *s) {
     free(s->nb_ptr);
     free(s->nb_idx);
     free(s->nb_sim);
+    free(s->rk_ptr);
+    free(s->rk_idx);
+    free(s->rk_sim);
     free(s->res_ptr);
     free(s->res_idx);
     free(s->res_val);
@@ -338,7 +351,13 @@ static drec_status knn_fit(drec_model *m, const drec_dataset *train, const drec_
         }
     }
     s->n_ent = ent->n;
-    compute_sims(ent, rat, norm, shrink, min_support, keep, &s->nb_ptr, &s->nb_idx, &s->nb_sim);
+    compute_sims(ent, rat, norm, shrink, min_support, keep, !rating, &s->nb_ptr, &s->nb_idx, &s->nb_sim);
+    if (rating) {
+        for (size_t j = 0; j < n; j++) byu.x[j] = byi.x[j] = 1.0f;
+        if (!norm) norm = drec_calloc((size_t)ent->n + 1, sizeof *norm);
+        for (int32_t e = 0; e < ent->n; e++) norm[e] = sqrt((double)(ent->ptr[e + 1] - ent->ptr[e]));
+        compute_sims(ent, rat, norm, shrink, min_support, k, true, &s->rk_ptr, &s->rk_idx, &s->rk_sim);
+    }
     free(norm);
 
     if (rating) {
@@ -408,6 +427,9 @@ static float hist_weight(const knn_state *s, const drec_model *m, const drec_que
 
 static void knn_score(const drec_model *m, const drec_query *q, const int32_t *items, int n, float *out) {
     const knn_state *s = m->state;
+    const int64_t *ptr = s->rating ? s->rk_ptr : s->nb_ptr;
+    const int32_t *idx = s->rating ? s->rk_idx : s->nb_idx;
+    const float *sim = s->rating ? s->rk_sim : s->nb_sim;
     int32_t I = m->n_items;
     float *acc = items ? drec_calloc((size_t)I + 1, sizeof *acc) : out;
     if (!items) memset(out, 0, (size_t)I * sizeof *out);
@@ -415,10 +437,10 @@ static void knn_score(const drec_model *m, const drec_query *q, const int32_t *i
     if (s->kind == KNN_USER) {
         int32_t u = q->user;
         if (u >= 0 && u < m->n_users)
-            for (int64_t t = s->nb_ptr[u]; t < DREC_MIN(s->nb_ptr[u + 1], s->nb_ptr[u] + s->k); t++) {
-                int32_t v = s->nb_idx[t];
+            for (int64_t t = ptr[u]; t < DREC_MIN(ptr[u + 1], ptr[u] + s->k); t++) {
+                int32_t v = idx[t];
                 for (int64_t j = m->seen_ptr[v]; j < m->seen_ptr[v + 1]; j++)
-                    if (m->seen_idx[j] >= 0) acc[m->seen_idx[j]] += s->nb_sim[t];
+                    if (m->seen_idx[j] >= 0) acc[m->seen_idx[j]] += sim[t];
                 any = true;
             }
     } else {
@@ -426,8 +448,7 @@ static void knn_score(const drec_model *m, const drec_query *q, const int32_t *i
             int32_t i = q->hist[h];
             if (i < 0 || i >= I) continue;
             float w = hist_weight(s, m, q, h);
-            for (int64_t t = s->nb_ptr[i]; t < DREC_MIN(s->nb_ptr[i + 1], s->nb_ptr[i] + s->k); t++)
-                acc[s->nb_idx[t]] += w * s->nb_sim[t];
+            for (int64_t t = ptr[i]; t < DREC_MIN(ptr[i + 1], ptr[i] + s->k); t++) acc[idx[t]] += w * sim[t];
             any = true;
         }
     }
@@ -518,6 +539,10 @@ static drec_status knn_save(const drec_model *m, drec_mf_writer *w) {
         if ((st = drec_mf_put(w, "res_ptr", DREC_DT_I64, s->res_ptr, 1, &nr))) return st;
         if ((st = drec_mf_put_i32(w, "res_idx", s->res_idx, R))) return st;
         if ((st = drec_mf_put_f32(w, "res_val", s->res_val, R, 0))) return st;
+        int64_t RK = s->rk_ptr[s->n_ent];
+        if ((st = drec_mf_put(w, "rk_ptr", DREC_DT_I64, s->rk_ptr, 1, &np))) return st;
+        if ((st = drec_mf_put_i32(w, "rk_idx", s->rk_idx, RK))) return st;
+        if ((st = drec_mf_put_f32(w, "rk_sim", s->rk_sim, RK, 0))) return st;
     }
     if (s->kind == KNN_TIME) {
         int64_t ns = m->seen_ptr[m->n_users];
@@ -589,12 +614,31 @@ static drec_status knn_load(drec_model *m, drec_mf_reader *r) {
         for (int64_t t = 0; t < R; t++)
             if (s->res_idx[t] < 0 || s->res_idx[t] >= n_other)
                 return drec_fail(DREC_ERR_FORMAT, "%s model file: rating index out of range", m->vt->name);
+        if ((st = get_i64(r, "rk_ptr", (int64_t)s->n_ent + 1, &s->rk_ptr))) return st;
+        int64_t RK = s->rk_ptr[s->n_ent];
+        if (!ptr_ok(s->rk_ptr, s->n_ent, RK) || RK < 0)
+            return drec_fail(DREC_ERR_FORMAT, "%s model file: neighbour index is inconsistent", m->vt->name);
+        if ((st = drec_mf_get_i32(r, "rk_idx", RK, &s->rk_idx))) return st;
+        if ((st = drec_mf_get_f32(r, "rk_sim", RK, 0, &s->rk_sim))) return st;
+        for (int64_t t = 0; t < RK; t++)
+            if (s->rk_idx[t] < 0 || s->rk_idx[t] >= s->n_ent)
+                return drec_fail(DREC_ERR_FORMAT, "%s model file: neighbour id out of range", m->vt->name);
     }
     if (s->kind == KNN_TIME) {
         if (!(s->half_life_s > 0)) return drec_fail(DREC_ERR_FORMAT, "timeknn model file: bad half-life");
         if ((st = get_i64(r, "ts", m->seen_ptr[m->n_users], &s->ts))) return st;
     }
     return DREC_OK;
+}
+
+float drec_knn_similarity(const drec_model *m, int32_t a, int32_t b) {
+    if (!m || !m->state || (m->vt->fit != itemknn_fit && m->vt->fit != userknn_fit && m->vt->fit != timeknn_fit))
+        return 0;
+    const knn_state *s = m->state;
+    if (a < 0 || a >= s->n_ent) return 0;
+    for (int64_t t = s->nb_ptr[a]; t < s->nb_ptr[a + 1]; t++)
+        if (s->nb_idx[t] == b) return s->nb_sim[t];
+    return 0;
 }
 
 static void knn_free(drec_model *m) {
