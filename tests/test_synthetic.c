@@ -120,12 +120,12 @@ TEST(time_order_sessions_and_context) {
             continue;
         }
         order_bad += ds->ts[r] <= ds->ts[r - 1];
-        /* Inside a session events are minutes apart; sessions are days apart. */
+        /* Inside a session events are minutes apart; sessions over 2 hours. */
         int64_t gap = ds->ts[r] - ds->ts[r - 1];
         if (sess[r] == sess[r - 1])
             sess_bad += gap > 330;
         else {
-            sess_bad += sess[r] != sess[r - 1] + 1 || gap < 3600;
+            sess_bad += sess[r] != sess[r - 1] + 1 || gap <= 7200;
             n_sess++;
         }
     }

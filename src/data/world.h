@@ -45,7 +45,9 @@
  * What the dataset holds (drec_world_dataset):
  *   rows          user "u<k>", item "i<k>" (dense ids equal k), rating 1..5
  *                 (has_rating; all 1 with implicit=1), timestamp in seconds;
- *                 each user's rows are in time order, grouped in sessions.
+ *                 each user's rows are in time order, grouped in sessions
+ *                 (events of a session are 30..330 s apart; sessions are
+ *                 more than 2 hours apart, so a gap rule recovers them).
  *   ds->ctx       (N, 7) event context of each row: one-hot time of day
  *                 (night, morning, afternoon, evening) then one-hot device
  *                 (mobile, desktop, tablet); side->ctx_dim = 7.  Splits keep
