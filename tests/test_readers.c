@@ -370,6 +370,19 @@ TEST(csv_header_quotes_and_options) {
         CHECK(!ds->has_rating && !ds->has_time);
         drec_dataset_free(ds);
     }
+    /* The user index is in time order, ties in file order (negative and
+     * far-apart times too). */
+    ds = load_text("csv", "t.csv", "u,a,1,5\nu,b,1,3\nv,a,1,4000000000000\nu,c,1,5\nu,d,1,-2\n", NULL);
+    CHECK(ds != NULL);
+    if (ds) {
+        int32_t u = uid(ds, "u");
+        const int32_t *it = ds->user_items + ds->user_ptr[u];
+        CHECK(drec_ds_user_count(ds, u) == 4);
+        CHECK(it[0] == iid(ds, "d") && it[1] == iid(ds, "b") && it[2] == iid(ds, "a") && it[3] == iid(ds, "c"));
+        int32_t a = iid(ds, "a");
+        CHECK(ds->item_users[ds->item_ptr[a]] == u && ds->item_users[ds->item_ptr[a] + 1] == uid(ds, "v"));
+        drec_dataset_free(ds);
+    }
     /* "::" and two columns only, no header. */
     ds = load_text("csv", "c.dat", "1::10\n2::20\n2::10\n", NULL);
     CHECK(ds != NULL);

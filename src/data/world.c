@@ -576,7 +576,11 @@ static void build_history(drec_world *w, drec_rng *r) {
             int dev = drec_rng_float(r) < 0.8f ? w->device[u] : (int)drec_rng_below(r, DREC_WORLD_DEVICES);
             int64_t day = now / 86400 + 1;
             while (drec_rng_float(r) < 0.6f) day++;
-            now = day * 86400 + (int64_t)(tod * 6 + (int)drec_rng_below(r, 6)) * 3600 + drec_rng_below(r, 3600);
+            int64_t start = day * 86400 + (int64_t)(tod * 6 + (int)drec_rng_below(r, 6)) * 3600 + drec_rng_below(r, 3600);
+            /* Sessions stay separable by their gap alone (> 2 h; events in
+             * one session are at most 330 s apart). */
+            if (start < now + 7200) start += 86400;
+            now = start;
             long len = 1;
             while (drec_rng_float(r) < 0.8f && len < 30) len++;
             cat_terms(w, u, tod, dev, false, ct);

@@ -12,7 +12,8 @@
  * style words tied to the item's strongest latent factors.
  *
  * The preference of user u for item i in context (time of day, device) at
- * taste-time tau is the non-linear utility
+ * taste-time tau (0 to 1 across each user's history; taste_u(tau) = base_u
+ * + tau drift_u) is the non-linear utility
  *
  *   util = 1.6 tanh(<taste_u(tau), v_i> / sqrt(d))
  *        + 0.7 log(C aff_u[cat_i] + 0.2)             category affinity
@@ -44,7 +45,9 @@
  * What the dataset holds (drec_world_dataset):
  *   rows          user "u<k>", item "i<k>" (dense ids equal k), rating 1..5
  *                 (has_rating; all 1 with implicit=1), timestamp in seconds;
- *                 each user's rows are in time order, grouped in sessions.
+ *                 each user's rows are in time order, grouped in sessions
+ *                 (events of a session are 30..330 s apart; sessions are
+ *                 more than 2 hours apart, so a gap rule recovers them).
  *   ds->ctx       (N, 7) event context of each row: one-hot time of day
  *                 (night, morning, afternoon, evening) then one-hot device
  *                 (mobile, desktop, tablet); side->ctx_dim = 7.  Splits keep
