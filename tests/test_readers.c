@@ -221,6 +221,38 @@ TEST(criteo_csv) {
     drec_dataset_free(ds);
 }
 
+/* A test file loaded on its own, then moved into the training dictionary. */
+TEST(ctr_adopt_features) {
+    drec_dataset *tr = load("ctr", "criteo-kaggle-tiny/train.tiny.csv");
+    drec_dataset *te = load("ctr", "criteo-kaggle-tiny/test.tiny.csv");
+    CHECK(tr && te);
+    if (!tr || !te) return;
+    /* Test row 1's C1 value, by name in the test's own dictionary. */
+    const char *name = drec_strmap_name(&te->side->feature_names, te->feat_idx[13]);
+    char want[64];
+    snprintf(want, sizeof want, "%s", name);
+    CHECK_OK(drec_ctr_adopt_features(tr, te));
+    CHECK_STR(drec_strmap_name(&tr->side->feature_names, te->feat_idx[13]), want);
+    bool fields = true;
+    for (size_t r = 0; r < te->n; r++)
+        for (int64_t k = te->feat_ptr[r]; k < te->feat_ptr[r + 1]; k++)
+            fields &= tr->side->feature_field[te->feat_idx[k]] == (int32_t)(k - te->feat_ptr[r]);
+    CHECK(fields);
+    /* The same dictionary as reading the test file into it directly. */
+    drec_dataset *tr2 = load("ctr", "criteo-kaggle-tiny/train.tiny.csv"), *te2 = NULL;
+    char *tp = data_path("criteo-kaggle-tiny/test.tiny.csv");
+    CHECK(tr2 && drec_read_ctr_into(tp, tr2, &te2) == DREC_OK);
+    free(tp);
+    if (te2) {
+        CHECK(tr2->side->n_features == tr->side->n_features);
+        CHECK(te2->feat_n == te->feat_n && memcmp(te2->feat_idx, te->feat_idx, te->feat_n * sizeof *te->feat_idx) == 0);
+    }
+    drec_dataset_free(te2);
+    drec_dataset_free(tr2);
+    drec_dataset_free(te);
+    drec_dataset_free(tr);
+}
+
 /* Field ranges from frappe-nfm/SOURCE.md. */
 static int frappe_field(int32_t f) {
     static const int32_t first[11] = {0, 957, 5039, 5046, 5053, 5055, 5058, 5060, 5069, 5149, 5382};
@@ -458,6 +490,7 @@ int main(void) {
     RUN(ncf_ml100k);
     RUN(diginetica_sessions);
     RUN(criteo_csv);
+    RUN(ctr_adopt_features);
     RUN(frappe_libfm);
     RUN(open_bandit_random_men);
     RUN(open_bandit_bts);

@@ -305,6 +305,11 @@ drec_status drec_protocol_run(const char *model, const drec_params *hp, const dr
 
 drec_status drec_dataset_attach_test(drec_dataset *ds, drec_dataset *test, size_t *dropped) {
     *dropped = 0;
+    drec_status st = drec_ctr_adopt_features(ds, test); /* CTR: one feature dictionary */
+    if (st) {
+        drec_dataset_free(test);
+        return st;
+    }
     drec_dataset *t = drec_dataset_subset(ds, NULL, 0);
     t->has_rating = test->has_rating;
     t->has_time = test->has_time;
