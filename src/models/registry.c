@@ -5,9 +5,15 @@
 #include "model.h"
 
 extern const drec_model_vt drec_pop_vt;
+extern const drec_model_vt drec_lr_vt, drec_widedeep_vt, drec_deepfm_vt, drec_xdeepfm_vt, drec_autoint_vt;
 
 const drec_model_vt *const drec_model_table[] = {
     &drec_pop_vt,
+    &drec_lr_vt,
+    &drec_widedeep_vt,
+    &drec_deepfm_vt,
+    &drec_xdeepfm_vt,
+    &drec_autoint_vt,
     NULL,
 };
 
