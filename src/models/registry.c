@@ -5,15 +5,13 @@
 #include "model.h"
 
 extern const drec_model_vt drec_pop_vt;
+extern const drec_model_vt drec_itemknn_vt, drec_userknn_vt, drec_timeknn_vt, drec_mf_vt, drec_svdpp_vt;
 extern const drec_model_vt drec_lr_vt, drec_widedeep_vt, drec_deepfm_vt, drec_xdeepfm_vt, drec_autoint_vt;
 
 const drec_model_vt *const drec_model_table[] = {
     &drec_pop_vt,
-    &drec_lr_vt,
-    &drec_widedeep_vt,
-    &drec_deepfm_vt,
-    &drec_xdeepfm_vt,
-    &drec_autoint_vt,
+    &drec_itemknn_vt, &drec_userknn_vt, &drec_timeknn_vt, &drec_mf_vt, &drec_svdpp_vt,
+    &drec_lr_vt, &drec_widedeep_vt, &drec_deepfm_vt, &drec_xdeepfm_vt, &drec_autoint_vt,
     NULL,
 };
 
