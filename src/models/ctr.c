@@ -32,9 +32,9 @@
  */
 #include "model.h"
 
+#include "core/blas.h"
 #include "data/features.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -454,12 +454,9 @@ static void work_free(work *w) {
     memset(w, 0, sizeof *w);
 }
 
-/* Row-major sgemm: C[M,N] = alpha op(A) op(B) + beta C. */
-static void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
-                 int ldb, float beta, float *C, int ldc) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
-                lda, B, ldb, beta, C, ldc);
-}
+/* Row-major sgemm: C[M,N] = alpha op(A) op(B) + beta C (core/blas.h:
+ * OpenBLAS single-threaded per block, the rows split over drec's team). */
+#define gemm drec_sgemm
 
 /* A batch: rows r0..r0+B of a featrows, in the order of perm (or as is). */
 typedef struct batch {
