@@ -740,6 +740,21 @@ drec_status drec_eval_split_to_model(const drec_model *m, const drec_dataset *te
     }
     t->has_rating = test->has_rating;
     t->has_time = test->has_time;
+    /* Item attributes too, in the model's ids (diversity@K uses them). */
+    const drec_attrs *ia = &test->side->item_attrs;
+    if (ia->ptr && ia->n_entities == test->n_items) {
+        for (int32_t i = 0; i < test->n_items; i++) {
+            if (imap[i] < 0) continue;
+            for (int64_t k = ia->ptr[i]; k < ia->ptr[i + 1]; k++) {
+                const char *name = drec_strmap_name(&ia->names, ia->idx[k]);
+                const char *fld = drec_strmap_name(&ia->fields, ia->field_of[ia->idx[k]]);
+                size_t fl = strlen(fld);
+                bool kv = strncmp(name, fld, fl) == 0 && name[fl] == '=';
+                drec_attrs_add(&t->side->item_attrs, imap[i], fld, kv ? name + fl + 1 : NULL, ia->val[k]);
+            }
+        }
+        drec_attrs_finish(&t->side->item_attrs, m->n_items);
+    }
     drec_ds_finish(t);
     free(imap);
     out->test = t;
