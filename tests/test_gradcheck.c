@@ -31,7 +31,7 @@ typedef drec_tensor *(*build_fn)(drec_tape *tp, drec_tensor **x, drec_param **p,
 #define GC_H 1e-3
 #define GC_ATOL 3e-3
 #define GC_RTOL 3e-2
-#define GC_MAXV 6
+#define GC_MAXV 8
 
 static double eval_L(drec_tensor *out, const float *w) {
     double s = 0;
@@ -242,6 +242,20 @@ static drec_tensor *b_sampled(drec_tape *tp, drec_tensor **x, drec_param **p, vo
     drec_tensor *pid = mode == 2 ? drec_ifrom(tp, ss_pos, 4) : NULL, *nid = mode == 2 ? drec_ifrom(tp, ss_neg, 5) : NULL;
     return drec_sampled_softmax(tp, x[0], x[1], x[2], lqp, lqn, pid, nid);
 }
+
+static int32_t amask[8] = {0, 1, 1, 1, 1, 1, 0, 1}; /* batch 0: key 0 padded; batch 1: key 2 padded */
+static drec_tensor *b_attention(drec_tape *tp, drec_tensor **x, drec_param **p, void *c) {
+    int mode = *(int *)c;
+    return drec_attention(tp, x[0], x[1], x[2], 4, 2, mode & 1, mode & 2 ? drec_ifrom(tp, amask, 8) : NULL);
+}
+static drec_csr gc_A;
+static drec_tensor *b_spmm(drec_tape *tp, drec_tensor **x, drec_param **p, void *c) {
+    return drec_spmm(tp, &gc_A, x[0]);
+}
+static drec_tensor *b_gru(drec_tape *tp, drec_tensor **x, drec_param **p, void *c) {
+    return drec_gru_cell(tp, x[0], x[1], x[2], x[3], x[4], x[5]);
+}
+
 /* A chain through a sparse table and dense layers: the whole sparse path. */
 static drec_tensor *b_chain(drec_tape *tp, drec_tensor **x, drec_param **p, void *c) {
     drec_tensor *e = drec_embedding(tp, p[0], drec_ifrom(tp, ids7, 7));          /* [7,4] */
@@ -272,6 +286,16 @@ TEST(gradcheck_all_ops) {
         gradcheck(an[a], 3, lin, b_linear, &act);
     }
     gradcheck("linear no bias", 2, lin, b_linear_nobias, NULL);
+    /* large enough for the BLAS path split across threads (M*N*K >= 2e5) */
+    const var_spec big[] = {{64, 48, V_LEAF}, {48, 80, V_PARAM}, {1, 80, V_PARAM}};
+    drec_act tanh_act = DREC_ACT_TANH;
+    gradcheck("linear 64x48->80 (BLAS)", 3, big, b_linear, &tanh_act);
+    for (int t = 0; t < 4; t++) {
+        var_spec mm[] = {{t & 1 ? 40 : 36, t & 1 ? 36 : 40, V_LEAF}, {t & 2 ? 24 : 40, t & 2 ? 40 : 24, V_LEAF}};
+        char nm[40];
+        snprintf(nm, sizeof nm, "matmul 36x40x24 ta=%d tb=%d", t & 1, (t >> 1) & 1);
+        gradcheck(nm, 2, mm, b_matmul, &t);
+    }
     for (int t = 0; t < 4; t++) {
         var_spec mm[] = {{t & 1 ? 4 : 3, t & 1 ? 3 : 4, V_LEAF}, {t & 2 ? 5 : 4, t & 2 ? 4 : 5, V_LEAF}};
         char nm[32];
@@ -337,6 +361,20 @@ TEST(gradcheck_all_ops) {
                                {5, 1, V_CONST, -5, -1}};
         gradcheck(ssn[m], 5, ss, b_sampled, &m);
     }
+    const char *atn[] = {"attention", "attention causal", "attention padding", "attention causal+padding"};
+    for (int m = 0; m < 4; m++) {
+        const var_spec at[] = {{8, 6, V_LEAF, -2, 2}, {8, 6, V_LEAF, -2, 2}, {8, 6, V_LEAF}};
+        gradcheck(atn[m], 3, at, b_attention, &m);
+    }
+    const int32_t ar[] = {0, 0, 1, 2, 2, 4, 4, 0}, ac[] = {1, 3, 0, 2, 3, 1, 1, 1};
+    const float av[] = {0.5f, -1, 2, 0.3f, 0.7f, 1.5f, -0.5f, 0.25f};
+    CHECK_OK(drec_csr_build(&gc_A, 5, 4, 8, ar, ac, av));
+    const var_spec spm[] = {{4, 3, V_LEAF}};
+    gradcheck("spmm (csr x dense)", 1, spm, b_spmm, NULL);
+    drec_csr_free(&gc_A);
+    const var_spec gru[] = {{3, 4, V_LEAF}, {3, 2, V_LEAF}, {4, 6, V_PARAM}, {2, 6, V_PARAM}, {1, 6, V_PARAM},
+                            {1, 6, V_PARAM}};
+    gradcheck("gru_cell", 6, gru, b_gru, NULL);
 }
 
 /* Binary labels for the classification losses: the gradcheck fills labels
@@ -387,6 +425,69 @@ TEST(forward_values_match_references) {
     /* BPR of pos 1, neg 0: log(1 + e^-1) */
     float pp[1] = {1}, nn[1] = {0};
     CHECK_NEAR(drec_bpr(&tp, drec_tfrom(&tp, pp, 1, 1), drec_tfrom(&tp, nn, 1, 1))->data[0], log1p(exp(-1.0)), 1e-6);
+    drec_tape_free(&tp);
+}
+
+
+/* Attention, spmm and the GRU cell against naive double-precision loops. */
+TEST(fused_forwards_match_naive) {
+    drec_tape tp;
+    drec_tape_init(&tp, 0);
+    drec_rng r;
+    drec_rng_seed(&r, 77);
+    enum { B = 2, T = 5, H = 2, Dh = 3, C = H * Dh };
+    float q[B * T * C], k[B * T * C], v[B * T * C];
+    for (int i = 0; i < B * T * C; i++) {
+        q[i] = 2 * drec_rng_float(&r) - 1;
+        k[i] = 2 * drec_rng_float(&r) - 1;
+        v[i] = 2 * drec_rng_float(&r) - 1;
+    }
+    int32_t mask[B * T] = {1, 1, 0, 1, 1, 0, 1, 1, 1, 0};
+    for (int causal = 0; causal < 2; causal++) {
+        drec_tensor *o = drec_attention(&tp, drec_tfrom(&tp, q, B * T, C), drec_tfrom(&tp, k, B * T, C),
+                                        drec_tfrom(&tp, v, B * T, C), T, H, causal, drec_ifrom(&tp, mask, B * T));
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < H; h++)
+                for (int t = 0; t < T; t++) {
+                    double s[T], mx = -INFINITY, z = 0;
+                    for (int j = 0; j < T; j++) {
+                        bool ok = mask[b * T + j] && (!causal || j <= t);
+                        s[j] = -INFINITY;
+                        if (!ok) continue;
+                        s[j] = 0;
+                        for (int d = 0; d < Dh; d++)
+                            s[j] += (double)q[(b * T + t) * C + h * Dh + d] * k[(b * T + j) * C + h * Dh + d];
+                        s[j] /= sqrt((double)Dh);
+                        mx = fmax(mx, s[j]);
+                    }
+                    for (int j = 0; j < T; j++) z += s[j] == -INFINITY ? 0 : exp(s[j] - mx);
+                    for (int d = 0; d < Dh; d++) {
+                        double want = 0;
+                        for (int j = 0; j < T; j++)
+                            if (s[j] != -INFINITY) want += exp(s[j] - mx) / z * v[(b * T + j) * C + h * Dh + d];
+                        CHECK_NEAR(o->data[(b * T + t) * C + h * Dh + d], want, 1e-5);
+                    }
+                }
+    }
+    /* spmm with a duplicate entry (summed) */
+    const int32_t ar[] = {0, 1, 1, 2}, ac[] = {2, 0, 0, 1};
+    const float av[] = {2, 1, 0.5f, -1};
+    drec_csr A;
+    CHECK_OK(drec_csr_build(&A, 3, 3, 4, ar, ac, av));
+    CHECK(A.nnz == 3);
+    float X[3 * 2] = {1, 2, 3, 4, 5, 6};
+    drec_tensor *Y = drec_spmm(&tp, &A, drec_tfrom(&tp, X, 3, 2));
+    const float wantY[6] = {10, 12, 1.5f, 3, -3, -4};
+    for (int i = 0; i < 6; i++) CHECK_NEAR(Y->data[i], wantY[i], 1e-6);
+    drec_csr_free(&A);
+    const int32_t bad_r[] = {3}, bad_c[] = {0};
+    CHECK(drec_csr_build(&A, 3, 3, 1, bad_r, bad_c, NULL) == DREC_ERR_USAGE);
+    /* GRU cell, one unit, no biases: weights chosen by hand */
+    float x1[1] = {1}, h1[1] = {0.5f}, Wi[3] = {0.2f, -0.4f, 0.6f}, Wh[3] = {0.3f, 0.1f, -0.5f};
+    drec_tensor *g = drec_gru_cell(&tp, drec_tfrom(&tp, x1, 1, 1), drec_tfrom(&tp, h1, 1, 1), drec_tfrom(&tp, Wi, 1, 3),
+                                   drec_tfrom(&tp, Wh, 1, 3), NULL, NULL);
+    double rr = 1 / (1 + exp(-(0.2 + 0.15))), zz = 1 / (1 + exp(-(-0.4 + 0.05))), nn = tanh(0.6 + rr * -0.25);
+    CHECK_NEAR(g->data[0], (1 - zz) * nn + zz * 0.5, 1e-6);
     drec_tape_free(&tp);
 }
 
@@ -444,6 +545,7 @@ TEST(kernels_match_scalar) {
 int main(void) {
     printf("kernels: %s\n", drec_kernels_name());
     RUN(forward_values_match_references);
+    RUN(fused_forwards_match_naive);
     RUN(sparse_grad_touched_rows);
     RUN(kernels_match_scalar);
     RUN(gradcheck_all_ops);

@@ -23,7 +23,7 @@ static void linear_backward(drec_tape *tp, drec_node *nd) {
         dz = drec_tape_floats(tp, y->n);
         const float *yv = y->data;
         int64_t n = y->n;
-        #pragma omp parallel for schedule(static) if (n > 65536)
+        DREC_PAR_FOR(n > 65536,
         for (int64_t i = 0; i < n; i++) {
             float v = yv[i], d;
             switch (act) {
@@ -32,7 +32,7 @@ static void linear_backward(drec_tape *tp, drec_node *nd) {
             default: d = 1 - v * v; break; /* tanh */
             }
             dz[i] = dy[i] * d;
-        }
+        });
     }
     if (x->requires_grad) drec_sgemm(false, true, B, K, D, 1, dz, D, W->data, D, 1, drec_grad(tp, x), K);
     if (W->requires_grad) drec_sgemm(true, false, K, D, B, 1, x->data, K, dz, D, 1, drec_grad(tp, W), D);
@@ -61,12 +61,12 @@ drec_tensor *drec_linear(drec_tape *tp, drec_tensor *x, drec_tensor *W, drec_ten
         for (int64_t i = 0; i < n; i++) v[i] = v[i] > 0 ? v[i] : 0;
         break;
     case DREC_ACT_SIGMOID:
-        #pragma omp parallel for schedule(static) if (n > 65536)
-        for (int64_t i = 0; i < n; i++) v[i] = 1.0f / (1.0f + expf(-v[i]));
+        DREC_PAR_FOR(n > 65536,
+        for (int64_t i = 0; i < n; i++) v[i] = 1.0f / (1.0f + expf(-v[i])););
         break;
     case DREC_ACT_TANH:
-        #pragma omp parallel for schedule(static) if (n > 65536)
-        for (int64_t i = 0; i < n; i++) v[i] = tanhf(v[i]);
+        DREC_PAR_FOR(n > 65536,
+        for (int64_t i = 0; i < n; i++) v[i] = tanhf(v[i]););
         break;
     }
     drec_node *nd = drec_tape_record(tp, linear_backward, y, x, W, b, NULL);

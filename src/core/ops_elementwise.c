@@ -48,7 +48,7 @@ static void binary_backward(drec_tape *tp, drec_node *nd) {
     const float *g = out->grad, *av = a->data, *bv = b->data;
     if (a->requires_grad) {
         float *da = drec_grad(tp, a);
-        #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        DREC_PAR_FOR(n > PAR_MIN,
         for (int64_t i = 0; i < n; i++) {
             float bb = bv[bidx(mode, i, D)];
             switch (op) {
@@ -56,12 +56,12 @@ static void binary_backward(drec_tape *tp, drec_node *nd) {
             case OP_MUL: da[i] += g[i] * bb; break;
             default: da[i] += g[i] / bb; break;
             }
-        }
+        });
     }
     if (b->requires_grad) {
         float *db = drec_grad(tp, b);
         if (mode == BC_SAME) {
-            #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+            DREC_PAR_FOR(n > PAR_MIN,
             for (int64_t i = 0; i < n; i++) {
                 switch (op) {
                 case OP_ADD: db[i] += g[i]; break;
@@ -69,7 +69,7 @@ static void binary_backward(drec_tape *tp, drec_node *nd) {
                 case OP_MUL: db[i] += g[i] * av[i]; break;
                 default: db[i] -= g[i] * av[i] / (bv[i] * bv[i]); break;
                 }
-            }
+            });
         } else {
             for (int64_t i = 0; i < n; i++) {
                 int64_t j = bidx(mode, i, D);
@@ -95,7 +95,7 @@ static drec_tensor *binary(drec_tape *tp, drec_tensor *a, drec_tensor *b, int op
     } else if (mode == BC_SAME && op == OP_MUL) {
         drec_kern->mul(o, av, bv, (int)n);
     } else {
-        #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        DREC_PAR_FOR(n > PAR_MIN,
         for (int64_t i = 0; i < n; i++) {
             float bb = bv[bidx(mode, i, D)];
             switch (op) {
@@ -104,7 +104,7 @@ static drec_tensor *binary(drec_tape *tp, drec_tensor *a, drec_tensor *b, int op
             case OP_MUL: o[i] = av[i] * bb; break;
             default: o[i] = av[i] / bb; break;
             }
-        }
+        });
     }
     drec_node *nd = drec_tape_record(tp, binary_backward, out, a, b, NULL, NULL);
     if (nd) {
@@ -135,7 +135,7 @@ static void unary_backward(drec_tape *tp, drec_node *nd) {
     int64_t n = x->n;
     float *dx = drec_grad(tp, x);
     const float *g = y->grad, *xv = x->data, *yv = y->data;
-    #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    DREC_PAR_FOR(n > PAR_MIN,
     for (int64_t i = 0; i < n; i++) {
         float d;
         switch (op) {
@@ -148,7 +148,7 @@ static void unary_backward(drec_tape *tp, drec_node *nd) {
         default: d = 1 - yv[i] * yv[i]; break;
         }
         dx[i] += g[i] * d;
-    }
+    });
 }
 
 static drec_tensor *unary(drec_tape *tp, drec_tensor *x, int op, float c) {
@@ -159,7 +159,7 @@ static drec_tensor *unary(drec_tape *tp, drec_tensor *x, int op, float c) {
     if (op == U_SIGMOID || op == U_TANH) {
         /* sigmoid(x) = 1/(1+e^-x); tanh(x) = 2 sigmoid(2x) - 1, through the SIMD exp */
         float k = op == U_SIGMOID ? -1.0f : -2.0f;
-        #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        DREC_PAR_FOR(n > PAR_MIN,
         for (int64_t i0 = 0; i0 < n; i0 += 1024) {
             int m = (int)DREC_MIN(1024, n - i0);
             float *oo = o + i0;
@@ -169,9 +169,9 @@ static drec_tensor *unary(drec_tape *tp, drec_tensor *x, int op, float c) {
                 for (int j = 0; j < m; j++) oo[j] = 1.0f / (1.0f + oo[j]);
             else
                 for (int j = 0; j < m; j++) oo[j] = 2.0f / (1.0f + oo[j]) - 1.0f;
-        }
+        });
     } else {
-        #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        DREC_PAR_FOR(n > PAR_MIN,
         for (int64_t i = 0; i < n; i++) {
             float v = xv[i];
             switch (op) {
@@ -181,7 +181,7 @@ static drec_tensor *unary(drec_tape *tp, drec_tensor *x, int op, float c) {
             case U_LEAKY: o[i] = v > 0 ? v : c * v; break;
             default: o[i] = gelu_f(v); break;
             }
-        }
+        });
     }
     drec_node *nd = drec_tape_record(tp, unary_backward, y, x, NULL, NULL, NULL);
     if (nd) {

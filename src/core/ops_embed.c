@@ -19,7 +19,7 @@
 
 /* dst[idx[m]] += w[m] * src[m] for m in [0,M) (w NULL = 1), rows of width D. */
 static void scatter_rows(float *dst, int D, const int32_t *idx, const float *src, const float *w, int64_t M) {
-    #pragma omp parallel if (M * D > PAR_MIN)
+    DREC_PAR(M * D > PAR_MIN,
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         for (int64_t m = 0; m < M; m++) {
@@ -27,12 +27,12 @@ static void scatter_rows(float *dst, int D, const int32_t *idx, const float *src
             if (r % nt != t) continue;
             drec_kern->axpy(dst + (int64_t)r * D, w ? w[m] : 1.0f, src + m * D, D);
         }
-    }
+    });
 }
 
 static void gather_rows(float *dst, int D, const int32_t *idx, const float *src, int64_t M) {
-    #pragma omp parallel for schedule(static) if (M * D > PAR_MIN)
-    for (int64_t m = 0; m < M; m++) memcpy(dst + m * D, src + (int64_t)idx[m] * D, (size_t)D * sizeof(float));
+    DREC_PAR_FOR(M * D > PAR_MIN,
+    for (int64_t m = 0; m < M; m++) memcpy(dst + m * D, src + (int64_t)idx[m] * D, (size_t)D * sizeof(float)););
 }
 
 static void check_ids(const drec_tensor *ids, int64_t N) {
@@ -86,7 +86,7 @@ static void bag_backward(drec_tape *tp, drec_node *nd) {
     touch_all(p, ids);
     float *g = p->t.grad;
     int64_t nnz = ids->n;
-    #pragma omp parallel if (nnz * D > PAR_MIN)
+    DREC_PAR(nnz * D > PAR_MIN,
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         for (int b = 0; b < B; b++)
@@ -94,7 +94,7 @@ static void bag_backward(drec_tape *tp, drec_node *nd) {
                 int32_t r = ids->idx[j];
                 if (r % nt == t) drec_kern->axpy(g + (int64_t)r * D, scale[j], dout + (int64_t)b * D, D);
             }
-    }
+    });
 }
 
 drec_tensor *drec_embedding_bag(drec_tape *tp, drec_param *table, drec_tensor *ids, drec_tensor *offsets,
@@ -108,13 +108,13 @@ drec_tensor *drec_embedding_bag(drec_tape *tp, drec_param *table, drec_tensor *i
     float *scale = bag_scales(tp, ids, offsets, weights, mode);
     drec_tensor *out = drec_t2(tp, B, D);
     const float *E = table->t.data;
-    #pragma omp parallel for schedule(static) if (ids->n * D > PAR_MIN)
+    DREC_PAR_FOR(ids->n * D > PAR_MIN,
     for (int b = 0; b < B; b++) {
         float *o = out->data + (int64_t)b * D;
         memset(o, 0, (size_t)D * sizeof(float));
         for (int32_t j = offsets->idx[b]; j < offsets->idx[b + 1]; j++)
             drec_kern->axpy(o, scale[j], E + (int64_t)ids->idx[j] * D, D);
-    }
+    });
     drec_node *nd = drec_tape_record(tp, bag_backward, out, &table->t, ids, offsets, NULL);
     if (nd) nd->saved = scale;
     return out;
@@ -142,8 +142,8 @@ static void scatter_backward(drec_tape *tp, drec_node *nd) {
     float *ds = drec_grad(tp, src);
     const float *dout = nd->out->grad;
     int64_t M = idx->n;
-    #pragma omp parallel for schedule(static) if (M * D > PAR_MIN)
-    for (int64_t m = 0; m < M; m++) drec_kern->add(ds + m * D, ds + m * D, dout + (int64_t)idx->idx[m] * D, D);
+    DREC_PAR_FOR(M * D > PAR_MIN,
+    for (int64_t m = 0; m < M; m++) drec_kern->add(ds + m * D, ds + m * D, dout + (int64_t)idx->idx[m] * D, D););
 }
 
 drec_tensor *drec_scatter_add_rows(drec_tape *tp, drec_tensor *src, drec_tensor *idx, int R) {

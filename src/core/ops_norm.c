@@ -21,26 +21,26 @@ static void softmax_backward(drec_tape *tp, drec_node *nd) {
     int64_t R = drec_rows(x);
     int D = drec_cols(x);
     float *dx = drec_grad(tp, x);
-    #pragma omp parallel for schedule(static) if (x->n > PAR_MIN)
+    DREC_PAR_FOR(x->n > PAR_MIN,
     for (int64_t r = 0; r < R; r++) {
         const float *yr = y->data + r * D, *gr = y->grad + r * D;
         float *dr = dx + r * D;
         float s = drec_kern->dot(gr, yr, D);
         for (int j = 0; j < D; j++) dr[j] += yr[j] * (gr[j] - s);
-    }
+    });
 }
 
 drec_tensor *drec_softmax(drec_tape *tp, drec_tensor *x) {
     drec_tensor *y = like(tp, x);
     int64_t R = drec_rows(x);
     int D = drec_cols(x);
-    #pragma omp parallel for schedule(static) if (x->n > PAR_MIN)
+    DREC_PAR_FOR(x->n > PAR_MIN,
     for (int64_t r = 0; r < R; r++) {
         const float *xr = x->data + r * D;
         float *yr = y->data + r * D;
         float s = drec_kern->exp_shift_sum(yr, xr, drec_kern->max(xr, D), D);
         drec_kern->scale(yr, 1.0f / s, D);
-    }
+    });
     drec_tape_record(tp, softmax_backward, y, x, NULL, NULL, NULL);
     return y;
 }
@@ -51,28 +51,28 @@ static void log_softmax_backward(drec_tape *tp, drec_node *nd) {
     int D = drec_cols(x);
     float *dx = drec_grad(tp, x);
     float *p = drec_tape_floats(tp, x->n);
-    #pragma omp parallel for schedule(static) if (x->n > PAR_MIN)
+    DREC_PAR_FOR(x->n > PAR_MIN,
     for (int64_t r = 0; r < R; r++) {
         const float *yr = y->data + r * D, *gr = y->grad + r * D;
         float *dr = dx + r * D, *pr = p + r * D;
         drec_kern->exp(pr, yr, D);
         float s = drec_kern->sum(gr, D);
         for (int j = 0; j < D; j++) dr[j] += gr[j] - pr[j] * s;
-    }
+    });
 }
 
 drec_tensor *drec_log_softmax(drec_tape *tp, drec_tensor *x) {
     drec_tensor *y = like(tp, x);
     int64_t R = drec_rows(x);
     int D = drec_cols(x);
-    #pragma omp parallel for schedule(static) if (x->n > PAR_MIN)
+    DREC_PAR_FOR(x->n > PAR_MIN,
     for (int64_t r = 0; r < R; r++) {
         const float *xr = x->data + r * D;
         float *yr = y->data + r * D;
         float m = drec_kern->max(xr, D);
         float lse = m + logf(drec_kern->exp_shift_sum(yr, xr, m, D));
         for (int j = 0; j < D; j++) yr[j] = xr[j] - lse;
-    }
+    });
     drec_tape_record(tp, log_softmax_backward, y, x, NULL, NULL, NULL);
     return y;
 }
@@ -89,7 +89,7 @@ static void layer_norm_backward(drec_tape *tp, drec_node *nd) {
     const float *g = y->grad;
     if (x->requires_grad) {
         float *dx = drec_grad(tp, x);
-        #pragma omp parallel for schedule(static) if (x->n > PAR_MIN)
+        DREC_PAR_FOR(x->n > PAR_MIN,
         for (int64_t r = 0; r < R; r++) {
             const float *xr = x->data + r * D, *gr = g + r * D;
             float mu = s->mean[r], rs = s->rstd[r], m1 = 0, m2 = 0;
@@ -105,7 +105,7 @@ static void layer_norm_backward(drec_tape *tp, drec_node *nd) {
                 float dn = gr[j] * (gamma ? gamma->data[j] : 1.0f);
                 dr[j] += rs * (dn - m1 - (xr[j] - mu) * rs * m2);
             }
-        }
+        });
     }
     float *dg = gamma && gamma->requires_grad ? drec_grad(tp, gamma) : NULL;
     float *db = beta && beta->requires_grad ? drec_grad(tp, beta) : NULL;
@@ -128,7 +128,7 @@ drec_tensor *drec_layer_norm(drec_tape *tp, drec_tensor *x, drec_tensor *gamma, 
     norm_saved *s = drec_arena_alloc(&tp->arena, sizeof(*s));
     s->mean = drec_tape_floats(tp, R);
     s->rstd = drec_tape_floats(tp, R);
-    #pragma omp parallel for schedule(static) if (x->n > PAR_MIN)
+    DREC_PAR_FOR(x->n > PAR_MIN,
     for (int64_t r = 0; r < R; r++) {
         const float *xr = x->data + r * D;
         float *yr = y->data + r * D;
@@ -139,7 +139,7 @@ drec_tensor *drec_layer_norm(drec_tape *tp, drec_tensor *x, drec_tensor *gamma, 
         s->rstd[r] = rs;
         for (int j = 0; j < D; j++)
             yr[j] = (xr[j] - mu) * rs * (gamma ? gamma->data[j] : 1.0f) + (beta ? beta->data[j] : 0.0f);
-    }
+    });
     drec_node *nd = drec_tape_record(tp, layer_norm_backward, y, x, gamma, beta, NULL);
     if (nd) nd->saved = s;
     return y;
@@ -175,7 +175,7 @@ static void batch_norm_backward(drec_tape *tp, drec_node *nd) {
     if (x->requires_grad) {
         float *dx = drec_grad(tp, x);
         float invB = 1.0f / (float)B;
-        #pragma omp parallel for schedule(static) if (x->n > PAR_MIN)
+        DREC_PAR_FOR(x->n > PAR_MIN,
         for (int64_t i = 0; i < B; i++) {
             const float *xr = x->data + i * D, *gr = g + i * D;
             float *dr = dx + i * D;
@@ -189,7 +189,7 @@ static void batch_norm_backward(drec_tape *tp, drec_node *nd) {
                     dr[j] += rs * dxh;
                 }
             }
-        }
+        });
     }
     if (gamma && gamma->requires_grad) {
         float *dg = drec_grad(tp, gamma);
@@ -233,11 +233,11 @@ drec_tensor *drec_batch_norm(drec_tape *tp, drec_tensor *x, drec_tensor *gamma, 
             s->rstd[j] = 1.0f / sqrtf(running_var[j] + eps);
         }
     }
-    #pragma omp parallel for schedule(static) if (x->n > PAR_MIN)
+    DREC_PAR_FOR(x->n > PAR_MIN,
     for (int64_t i = 0; i < B; i++)
         for (int j = 0; j < D; j++)
             y->data[i * D + j] = (x->data[i * D + j] - s->mean[j]) * s->rstd[j] * (gamma ? gamma->data[j] : 1.0f) +
-                                 (beta ? beta->data[j] : 0.0f);
+                                 (beta ? beta->data[j] : 0.0f););
     drec_node *nd = drec_tape_record(tp, batch_norm_backward, y, x, gamma, beta, NULL);
     if (nd) {
         nd->saved = s;

@@ -177,11 +177,11 @@ static void rowdot_backward(drec_tape *tp, drec_node *nd) {
     const float *g = nd->out->grad;
     float *da = a->requires_grad ? drec_grad(tp, a) : NULL;
     float *db = b->requires_grad ? drec_grad(tp, b) : NULL;
-    #pragma omp parallel for schedule(static) if (a->n > PAR_MIN)
+    DREC_PAR_FOR(a->n > PAR_MIN,
     for (int64_t r = 0; r < R; r++) {
         if (da) drec_kern->axpy(da + r * D, g[r], b->data + r * D, D);
         if (db) drec_kern->axpy(db + r * D, g[r], a->data + r * D, D);
-    }
+    });
 }
 
 drec_tensor *drec_rowdot(drec_tape *tp, drec_tensor *a, drec_tensor *b) {
@@ -189,8 +189,8 @@ drec_tensor *drec_rowdot(drec_tape *tp, drec_tensor *a, drec_tensor *b) {
     int64_t R = drec_rows(a);
     int D = drec_cols(a);
     drec_tensor *out = drec_t2(tp, (int)R, 1);
-    #pragma omp parallel for schedule(static) if (a->n > PAR_MIN)
-    for (int64_t r = 0; r < R; r++) out->data[r] = drec_kern->dot(a->data + r * D, b->data + r * D, D);
+    DREC_PAR_FOR(a->n > PAR_MIN,
+    for (int64_t r = 0; r < R; r++) out->data[r] = drec_kern->dot(a->data + r * D, b->data + r * D, D););
     drec_tape_record(tp, rowdot_backward, out, a, b, NULL, NULL);
     return out;
 }
@@ -205,14 +205,14 @@ static void reduce_backward(drec_tape *tp, drec_node *nd) {
     const float *xv = x->data;
     int64_t n = x->n;
     float c = op == R_MEAN ? g / (float)n : g;
-    #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    DREC_PAR_FOR(n > PAR_MIN,
     for (int64_t i = 0; i < n; i++) {
         switch (op) {
         case R_SUM: case R_MEAN: dx[i] += c; break;
         case R_L2: dx[i] += 2 * g * xv[i]; break;
         default: dx[i] += xv[i] > 0 ? g : xv[i] < 0 ? -g : 0; break;
         }
-    }
+    });
 }
 
 static drec_tensor *reduce(drec_tape *tp, drec_tensor *x, int op) {
@@ -252,17 +252,17 @@ static void sum_rows_backward(drec_tape *tp, drec_node *nd) {
     int D = drec_cols(x);
     float *dx = drec_grad(tp, x);
     const float *g = nd->out->grad;
-    #pragma omp parallel for schedule(static) if (x->n > PAR_MIN)
+    DREC_PAR_FOR(x->n > PAR_MIN,
     for (int64_t r = 0; r < R; r++)
-        for (int j = 0; j < D; j++) dx[r * D + j] += g[r];
+        for (int j = 0; j < D; j++) dx[r * D + j] += g[r];);
 }
 
 drec_tensor *drec_sum_rows(drec_tape *tp, drec_tensor *x) {
     int64_t R = drec_rows(x);
     int D = drec_cols(x);
     drec_tensor *out = drec_t2(tp, (int)R, 1);
-    #pragma omp parallel for schedule(static) if (x->n > PAR_MIN)
-    for (int64_t r = 0; r < R; r++) out->data[r] = drec_kern->sum(x->data + r * D, D);
+    DREC_PAR_FOR(x->n > PAR_MIN,
+    for (int64_t r = 0; r < R; r++) out->data[r] = drec_kern->sum(x->data + r * D, D););
     drec_tape_record(tp, sum_rows_backward, out, x, NULL, NULL, NULL);
     return out;
 }
@@ -273,8 +273,8 @@ static void sum_cols_backward(drec_tape *tp, drec_node *nd) {
     int D = drec_cols(x);
     float *dx = drec_grad(tp, x);
     const float *g = nd->out->grad;
-    #pragma omp parallel for schedule(static) if (x->n > PAR_MIN)
-    for (int64_t r = 0; r < R; r++) drec_kern->add(dx + r * D, dx + r * D, g, D);
+    DREC_PAR_FOR(x->n > PAR_MIN,
+    for (int64_t r = 0; r < R; r++) drec_kern->add(dx + r * D, dx + r * D, g, D););
 }
 
 drec_tensor *drec_sum_cols(drec_tape *tp, drec_tensor *x) {

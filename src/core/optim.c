@@ -208,19 +208,19 @@ void drec_optim_step(drec_optim *o) {
         if (lazy(p)) {
             int32_t nt = p->n_touched;
             const int32_t *rows = p->touched;
-            #pragma omp parallel for schedule(static) if ((int64_t)nt * d > 65536)
+            DREC_PAR_FOR((int64_t)nt * d > 65536,
             for (int32_t t = 0; t < nt; t++) {
                 int64_t off = (int64_t)rows[t] * d;
                 update(&k, w + off, g + off, s1 ? s1 + off : NULL, s2 ? s2 + off : NULL, d);
-            }
+            });
             for (int32_t t = 0; t < nt; t++) p->mark[rows[t]] = 0;
         } else {
             int64_t n = p->t.n, chunk = 4096;
-            #pragma omp parallel for schedule(static) if (n > 65536)
+            DREC_PAR_FOR(n > 65536,
             for (int64_t i = 0; i < n; i += chunk) {
                 int m = (int)DREC_MIN(chunk, n - i);
                 update(&k, w + i, g + i, s1 ? s1 + i : NULL, s2 ? s2 + i : NULL, m);
-            }
+            });
             if (drec_param_sparse(p))
                 for (int32_t t = 0; t < p->n_touched; t++) p->mark[p->touched[t]] = 0;
         }

@@ -112,23 +112,31 @@ void drec_tape_free(drec_tape *tp) {
     tp->last = NULL;
 }
 
-drec_node *drec_tape_record(drec_tape *tp, drec_backward_fn fn, drec_tensor *out, drec_tensor *a,
-                            drec_tensor *b, drec_tensor *c, drec_tensor *d) {
-    bool need = (a && a->requires_grad) || (b && b->requires_grad) || (c && c->requires_grad) ||
-                (d && d->requires_grad);
-    if (!need || tp->no_grad) return NULL;
+drec_node *drec_tape_push(drec_tape *tp, drec_backward_fn fn, drec_tensor *out) {
+    if (tp->no_grad) return NULL;
     drec_node *nd = drec_arena_alloc(&tp->arena, sizeof(*nd));
     memset(nd, 0, sizeof(*nd));
     nd->backward = fn;
     nd->out = out;
-    nd->in[0] = a;
-    nd->in[1] = b;
-    nd->in[2] = c;
-    nd->in[3] = d;
     nd->prev = tp->last;
     tp->last = nd;
     tp->n_nodes++;
     out->requires_grad = true;
+    return nd;
+}
+
+drec_node *drec_tape_record(drec_tape *tp, drec_backward_fn fn, drec_tensor *out, drec_tensor *a,
+                            drec_tensor *b, drec_tensor *c, drec_tensor *d) {
+    bool need = (a && a->requires_grad) || (b && b->requires_grad) || (c && c->requires_grad) ||
+                (d && d->requires_grad);
+    if (!need) return NULL;
+    drec_node *nd = drec_tape_push(tp, fn, out);
+    if (nd) {
+        nd->in[0] = a;
+        nd->in[1] = b;
+        nd->in[2] = c;
+        nd->in[3] = d;
+    }
     return nd;
 }
 

@@ -61,6 +61,36 @@
     } while (0)
 void drec_assert_fail(const char *file, int line, const char *what) __attribute__((noreturn));
 
+/* Runs a for statement across OpenMP threads (static schedule) when cond
+ * holds, inline otherwise.  Not `omp parallel for if(cond)`: libgomp
+ * allocates a team even for a serialised region, and a training step must
+ * make no heap calls.  DREC_PAR does the same for an `omp parallel` block
+ * (which reads omp_get_thread_num / omp_get_num_threads: 0 and 1 inline). */
+#define DREC_PAR_FOR(cond, ...)                                                      \
+    do {                                                                             \
+        if (cond) {                                                                  \
+            _Pragma("omp parallel for schedule(static)") __VA_ARGS__                 \
+        } else {                                                                     \
+            __VA_ARGS__                                                              \
+        }                                                                            \
+    } while (0)
+#define DREC_PAR_FOR_DYN(cond, ...)                                                  \
+    do {                                                                             \
+        if (cond) {                                                                  \
+            _Pragma("omp parallel for schedule(dynamic, 64)") __VA_ARGS__            \
+        } else {                                                                     \
+            __VA_ARGS__                                                              \
+        }                                                                            \
+    } while (0)
+#define DREC_PAR(cond, ...)                                                          \
+    do {                                                                             \
+        if (cond) {                                                                  \
+            _Pragma("omp parallel") __VA_ARGS__                                      \
+        } else {                                                                     \
+            __VA_ARGS__                                                              \
+        }                                                                            \
+    } while (0)
+
 /* ---- arena (arena.c) ------------------------------------------------------
  * A bump allocator for everything one step allocates.  Blocks are 64-byte
  * aligned.  When a step outgrows the block, extra chunks are malloc'd; the
@@ -202,6 +232,9 @@ static inline float *drec_tape_floats(drec_tape *tp, int64_t n) {
 /* Records a node (ops call this; returns NULL when nothing needs a grad). */
 drec_node *drec_tape_record(drec_tape *tp, drec_backward_fn fn, drec_tensor *out,
                             drec_tensor *a, drec_tensor *b, drec_tensor *c, drec_tensor *d);
+/* Records unconditionally (for ops with more than four inputs, which decide
+ * themselves whether any needs a gradient); NULL when tp->no_grad. */
+drec_node *drec_tape_push(drec_tape *tp, drec_backward_fn fn, drec_tensor *out);
 /* The gradient buffer of t, allocated zeroed on first use (backward only). */
 float *drec_grad(drec_tape *tp, drec_tensor *t);
 
