@@ -5,9 +5,13 @@
 #include "model.h"
 
 extern const drec_model_vt drec_pop_vt;
+extern const drec_model_vt drec_gmf_vt, drec_mlp_vt, drec_neumf_vt;
 
 const drec_model_vt *const drec_model_table[] = {
     &drec_pop_vt,
+    &drec_gmf_vt,
+    &drec_mlp_vt,
+    &drec_neumf_vt,
     NULL,
 };
 
