@@ -6,7 +6,7 @@ set -euo pipefail
 need=(cmake make gcc pkg-config libopenblas-dev libmicrohttpd-dev libjansson-dev
       libsqlite3-dev libxxhash-dev libomp-dev)
 if [ "${1:-}" = "--test" ]; then
-  need+=(chromium python3 curl)
+  need+=(chromium curl sqlite3)
 fi
 missing=()
 for p in "${need[@]}"; do

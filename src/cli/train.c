@@ -1,9 +1,13 @@
 /*
- * train.c — `drec train`: fit a model on a data spec and save it.
+ * train.c — `drec train`: fit a model on a data spec and save it.  With
+ * --split P (or --test SPEC) it trains on the protocol's training part only,
+ * records the validation metric after each epoch, and reports the test
+ * part's metrics in the summary.
  */
 #include "cli.h"
 
 #include "data/dataset.h"
+#include "evalout.h"
 #include "models/model.h"
 
 #include <jansson.h>
@@ -14,6 +18,9 @@ static const cli_opt opts[] = {
     {"model", 'm', "NAME", "model to train (drec --help lists them)"},
     {"data", 'd', "SPEC", "training data"},
     {"out", 'o', "FILE", "where to write the trained model"},
+    {"split", 0, "P", "train on the training part of protocol P and report its test metrics"},
+    {"test", 0, "SPEC", "a separate test set to report metrics on (train on all of --data)"},
+    {"metrics", 0, "LIST", "validation metrics with --split/--test (default: by protocol)"},
     {"json", 0, NULL, "print the training summary as JSON on stdout"},
     {"user-col", 0, "COL", "csv: user column (name or 1-based number)"},
     {"item-col", 0, "COL", "csv: item column"},
@@ -32,7 +39,7 @@ static int run(drec_params *args) {
         return cli_fail(drec_model_train(name, NULL, NULL, &dummy));
     }
     drec_dataset *ds;
-    int rc = cli_load_data(args, "data", &ds);
+    int rc = cli_load_eval_data(args, &ds);
     if (rc) return rc;
     drec_params *hp = cli_hyper_params(args);
     if (!hp) {
@@ -40,7 +47,30 @@ static int run(drec_params *args) {
         return 1;
     }
     drec_model *m;
-    drec_status st = drec_model_train(name, ds, hp, &m);
+    drec_status st;
+    bool validated = drec_params_get(args, "split") || ds->test;
+    drec_run run = {0};
+    drec_protocol proto;
+    if (validated) {
+        drec_metric metrics[DREC_MAX_METRICS];
+        int n_metrics;
+        drec_params *sargs = drec_params_clone(args);
+        if (drec_params_get(args, "split")) drec_params_set(sargs, "protocol", drec_params_str(args, "split", NULL));
+        rc = cli_eval_setup(sargs, ds, &proto, metrics, &n_metrics);
+        drec_params_free(sargs);
+        if (rc) {
+            drec_params_free(hp);
+            drec_dataset_free(ds);
+            return rc;
+        }
+        long seed;
+        st = drec_params_int(args, "seed", 1, &seed);
+        drec_eval_opts o = {.metrics = metrics, .n_metrics = n_metrics, .seed = (uint64_t)seed};
+        if (!st) st = drec_protocol_run(name, hp, ds, &proto, &o, 1, true, &run);
+        m = run.model;
+        run.model = NULL;
+    } else
+        st = drec_model_train(name, ds, hp, &m);
     drec_params_free(hp);
     if (st) {
         drec_dataset_free(ds);
@@ -68,6 +98,24 @@ static int run(drec_params *args) {
         json_object_set_new(o, "threads", json_integer(drec_threads()));
         json_object_set_new(o, "seed", json_integer((json_int_t)m->seed));
         if (out) json_object_set_new(o, "out", json_string(out));
+        if (validated) {
+            json_object_set_new(o, "protocol", json_string(proto.name));
+            json_t *v = json_object();
+            for (int j = 0; j < run.eval.n_metrics; j++)
+                json_object_set_new(v, run.eval.m[j].name,
+                                    isnan(run.eval.m[j].value) ? json_null() : json_real(run.eval.m[j].value));
+            json_object_set_new(o, "validation", v);
+            if (m->n_epochs) {
+                json_t *lc = json_array(), *vc = json_array();
+                for (int e = 0; e < m->n_epochs; e++) {
+                    json_array_append_new(lc, isnan(m->loss_curve[e]) ? json_null() : json_real(m->loss_curve[e]));
+                    json_array_append_new(vc, isnan(m->val_curve[e]) ? json_null() : json_real(m->val_curve[e]));
+                }
+                json_object_set_new(o, "loss_curve", lc);
+                json_object_set_new(o, "val_curve", vc);
+                json_object_set_new(o, "val_metric", json_string(run.val_metric));
+            }
+        }
         char *s = json_dumps(o, JSON_PRESERVE_ORDER);
         printf("%s\n", s);
         free(s);
@@ -76,8 +124,10 @@ static int run(drec_params *args) {
         printf("trained %s on %s in %.2fs", name, drec_params_str(args, "data", ""), m->train_seconds);
         if (m->n_epochs) printf(" (%d epochs, final loss %.5f)", m->n_epochs, m->loss_curve[m->n_epochs - 1]);
         printf("\n");
+        if (validated) cli_print_table(stdout, &run, 1, drec_params_str(args, "data", ""), proto.name);
         if (out) printf("saved %s\n", out);
     }
+    drec_run_free(&run);
     drec_model_free(m);
     drec_dataset_free(ds);
     return 0;
@@ -89,7 +139,10 @@ const cli_verb cli_train = {
     .summary = "train a model and save it",
     .details = "examples:\n"
                "  drec train --model pop --data movielens:data/ml-100k --out pop.drec\n"
-               "  drec train --model als --data synthetic --dim 64 --epochs 15 --out als.drec --json",
+               "  drec train --model als --data synthetic --dim 64 --epochs 15 --out als.drec --json\n"
+               "  drec train --model mf --data movielens:DIR --split holdout:0.2 --out mf.drec --json\n"
+               "With --split P the saved model has seen only P's training part (seed --seed), so\n"
+               "`drec eval --model FILE --data SPEC --protocol P --seed S` scores the same test part.",
     .opts = opts,
     .hyper = true,
     .run = run,

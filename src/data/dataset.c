@@ -77,10 +77,48 @@ void drec_ds_skip(drec_dataset *ds, const char *reason, size_t count) {
     ds->skipped[k].count += count;
 }
 
-/* Counting sort of rows by key (user or item), stable, then a per-key sort
- * by timestamp (insertion sort: lists arrive mostly ordered). */
-static void build_index(const drec_dataset *ds, const int32_t *key, int32_t n_keys, int64_t **ptr_out,
-                        size_t **rows_out, int32_t **other_out, const int32_t *other) {
+/* Row ids in timestamp order, ties in row order: an LSD radix sort of
+ * ts - min on 16-bit digits, with only as many passes as the range of the
+ * timestamps needs (two for a decade of seconds).  NULL when the rows are
+ * already in time order. */
+static size_t *ts_order(const drec_dataset *ds) {
+    size_t n = ds->n;
+    bool sorted = true;
+    int64_t lo = n ? ds->ts[0] : 0, hi = lo;
+    for (size_t r = 1; r < n; r++) {
+        sorted &= ds->ts[r - 1] <= ds->ts[r];
+        lo = DREC_MIN(lo, ds->ts[r]);
+        hi = DREC_MAX(hi, ds->ts[r]);
+    }
+    if (sorted) return NULL;
+    uint64_t range = (uint64_t)hi - (uint64_t)lo;
+    size_t *a = drec_malloc(n * sizeof *a), *b = drec_malloc(n * sizeof *b);
+    uint16_t *digit = drec_malloc(n * sizeof *digit);
+    size_t *count = drec_malloc(65537 * sizeof *count);
+    for (size_t r = 0; r < n; r++) a[r] = r;
+    for (int shift = 0; shift < 64 && (range >> shift); shift += 16) {
+        memset(count, 0, 65537 * sizeof *count);
+        for (size_t q = 0; q < n; q++) {
+            digit[q] = (uint16_t)((((uint64_t)ds->ts[a[q]] - (uint64_t)lo) >> shift) & 0xffff);
+            count[digit[q] + 1]++;
+        }
+        for (size_t d = 0; d < 65536; d++) count[d + 1] += count[d];
+        for (size_t q = 0; q < n; q++) b[count[digit[q]]++] = a[q];
+        size_t *t = a;
+        a = b;
+        b = t;
+    }
+    free(b);
+    free(digit);
+    free(count);
+    return a;
+}
+
+/* Counting sort of rows by key (user or item), visiting the rows in `order`
+ * (time order, or row order when NULL): each key's rows come out in time
+ * order, ties in row order. */
+static void build_index(const drec_dataset *ds, const size_t *order, const int32_t *key, int32_t n_keys,
+                        int64_t **ptr_out, size_t **rows_out, int32_t **other_out, const int32_t *other) {
     int64_t *ptr = drec_calloc((size_t)n_keys + 1, sizeof *ptr);
     size_t *rows = drec_malloc((ds->n ? ds->n : 1) * sizeof *rows);
     int32_t *oth = drec_malloc((ds->n ? ds->n : 1) * sizeof *oth);
@@ -89,22 +127,11 @@ static void build_index(const drec_dataset *ds, const int32_t *key, int32_t n_ke
     for (int32_t k = 0; k < n_keys; k++) ptr[k + 1] += ptr[k];
     int64_t *fill = drec_malloc(((size_t)n_keys + 1) * sizeof *fill);
     memcpy(fill, ptr, ((size_t)n_keys + 1) * sizeof *fill);
-    for (size_t r = 0; r < ds->n; r++)
+    for (size_t q = 0; q < ds->n; q++) {
+        size_t r = order ? order[q] : q;
         if (key[r] >= 0) rows[fill[key[r]]++] = r;
-    free(fill);
-    if (ds->has_time) {
-        for (int32_t k = 0; k < n_keys; k++) {
-            for (int64_t a = ptr[k] + 1; a < ptr[k + 1]; a++) {
-                size_t x = rows[a];
-                int64_t b = a - 1;
-                while (b >= ptr[k] && ds->ts[rows[b]] > ds->ts[x]) {
-                    rows[b + 1] = rows[b];
-                    b--;
-                }
-                rows[b + 1] = x;
-            }
-        }
     }
+    free(fill);
     for (int64_t k = 0; k < ptr[n_keys]; k++) oth[k] = other[rows[k]];
     *ptr_out = ptr;
     *rows_out = rows;
@@ -120,8 +147,10 @@ void drec_ds_finish(drec_dataset *ds) {
     free(ds->item_ptr);
     free(ds->by_item);
     free(ds->item_users);
-    build_index(ds, ds->user, ds->n_users, &ds->user_ptr, &ds->by_user, &ds->user_items, ds->item);
-    build_index(ds, ds->item, ds->n_items, &ds->item_ptr, &ds->by_item, &ds->item_users, ds->user);
+    size_t *order = ds->has_time ? ts_order(ds) : NULL;
+    build_index(ds, order, ds->user, ds->n_users, &ds->user_ptr, &ds->by_user, &ds->user_items, ds->item);
+    build_index(ds, order, ds->item, ds->n_items, &ds->item_ptr, &ds->by_item, &ds->item_users, ds->user);
+    free(order);
     if (ds->feat_ptr && ds->n == 0) ds->feat_ptr[0] = 0;
 }
 
@@ -192,6 +221,7 @@ static void side_release(drec_side *sd) {
     drec_strmap_free(&sd->users);
     drec_strmap_free(&sd->items);
     drec_strmap_free(&sd->categories);
+    drec_strmap_free(&sd->feature_names);
     drec_attrs_free(&sd->item_attrs);
     drec_attrs_free(&sd->user_attrs);
     free(sd->feature_field);

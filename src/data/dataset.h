@@ -54,6 +54,8 @@ typedef struct drec_side {
     int32_t n_features, n_fields;
     int32_t *feature_field;    /* (n_features) field id of each feature */
     char **field_names;        /* (n_fields) */
+    drec_strmap feature_names; /* named features ("C3=68fd1e64") -> id; empty
+                                  when the file numbers its features (libsvm) */
     /* Bandit: per-action features (dense), ctx_dim context width. */
     int32_t action_dim;
     float *action_feat;        /* (I, action_dim) or NULL */
@@ -160,6 +162,17 @@ drec_status drec_read_session(const char *path, const drec_params *opts, drec_da
 drec_status drec_read_ctr(const char *path, const drec_params *opts, drec_dataset **out);
 drec_status drec_read_bandit(const char *path, const drec_params *opts, drec_dataset **out);
 drec_status drec_read_lists(const char *path, const drec_params *opts, drec_dataset **out);
+/* ctr: rows that must share the feature dictionary of an earlier ctr: load
+ * (a --test file next to a training file): *out shares parent's side block,
+ * and features parent never saw are added to that dictionary (so load every
+ * ctr file before sizing a model by side->n_features).  Same formats and
+ * errors as drec_read_ctr. */
+drec_status drec_read_ctr_into(const char *path, drec_dataset *parent, drec_dataset **out);
+/* The same for a ctr: dataset loaded on its own: rewrites test's feature
+ * ids into parent's dictionary (matching names, or indices for libsvm
+ * data), adding the features parent lacks.  test's own side is untouched,
+ * so its feature ids then index parent->side only. */
+drec_status drec_ctr_adopt_features(drec_dataset *parent, drec_dataset *test);
 drec_status drec_read_synthetic(const char *args, const drec_params *opts, drec_dataset **out);
 
 #endif

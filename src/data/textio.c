@@ -181,7 +181,7 @@ const char *drec_field_show(const char *s, size_t len, char buf[64]) {
     buf[o++] = '"';
     for (size_t k = 0; k < len; k++) {
         unsigned char ch = (unsigned char)s[k];
-        if (o > 44) {
+        if (o > 30) {
             o += (size_t)snprintf(buf + o, 64 - o, "...(%zu bytes)", len);
             break;
         }
@@ -395,13 +395,49 @@ bool drec_path_exists(const char *path) {
 
 /* ---- interaction tables --------------------------------------------------------------- */
 
+/* Most files number their users and items: a direct table from the number
+ * to the dense id skips hashing for those.  Only canonical numbers (no sign,
+ * no leading zero) take this path, since "007" and "7" are different ids. */
+#define ID_CACHE_MAX (1u << 22)
+
+typedef struct id_cache {
+    int32_t *ids; /* number -> dense id + 1, 0 = not seen */
+    size_t cap;
+} id_cache;
+
+static inline int32_t cached_id(id_cache *c, drec_strmap *m, const char *s, size_t len) {
+    if (len <= 7 && (s[0] != '0' || len == 1)) {
+        uint32_t v = 0;
+        size_t k = 0;
+        for (; k < len; k++) {
+            unsigned d = (unsigned)(s[k] - '0');
+            if (d > 9) break;
+            v = v * 10 + d;
+        }
+        if (k == len && v < ID_CACHE_MAX) {
+            if (v >= c->cap) {
+                size_t nc = c->cap ? c->cap : 1024;
+                while (nc <= v) nc *= 2;
+                c->ids = drec_realloc(c->ids, nc * sizeof *c->ids);
+                memset(c->ids + c->cap, 0, (nc - c->cap) * sizeof *c->ids);
+                c->cap = nc;
+            }
+            if (!c->ids[v]) c->ids[v] = drec_strmap_intern(m, s, len) + 1;
+            return c->ids[v] - 1;
+        }
+    }
+    return drec_strmap_intern(m, s, len);
+}
+
 drec_status drec_text_read_table(drec_text *t, const drec_table_spec *spec, drec_dataset *ds) {
     int need = DREC_MAX(DREC_MAX(spec->user_col, spec->item_col), DREC_MAX(spec->rating_col, spec->time_col)) + 1;
     const char *what = spec->what ? spec->what : "row";
     char b1[64];
     size_t blank = 0;
     bool first = true;
-    while (drec_text_next(t)) {
+    id_cache uc = {0}, ic = {0};
+    drec_status st = DREC_OK;
+    while (!st && drec_text_next(t)) {
         if (drec_text_blank(t)) {
             blank++;
             continue;
@@ -413,18 +449,25 @@ drec_status drec_text_read_table(drec_text *t, const drec_table_spec *spec, drec
         }
         first = false;
         size_t nf = drec_text_split(t, spec->sep, spec->quotes);
-        if (spec->n_fields > 0 ? nf != (size_t)spec->n_fields : nf < (size_t)need)
-            return drec_text_fail(t, "expected %s%d fields in a %s, found %zu", spec->n_fields > 0 ? "" : "at least ",
-                                  spec->n_fields > 0 ? spec->n_fields : need, what, nf);
+        if (spec->n_fields > 0 ? nf != (size_t)spec->n_fields : nf < (size_t)need) {
+            st = drec_text_fail(t, "expected %s%d fields in a %s, found %zu", spec->n_fields > 0 ? "" : "at least ",
+                                spec->n_fields > 0 ? spec->n_fields : need, what, nf);
+            break;
+        }
         const drec_field *f = t->f;
         const drec_field *fu = &f[spec->user_col], *fi = &f[spec->item_col];
-        if (!fu->len) return drec_text_fail(t, "empty user id (field %d)", spec->user_col + 1);
-        if (!fi->len) return drec_text_fail(t, "empty item id (field %d)", spec->item_col + 1);
+        if (!fu->len || !fi->len) {
+            st = drec_text_fail(t, "empty %s id (field %d)", fu->len ? "item" : "user",
+                                (fu->len ? spec->item_col : spec->user_col) + 1);
+            break;
+        }
         double r = 1.0;
         if (spec->rating_col >= 0) {
             const drec_field *fr = &f[spec->rating_col];
-            if (!drec_parse_f64(fr->s, fr->len, &r))
-                return drec_text_fail(t, "rating %s is not a number", drec_field_show(fr->s, fr->len, b1));
+            if (!drec_parse_f64(fr->s, fr->len, &r)) {
+                st = drec_text_fail(t, "rating %s is not a number", drec_field_show(fr->s, fr->len, b1));
+                break;
+            }
         }
         int64_t ts = (int64_t)ds->n;
         if (spec->time_col >= 0) {
@@ -437,14 +480,17 @@ drec_status drec_text_read_table(drec_text *t, const drec_table_spec *spec, drec
             } else if (drec_parse_iso_ms(ft->s, ft->len, &ms)) {
                 ts = ms / 1000;
             } else {
-                return drec_text_fail(t, "timestamp %s is not a number or an ISO date",
-                                      drec_field_show(ft->s, ft->len, b1));
+                st = drec_text_fail(t, "timestamp %s is not a number or an ISO date",
+                                    drec_field_show(ft->s, ft->len, b1));
+                break;
             }
         }
-        int32_t u = drec_ds_user(ds, fu->s, fu->len);
-        int32_t i = drec_ds_item(ds, fi->s, fi->len);
+        int32_t u = cached_id(&uc, &ds->side->users, fu->s, fu->len);
+        int32_t i = cached_id(&ic, &ds->side->items, fi->s, fi->len);
         drec_ds_push(ds, u, i, (float)r, ts);
     }
+    free(uc.ids);
+    free(ic.ids);
     drec_ds_skip(ds, "blank lines", blank);
-    return DREC_OK;
+    return st;
 }

@@ -62,7 +62,7 @@ size_t drec_text_split(drec_text *t, int sep, bool quotes);
  * may be truncated. */
 drec_status drec_text_fail(const drec_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A field for messages: quoted text, non-printable bytes escaped, cut to
- * about 40 bytes.  Returns buf (64 bytes). */
+ * about 30 bytes.  Returns buf (64 bytes). */
 const char *drec_field_show(const char *s, size_t len, char buf[64]);
 
 /* Strict parsers: the whole of s[0..len) must be the number (no blanks, no

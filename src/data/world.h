@@ -12,7 +12,8 @@
  * style words tied to the item's strongest latent factors.
  *
  * The preference of user u for item i in context (time of day, device) at
- * taste-time tau is the non-linear utility
+ * taste-time tau (0 to 1 across each user's history; taste_u(tau) = base_u
+ * + tau drift_u) is the non-linear utility
  *
  *   util = 1.6 tanh(<taste_u(tau), v_i> / sqrt(d))
  *        + 0.7 log(C aff_u[cat_i] + 0.2)             category affinity
@@ -28,8 +29,8 @@
  * utility.  A consumed item is rated 1..5 from its utility plus noise.
  *
  * Online environment: the click probability of item i is
- * sigmoid(1.5 util + B) (B fixed so that an average item is clicked a few
- * percent of the time); a slate is a multinomial-logit choice with a
+ * sigmoid(1.5 util + B) (B set so that a random item shown to a random
+ * user is clicked 5% of the time); a slate is a multinomial-logit choice with a
  * no-click option and a position discount.  At simulation step t the taste
  * keeps drifting at the rate it drifted through the history (tau = 1 +
  * t / 100000) and, from step `shock` on, every user's taste and category
@@ -39,12 +40,14 @@
  * Spec keys (synthetic[:k=v,...]): users= (2000), items= (1000), events=
  * (mean interactions per user, 40), seed= (1), dim= (latent width, 8),
  * categories= (16, at most 20), shock= (step, none), implicit= (0; 1 makes
- * every rating 1).
+ * every rating 1).  users x events may not exceed 1e9.
  *
  * What the dataset holds (drec_world_dataset):
  *   rows          user "u<k>", item "i<k>" (dense ids equal k), rating 1..5
  *                 (has_rating; all 1 with implicit=1), timestamp in seconds;
- *                 each user's rows are in time order, grouped in sessions.
+ *                 each user's rows are in time order, grouped in sessions
+ *                 (events of a session are 30..330 s apart; sessions are
+ *                 more than 2 hours apart, so a gap rule recovers them).
  *   ds->ctx       (N, 7) event context of each row: one-hot time of day
  *                 (night, morning, afternoon, evening) then one-hot device
  *                 (mobile, desktop, tablet); side->ctx_dim = 7.  Splits keep
@@ -100,6 +103,13 @@ int32_t drec_world_n_items(const drec_world *w);
 int drec_world_ctx_dim(const drec_world *w);
 /* The shock step, or -1 when the spec has none. */
 int64_t drec_world_shock_step(const drec_world *w);
+
+/* Width of drec_world_item_features: C (category one-hot) + 1 (log price
+ * relative to the category's median) + d (the item's latent factors with
+ * noise: a pre-trained item embedding, as a catalogue would have). */
+int drec_world_item_dim(const drec_world *w);
+/* The feature vector of item, drec_world_item_dim floats into out. */
+void drec_world_item_features(const drec_world *w, int32_t item, float *out);
 
 /* The user and context the world presents at `step`: a uniform user, her
  * usual time of day (60%) or another, her device (80%) or another. */

@@ -1,0 +1,330 @@
+/*
+ * kernels.c — scalar, AVX2+FMA and AVX-512 versions of the vector loops in
+ * kernels.h.  The SIMD versions are compiled with per-function target
+ * attributes, so the library runs on any x86-64 and picks the best path the
+ * CPU supports when it loads (ggml and llm.c do the same with build flags;
+ * run-time choice lets one binary serve every machine).
+ *
+ * exp uses the Cephes single-precision scheme: x = n ln2 + r with |r| <=
+ * ln2/2, a degree-6 polynomial for e^r, and 2^n built in the exponent bits;
+ * relative error about 2 ulp on [-87, 88], inputs below -87.3 give 0.
+ */
+#include "kernels.h"
+
+#include "common.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- scalar reference ----------------------------------------------------- */
+
+static float sc_dot(const float *a, const float *b, int n) {
+    float s = 0;
+    for (int i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+static float sc_sum(const float *a, int n) {
+    float s = 0;
+    for (int i = 0; i < n; i++) s += a[i];
+    return s;
+}
+static float sc_max(const float *a, int n) {
+    float m = -INFINITY;
+    for (int i = 0; i < n; i++) m = a[i] > m ? a[i] : m;
+    return m;
+}
+static void sc_axpy(float *y, float a, const float *x, int n) {
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+static void sc_scale(float *y, float a, int n) {
+    for (int i = 0; i < n; i++) y[i] *= a;
+}
+static void sc_add(float *o, const float *a, const float *b, int n) {
+    for (int i = 0; i < n; i++) o[i] = a[i] + b[i];
+}
+static void sc_mul(float *o, const float *a, const float *b, int n) {
+    for (int i = 0; i < n; i++) o[i] = a[i] * b[i];
+}
+static void sc_exp(float *o, const float *x, int n) {
+    for (int i = 0; i < n; i++) o[i] = expf(x[i]);
+}
+static float sc_exp_shift_sum(float *o, const float *x, float m, int n) {
+    float s = 0;
+    for (int i = 0; i < n; i++) { o[i] = expf(x[i] - m); s += o[i]; }
+    return s;
+}
+
+static const drec_kernels k_scalar = {"scalar", sc_dot, sc_sum, sc_max, sc_axpy, sc_scale,
+                                      sc_add, sc_mul, sc_exp, sc_exp_shift_sum};
+
+/* ---- AVX2 + FMA --------------------------------------------------------------- */
+
+#define T2 __attribute__((target("avx2,fma")))
+
+T2 static inline float hsum8(__m256 v) {
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+    return _mm_cvtss_f32(lo);
+}
+T2 static inline __m256 exp8(__m256 x) {
+    const __m256 hi = _mm256_set1_ps(88.3762626647949f), lo = _mm256_set1_ps(-87.3365478515625f);
+    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+    __m256 y = _mm256_set1_ps(1.9875691500E-4f);
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507E-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073E-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894E-2f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459E-1f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201E-1f));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+    y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+    return _mm256_andnot_ps(under, y);
+}
+T2 static float a2_dot(const float *a, const float *b, int n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    float s = hsum8(_mm256_add_ps(s0, s1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+T2 static float a2_sum(const float *a, int n) {
+    __m256 s0 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) s0 = _mm256_add_ps(s0, _mm256_loadu_ps(a + i));
+    float s = hsum8(s0);
+    for (; i < n; i++) s += a[i];
+    return s;
+}
+T2 static float a2_max(const float *a, int n) {
+    __m256 m0 = _mm256_set1_ps(-INFINITY);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) m0 = _mm256_max_ps(m0, _mm256_loadu_ps(a + i));
+    float t[8], m = -INFINITY;
+    _mm256_storeu_ps(t, m0);
+    for (int j = 0; j < 8; j++) m = t[j] > m ? t[j] : m;
+    for (; i < n; i++) m = a[i] > m ? a[i] : m;
+    return m;
+}
+T2 static void a2_axpy(float *y, float a, const float *x, int n) {
+    __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+T2 static void a2_scale(float *y, float a, int n) {
+    __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(va, _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] *= a;
+}
+T2 static void a2_add(float *o, const float *a, const float *b, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(o + i, _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+    for (; i < n; i++) o[i] = a[i] + b[i];
+}
+T2 static void a2_mul(float *o, const float *a, const float *b, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+    for (; i < n; i++) o[i] = a[i] * b[i];
+}
+T2 static void a2_exp(float *o, const float *x, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(o + i, exp8(_mm256_loadu_ps(x + i)));
+    if (i < n) {
+        float t[8] = {0};
+        memcpy(t, x + i, (size_t)(n - i) * sizeof(float));
+        _mm256_storeu_ps(t, exp8(_mm256_loadu_ps(t)));
+        memcpy(o + i, t, (size_t)(n - i) * sizeof(float));
+    }
+}
+T2 static float a2_exp_shift_sum(float *o, const float *x, float m, int n) {
+    __m256 vm = _mm256_set1_ps(m), s0 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        _mm256_storeu_ps(o + i, e);
+        s0 = _mm256_add_ps(s0, e);
+    }
+    float s = hsum8(s0);
+    if (i < n) {
+        float t[8] = {0};
+        for (int j = 0; j < n - i; j++) t[j] = x[i + j] - m;
+        _mm256_storeu_ps(t, exp8(_mm256_loadu_ps(t)));
+        for (int j = 0; j < n - i; j++) { o[i + j] = t[j]; s += t[j]; }
+    }
+    return s;
+}
+
+static const drec_kernels k_avx2 = {"avx2", a2_dot, a2_sum, a2_max, a2_axpy, a2_scale,
+                                    a2_add, a2_mul, a2_exp, a2_exp_shift_sum};
+
+/* ---- AVX-512 ------------------------------------------------------------------ */
+
+#define T5 __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
+
+T5 static inline __m512 exp16(__m512 x) {
+    const __m512 hi = _mm512_set1_ps(88.3762626647949f), lo = _mm512_set1_ps(-87.3365478515625f);
+    __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
+    x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+    __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
+    __m512 y = _mm512_set1_ps(1.9875691500E-4f);
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507E-3f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073E-3f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894E-2f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459E-1f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201E-1f));
+    y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
+    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(fx), _mm512_set1_epi32(127)), 23);
+    y = _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+    return _mm512_maskz_mov_ps((__mmask16)~under, y);
+}
+T5 static inline __mmask16 tail16(int r) { return (__mmask16)((1u << r) - 1u); }
+T5 static float a5_dot(const float *a, const float *b, int n) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+    }
+    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    if (i < n) {
+        __mmask16 m = tail16(n - i);
+        s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+T5 static float a5_sum(const float *a, int n) {
+    __m512 s0 = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) s0 = _mm512_add_ps(s0, _mm512_loadu_ps(a + i));
+    if (i < n) s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(tail16(n - i), a + i));
+    return _mm512_reduce_add_ps(s0);
+}
+T5 static float a5_max(const float *a, int n) {
+    __m512 m0 = _mm512_set1_ps(-INFINITY);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) m0 = _mm512_max_ps(m0, _mm512_loadu_ps(a + i));
+    if (i < n) m0 = _mm512_mask_max_ps(m0, tail16(n - i), m0, _mm512_maskz_loadu_ps(tail16(n - i), a + i));
+    return _mm512_reduce_max_ps(m0);
+}
+T5 static void a5_axpy(float *y, float a, const float *x, int n) {
+    __m512 va = _mm512_set1_ps(a);
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+    if (i < n) {
+        __mmask16 m = tail16(n - i);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+T5 static void a5_scale(float *y, float a, int n) {
+    __m512 va = _mm512_set1_ps(a);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_mul_ps(va, _mm512_loadu_ps(y + i)));
+    if (i < n) {
+        __mmask16 m = tail16(n - i);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(va, _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+T5 static void a5_add(float *o, const float *a, const float *b, int n) {
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(o + i, _mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i)));
+    if (i < n) {
+        __mmask16 m = tail16(n - i);
+        _mm512_mask_storeu_ps(o + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i)));
+    }
+}
+T5 static void a5_mul(float *o, const float *a, const float *b, int n) {
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(o + i, _mm512_mul_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i)));
+    if (i < n) {
+        __mmask16 m = tail16(n - i);
+        _mm512_mask_storeu_ps(o + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i)));
+    }
+}
+T5 static void a5_exp(float *o, const float *x, int n) {
+    int i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(o + i, exp16(_mm512_loadu_ps(x + i)));
+    if (i < n) {
+        __mmask16 m = tail16(n - i);
+        _mm512_mask_storeu_ps(o + i, m, exp16(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+T5 static float a5_exp_shift_sum(float *o, const float *x, float mx, int n) {
+    __m512 vm = _mm512_set1_ps(mx), s0 = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm));
+        _mm512_storeu_ps(o + i, e);
+        s0 = _mm512_add_ps(s0, e);
+    }
+    if (i < n) {
+        __mmask16 m = tail16(n - i);
+        __m512 e = _mm512_maskz_mov_ps(m, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vm)));
+        _mm512_mask_storeu_ps(o + i, m, e);
+        s0 = _mm512_add_ps(s0, e);
+    }
+    return _mm512_reduce_add_ps(s0);
+}
+
+static const drec_kernels k_avx512 = {"avx512", a5_dot, a5_sum, a5_max, a5_axpy, a5_scale,
+                                      a5_add, a5_mul, a5_exp, a5_exp_shift_sum};
+
+/* ---- selection ------------------------------------------------------------------ */
+
+const drec_kernels *drec_kern = &k_scalar;
+
+static bool has_avx2(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+static bool has_avx512(void) {
+    __builtin_cpu_init();
+    return has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl");
+}
+
+drec_status drec_kernels_select(const char *name) {
+    if (!name || !*name || !strcmp(name, "auto")) {
+        drec_kern = has_avx512() ? &k_avx512 : has_avx2() ? &k_avx2 : &k_scalar;
+    } else if (!strcmp(name, "scalar")) {
+        drec_kern = &k_scalar;
+    } else if (!strcmp(name, "avx2")) {
+        if (!has_avx2()) return drec_fail(DREC_ERR_UNSUPPORTED, "kernels: this CPU lacks AVX2+FMA");
+        drec_kern = &k_avx2;
+    } else if (!strcmp(name, "avx512")) {
+        if (!has_avx512()) return drec_fail(DREC_ERR_UNSUPPORTED, "kernels: this CPU lacks AVX-512");
+        drec_kern = &k_avx512;
+    } else {
+        return drec_fail(DREC_ERR_USAGE, "kernels: unknown path '%s' (auto, scalar, avx2, avx512)", name);
+    }
+    return DREC_OK;
+}
+
+const char *drec_kernels_name(void) { return drec_kern->name; }
+
+__attribute__((constructor)) static void kernels_init(void) {
+    if (drec_kernels_select(getenv("DREC_KERNELS")) != DREC_OK) drec_kernels_select("auto");
+}

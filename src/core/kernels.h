@@ -1,0 +1,38 @@
+/*
+ * kernels.h — the small vector loops every op leans on, behind one table of
+ * function pointers chosen once at run time: AVX-512, AVX2+FMA, or the
+ * portable scalar reference.  DREC_KERNELS=scalar|avx2|avx512|auto in the
+ * environment, or drec_kernels_select(), picks a path (tests compare the
+ * SIMD paths against the scalar one).
+ *
+ * Each path sums in a fixed order of its own, so one path always gives the
+ * same bits for the same input; paths differ from each other by rounding.
+ * n is an element count; pointers need no alignment; out may alias an input.
+ */
+#ifndef DREC_KERNELS_H
+#define DREC_KERNELS_H
+
+#include "drec.h"
+
+typedef struct drec_kernels {
+    const char *name;
+    float (*dot)(const float *a, const float *b, int n);
+    float (*sum)(const float *a, int n);
+    float (*max)(const float *a, int n);
+    void (*axpy)(float *y, float a, const float *x, int n);   /* y += a x */
+    void (*scale)(float *y, float a, int n);                  /* y *= a */
+    void (*add)(float *out, const float *a, const float *b, int n);
+    void (*mul)(float *out, const float *a, const float *b, int n);
+    void (*exp)(float *out, const float *x, int n);
+    /* out = exp(x - m), returns the sum of out (softmax numerator) */
+    float (*exp_shift_sum)(float *out, const float *x, float m, int n);
+} drec_kernels;
+
+/* The active table (selected on first use from DREC_KERNELS, default auto). */
+extern const drec_kernels *drec_kern;
+/* name: "auto", "scalar", "avx2" or "avx512".  Fails with DREC_ERR_UNSUPPORTED
+ * if the CPU lacks the instructions. */
+drec_status drec_kernels_select(const char *name);
+const char *drec_kernels_name(void);
+
+#endif

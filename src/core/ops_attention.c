@@ -1,0 +1,125 @@
+/*
+ * ops_attention.c — fused multi-head scaled dot-product attention.
+ *
+ * Shapes: q, k, v [B*T, H*Dh]; head h of batch b is the [T,Dh] block at
+ * rows b*T.., columns h*Dh..  One (b,h) pair is one unit of work:
+ *   S = Q K^T / sqrt(Dh), masked (causal: key j > query t; padding: key
+ *   mask 0) to -inf;  P = softmax_rows(S);  O = P V.
+ * P is kept for backward ([B,H,T,T]); the products never materialise S for
+ * more than one pair per thread.  Inner loops are axpys over a transposed
+ * K^T (scores for one query against all keys at once) and over V rows, so
+ * they vectorise at head widths of 16..128.
+ *
+ * Backward per pair:  dP = dO V^T;  dS = P * (dP - rowsum(P * dP));
+ *   dQ = dS K / sqrt(Dh);  dK = dS^T Q / sqrt(Dh);  dV = P^T dO.
+ * Pairs write disjoint blocks of dQ, dK, dV: parallel with no reductions.
+ */
+#include "kernels.h"
+#include "tensor.h"
+
+#include <math.h>
+#include <omp.h>
+
+typedef struct {
+    float *P;            /* [B*H, T, T] */
+    const int32_t *mask; /* [B*T] or NULL */
+    int T, H;
+    bool causal;
+} attn_saved;
+
+/* Copies the [T,Dh] head block of x (row stride ld) transposed into out [Dh,T]. */
+static void head_transpose(float *out, const float *x, int T, int Dh, int ld) {
+    for (int t = 0; t < T; t++)
+        for (int d = 0; d < Dh; d++) out[d * T + t] = x[(int64_t)t * ld + d];
+}
+
+static inline int key_end(const attn_saved *s, int t) { return s->causal ? t + 1 : s->T; }
+
+static void attention_backward(drec_tape *tp, drec_node *nd) {
+    drec_tensor *q = nd->in[0], *k = nd->in[1], *v = nd->in[2], *o = nd->out;
+    attn_saved *s = nd->saved;
+    int T = s->T, H = s->H, C = drec_cols(q), Dh = C / H, B = (int)(drec_rows(q) / T);
+    float scale = 1.0f / sqrtf((float)Dh);
+    float *dq = q->requires_grad ? drec_grad(tp, q) : NULL;
+    float *dk = k->requires_grad ? drec_grad(tp, k) : NULL;
+    float *dv = v->requires_grad ? drec_grad(tp, v) : NULL;
+    int nth = omp_get_max_threads();
+    float *scratch = drec_tape_floats(tp, (int64_t)nth * ((int64_t)Dh * T + 2 * T));
+    DREC_PAR_FOR((int64_t)B * H * T * T * Dh > 100000,
+    for (int bh = 0; bh < B * H; bh++) {
+        int b = bh / H, h = bh % H;
+        float *Vt = scratch + (int64_t)omp_get_thread_num() * ((int64_t)Dh * T + 2 * T);
+        float *dP = Vt + (int64_t)Dh * T, *dS = dP + T;
+        int64_t base = (int64_t)b * T * C + (int64_t)h * Dh;
+        const float *Q = q->data + base, *K = k->data + base, *V = v->data + base, *dO = o->grad + base;
+        const float *P = s->P + (int64_t)bh * T * T;
+        head_transpose(Vt, V, T, Dh, C);
+        for (int t = 0; t < T; t++) {
+            const float *pr = P + (int64_t)t * T, *dOt = dO + (int64_t)t * C;
+            int je = key_end(s, t);
+            memset(dP, 0, (size_t)je * sizeof(float));
+            for (int d = 0; d < Dh; d++) drec_kern->axpy(dP, dOt[d], Vt + (int64_t)d * T, je);
+            float acc = drec_kern->dot(pr, dP, je);
+            for (int j = 0; j < je; j++) dS[j] = pr[j] * (dP[j] - acc) * scale;
+            for (int j = 0; j < je; j++) {
+                if (pr[j] == 0) continue; /* masked key: no gradient flows */
+                if (dq) drec_kern->axpy(dq + base + (int64_t)t * C, dS[j], K + (int64_t)j * C, Dh);
+                if (dk) drec_kern->axpy(dk + base + (int64_t)j * C, dS[j], Q + (int64_t)t * C, Dh);
+                if (dv) drec_kern->axpy(dv + base + (int64_t)j * C, pr[j], dOt, Dh);
+            }
+        }
+    });
+}
+
+drec_tensor *drec_attention(drec_tape *tp, drec_tensor *q, drec_tensor *k, drec_tensor *v, int T, int H,
+                            bool causal, drec_tensor *key_mask) {
+    int C = drec_cols(q);
+    DREC_ASSERT(T > 0 && H > 0 && C % H == 0);
+    DREC_ASSERT(q->n == k->n && q->n == v->n && drec_cols(k) == C && drec_cols(v) == C);
+    DREC_ASSERT(drec_rows(q) % T == 0);
+    int Dh = C / H, B = (int)(drec_rows(q) / T);
+    if (key_mask) DREC_ASSERT(key_mask->dtype == DREC_I32 && key_mask->n == (int64_t)B * T);
+    float scale = 1.0f / sqrtf((float)Dh);
+    drec_tensor *o = drec_tnew(tp, q->ndim, q->shape);
+    attn_saved *s = drec_arena_alloc(&tp->arena, sizeof(*s));
+    s->P = drec_tape_floats(tp, (int64_t)B * H * T * T);
+    s->mask = key_mask ? key_mask->idx : NULL;
+    s->T = T;
+    s->H = H;
+    s->causal = causal;
+    int nth = omp_get_max_threads();
+    float *scratch = drec_tape_floats(tp, (int64_t)nth * Dh * T);
+    DREC_PAR_FOR((int64_t)B * H * T * T * Dh > 100000,
+    for (int bh = 0; bh < B * H; bh++) {
+        int b = bh / H, h = bh % H;
+        float *Kt = scratch + (int64_t)omp_get_thread_num() * Dh * T;
+        int64_t base = (int64_t)b * T * C + (int64_t)h * Dh;
+        const float *Q = q->data + base, *K = k->data + base, *V = v->data + base;
+        const int32_t *mk = s->mask ? s->mask + (int64_t)b * T : NULL;
+        float *P = s->P + (int64_t)bh * T * T;
+        head_transpose(Kt, K, T, Dh, C);
+        for (int t = 0; t < T; t++) {
+            float *pr = P + (int64_t)t * T, *ot = o->data + base + (int64_t)t * C;
+            const float *qt = Q + (int64_t)t * C;
+            int je = key_end(s, t);
+            memset(pr, 0, (size_t)T * sizeof(float));
+            for (int d = 0; d < Dh; d++) drec_kern->axpy(pr, qt[d] * scale, Kt + (int64_t)d * T, je);
+            if (mk)
+                for (int j = 0; j < je; j++)
+                    if (!mk[j]) pr[j] = -INFINITY;
+            float m = drec_kern->max(pr, je);
+            memset(ot, 0, (size_t)Dh * sizeof(float));
+            if (m == -INFINITY) { /* no valid key: output 0, P row 0 */
+                memset(pr, 0, (size_t)T * sizeof(float));
+                continue;
+            }
+            float sum = drec_kern->exp_shift_sum(pr, pr, m, je);
+            drec_kern->scale(pr, 1.0f / sum, je);
+            for (int j = 0; j < je; j++)
+                if (pr[j] != 0) drec_kern->axpy(ot, pr[j], V + (int64_t)j * C, Dh);
+        }
+    });
+    drec_node *nd = drec_tape_record(tp, attention_backward, o, q, k, v, NULL);
+    if (nd) nd->saved = s;
+    return o;
+}

@@ -1,0 +1,140 @@
+/*
+ * ops_dense.c — linear layers and (batched) matrix products on BLAS sgemm.
+ *
+ * Shapes: x [B,K] (any leading dims flatten into B), W [K,D], b [1,D].
+ * Backward of C = op(A) op(B):  dA += dC op(B)^T,  dB += op(A)^T dC, each
+ * one sgemm with beta = 1 so that gradients accumulate.
+ */
+#include "blas.h"
+#include "kernels.h"
+#include "tensor.h"
+
+#include <math.h>
+
+/* ---- linear (+ fused activation) ------------------------------------------ */
+
+static void linear_backward(drec_tape *tp, drec_node *nd) {
+    drec_tensor *y = nd->out, *x = nd->in[0], *W = nd->in[1], *b = nd->in[2];
+    drec_act act = (drec_act)nd->i[0];
+    int B = (int)drec_rows(x), K = drec_cols(x), D = drec_cols(W);
+    const float *dy = y->grad;
+    float *dz = (float *)dy;
+    if (act != DREC_ACT_NONE) {
+        dz = drec_tape_floats(tp, y->n);
+        const float *yv = y->data;
+        int64_t n = y->n;
+        DREC_PAR_FOR(n > 65536,
+        for (int64_t i = 0; i < n; i++) {
+            float v = yv[i], d;
+            switch (act) {
+            case DREC_ACT_RELU: d = v > 0 ? 1.0f : 0.0f; break;
+            case DREC_ACT_SIGMOID: d = v * (1 - v); break;
+            default: d = 1 - v * v; break; /* tanh */
+            }
+            dz[i] = dy[i] * d;
+        });
+    }
+    if (x->requires_grad) drec_sgemm(false, true, B, K, D, 1, dz, D, W->data, D, 1, drec_grad(tp, x), K);
+    if (W->requires_grad) drec_sgemm(true, false, K, D, B, 1, x->data, K, dz, D, 1, drec_grad(tp, W), D);
+    if (b && b->requires_grad) {
+        float *db = drec_grad(tp, b);
+        for (int i = 0; i < B; i++) drec_kern->add(db, db, dz + (int64_t)i * D, D);
+    }
+}
+
+drec_tensor *drec_linear(drec_tape *tp, drec_tensor *x, drec_tensor *W, drec_tensor *b, drec_act act) {
+    DREC_ASSERT(W->ndim == 2 && drec_cols(x) == W->shape[0]);
+    int B = (int)drec_rows(x), K = W->shape[0], D = W->shape[1];
+    if (b) DREC_ASSERT(b->n == D);
+    int shape[DREC_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof(shape));
+    shape[x->ndim - 1] = D;
+    drec_tensor *y = drec_tnew(tp, x->ndim, shape);
+    if (b)
+        for (int i = 0; i < B; i++) memcpy(y->data + (int64_t)i * D, b->data, (size_t)D * sizeof(float));
+    drec_sgemm(false, false, B, D, K, 1, x->data, K, W->data, D, b ? 1.0f : 0.0f, y->data, D);
+    float *v = y->data;
+    int64_t n = y->n;
+    switch (act) {
+    case DREC_ACT_NONE: break;
+    case DREC_ACT_RELU:
+        for (int64_t i = 0; i < n; i++) v[i] = v[i] > 0 ? v[i] : 0;
+        break;
+    case DREC_ACT_SIGMOID:
+        DREC_PAR_FOR(n > 65536,
+        for (int64_t i = 0; i < n; i++) v[i] = 1.0f / (1.0f + expf(-v[i])););
+        break;
+    case DREC_ACT_TANH:
+        DREC_PAR_FOR(n > 65536,
+        for (int64_t i = 0; i < n; i++) v[i] = tanhf(v[i]););
+        break;
+    }
+    drec_node *nd = drec_tape_record(tp, linear_backward, y, x, W, b, NULL);
+    if (nd) nd->i[0] = act;
+    return y;
+}
+
+/* ---- matmul and batched matmul -------------------------------------------- */
+
+static void mm_backward_one(bool ta, bool tb, int M, int N, int K, const float *A, const float *B,
+                            const float *dC, float *dA, float *dB) {
+    int lda = ta ? M : K, ldb = tb ? K : N;
+    if (dA) {
+        if (!ta) drec_sgemm(false, !tb, M, K, N, 1, dC, N, B, ldb, 1, dA, K);
+        else drec_sgemm(tb, true, K, M, N, 1, B, ldb, dC, N, 1, dA, M);
+    }
+    if (dB) {
+        if (!tb) drec_sgemm(!ta, false, K, N, M, 1, A, lda, dC, N, 1, dB, N);
+        else drec_sgemm(true, ta, N, K, M, 1, dC, N, A, lda, 1, dB, K);
+    }
+}
+
+static void matmul_backward(drec_tape *tp, drec_node *nd) {
+    drec_tensor *a = nd->in[0], *b = nd->in[1], *c = nd->out;
+    bool ta = nd->i[0], tb = nd->i[1];
+    int G = nd->i[2], M = nd->i[3], N = drec_cols(c);
+    int K = (int)(a->n / G / M);
+    float *dA = a->requires_grad ? drec_grad(tp, a) : NULL;
+    float *dB = b->requires_grad ? drec_grad(tp, b) : NULL;
+    int64_t sa = (int64_t)M * K, sb = (int64_t)K * N, sc = (int64_t)M * N;
+    for (int g = 0; g < G; g++)
+        mm_backward_one(ta, tb, M, N, K, a->data + g * sa, b->data + g * sb, c->grad + g * sc,
+                        dA ? dA + g * sa : NULL, dB ? dB + g * sb : NULL);
+}
+
+static drec_tensor *mm(drec_tape *tp, drec_tensor *a, drec_tensor *b, bool ta, bool tb, int G) {
+    int ar = a->shape[a->ndim - 2], ac = a->shape[a->ndim - 1];
+    int br = b->shape[b->ndim - 2], bc = b->shape[b->ndim - 1];
+    int M = ta ? ac : ar, K = ta ? ar : ac, Kb = tb ? bc : br, N = tb ? br : bc;
+    DREC_ASSERT(K == Kb);
+    DREC_ASSERT(a->n == (int64_t)G * M * K && b->n == (int64_t)G * K * N);
+    drec_tensor *c;
+    if (G == 1 && a->ndim == 2) {
+        c = drec_t2(tp, M, N);
+    } else {
+        int s[3] = {G, M, N};
+        c = drec_tnew(tp, 3, s);
+    }
+    int lda = ta ? M : K, ldb = tb ? K : N;
+    for (int g = 0; g < G; g++)
+        drec_sgemm(ta, tb, M, N, K, 1, a->data + (int64_t)g * M * K, lda, b->data + (int64_t)g * K * N, ldb, 0,
+                   c->data + (int64_t)g * M * N, N);
+    drec_node *nd = drec_tape_record(tp, matmul_backward, c, a, b, NULL, NULL);
+    if (nd) {
+        nd->i[0] = ta;
+        nd->i[1] = tb;
+        nd->i[2] = G;
+        nd->i[3] = M;
+    }
+    return c;
+}
+
+drec_tensor *drec_matmul(drec_tape *tp, drec_tensor *a, drec_tensor *b, bool ta, bool tb) {
+    DREC_ASSERT(a->ndim == 2 && b->ndim == 2);
+    return mm(tp, a, b, ta, tb, 1);
+}
+
+drec_tensor *drec_bmm(drec_tape *tp, drec_tensor *a, drec_tensor *b, bool ta, bool tb) {
+    DREC_ASSERT(a->ndim == 3 && b->ndim == 3 && a->shape[0] == b->shape[0]);
+    return mm(tp, a, b, ta, tb, a->shape[0]);
+}
