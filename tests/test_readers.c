@@ -483,14 +483,101 @@ TEST(libffm_and_libsvm_labels) {
     }
 }
 
+/* Writes name into the folder of path (a file made by write_temp). */
+static void write_beside(const char *path, const char *name, const char *text) {
+    char p[1024];
+    snprintf(p, sizeof p, "%.*s/%s", (int)(strrchr(path, '/') - path), path, name);
+    FILE *f = fopen(p, "wb");
+    fputs(text, f);
+    fclose(f);
+}
+
+TEST(movielens_1m_layout) {
+    char *p = write_temp("ratings.dat", "1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978298413\n", 65);
+    write_beside(p, "movies.dat", "1193::One Flew Over the Cuckoo's Nest (1975)::Drama\n"
+                                  "661::James and the Giant Peach (1996)::Animation|Children's|Musical\n"
+                                  "3::Unrated (1990)::Comedy\n");
+    write_beside(p, "users.dat", "1::F::1::10::48067\n2::M::56::16::70072\n");
+    char spec[1024];
+    snprintf(spec, sizeof spec, "movielens:%s", p);
+    drec_dataset *ds = NULL;
+    CHECK_OK(drec_dataset_load(spec, &ds));
+    if (ds) {
+        drec_side *sd = ds->side;
+        CHECK(ds->n == 3 && ds->n_users == 2 && ds->n_items == 2);
+        CHECK(ds->rating[1] == 3.0f && ds->ts[1] == 978302109);
+        int32_t peach = iid(ds, "661");
+        CHECK_STR(sd->item_title[peach], "James and the Giant Peach (1996)");
+        CHECK(attr_count(&sd->item_attrs, peach) == 3 && has_attr(&sd->item_attrs, peach, "genre=Musical"));
+        CHECK_STR(drec_strmap_name(&sd->categories, sd->item_category[peach]), "Animation");
+        int32_t u1 = uid(ds, "1"), u2 = uid(ds, "2");
+        CHECK(has_attr(&sd->user_attrs, u1, "age=under-18") && has_attr(&sd->user_attrs, u1, "gender=F"));
+        CHECK(has_attr(&sd->user_attrs, u1, "occupation=K-12 student") && has_attr(&sd->user_attrs, u1, "region=4"));
+        CHECK(has_attr(&sd->user_attrs, u2, "age=56+") && has_attr(&sd->user_attrs, u2, "occupation=self-employed"));
+        drec_dataset_free(ds);
+    }
+    free(p);
+}
+
+TEST(movielens_latest_layout) {
+    char *p = write_temp("ratings.csv", "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,3,4.5,964981247\n"
+                                        "2,3,0.5,964982224\n", 86);
+    write_beside(p, "movies.csv", "movieId,title,genres\n1,Toy Story (1995),Adventure|Animation|Children\n"
+                                  "3,\"Grumpier Old Men, The (1995)\",(no genres listed)\n");
+    char spec[1024];
+    snprintf(spec, sizeof spec, "movielens:%.*s", (int)(strrchr(p, '/') - p), p);
+    drec_dataset *ds = NULL;
+    CHECK_OK(drec_dataset_load(spec, &ds));
+    if (ds) {
+        drec_side *sd = ds->side;
+        CHECK(ds->n == 3 && ds->n_users == 2 && ds->n_items == 2);
+        CHECK(ds->rating[1] == 4.5f && ds->rating[2] == 0.5f);
+        CHECK(ds->n_skip_reasons == 1 && ds->skipped[0].count == 1);
+        CHECK_STR(sd->item_title[iid(ds, "3")], "Grumpier Old Men, The (1995)");
+        CHECK(attr_count(&sd->item_attrs, iid(ds, "3")) == 0 && sd->item_category[iid(ds, "3")] == -1);
+        CHECK(has_attr(&sd->item_attrs, iid(ds, "1"), "genre=Children"));
+        drec_dataset_free(ds);
+    }
+    free(p);
+}
+
+TEST(criteo_raw_tsv) {
+    /* The first train.tiny.csv row in the raw train.txt layout (no Id). */
+    const char *row = "0\t1\t1\t5\t0\t1382\t4\t15\t2\t181\t1\t2\t\t2\t68fd1e64\t80e26c9b\tfb936136\t7b4723c4\t"
+                      "25c83c98\t7e0ccccf\tde7995b8\t1f89b562\ta73ee510\ta8cd5504\tb2cb9c98\t37c9c164\t2824a5f6\t"
+                      "1adce6ef\t8ba8b39a\t891b62e7\te5ba7672\tf54016b9\t21ddcdc9\tb1252a9d\t07b5194c\t\t3a171ecb\t"
+                      "c5c50484\te8b83407\t9727dd16\n";
+    char text[2048];
+    snprintf(text, sizeof text, "%s1%s", row, row + 1);
+    char *p = write_temp("train.txt", text, strlen(text));
+    char spec[1024];
+    snprintf(spec, sizeof spec, "ctr:%s", p);
+    drec_dataset *ds = NULL;
+    CHECK_OK(drec_dataset_load(spec, &ds));
+    if (ds) {
+        const drec_strmap *fn = &ds->side->feature_names;
+        CHECK(ds->n == 2 && ds->side->n_fields == 39 && ds->feat_n == 78);
+        CHECK(ds->rating[0] == 0.0f && ds->rating[1] == 1.0f);
+        CHECK(ds->feat_idx[11] == drec_strmap_find(fn, "I12=missing", 11));
+        CHECK(ds->feat_idx[13] == drec_strmap_find(fn, "C1=68fd1e64", 11));
+        CHECK(ds->feat_idx[39 + 34] == drec_strmap_find(fn, "C22=missing", 11));
+        CHECK_NEAR(ds->feat_val[4], log(1383.0), 1e-5);
+        drec_dataset_free(ds);
+    }
+    free(p);
+}
+
 int main(void) {
     RUN(movielens_100k_counts);
     RUN(movielens_100k_side);
     RUN(movielens_100k_fold);
+    RUN(movielens_1m_layout);
+    RUN(movielens_latest_layout);
     RUN(ncf_ml100k);
     RUN(diginetica_sessions);
     RUN(criteo_csv);
     RUN(ctr_adopt_features);
+    RUN(criteo_raw_tsv);
     RUN(frappe_libfm);
     RUN(open_bandit_random_men);
     RUN(open_bandit_bts);
