@@ -206,6 +206,7 @@ TEST(ncf_file_negatives_exactly) {
     if (st) {
         fprintf(stderr, "  cannot load %s: %s\n", spec, drec_errmsg());
         CHECK_OK(st);
+        free(prefix);
         return;
     }
     drec_protocol p;
@@ -260,6 +261,7 @@ TEST(ncf_file_negatives_exactly) {
     free(g_n_scored);
     drec_model_free(m);
     drec_dataset_free(ds);
+    free(prefix);
 }
 
 TEST(session_next_item) {

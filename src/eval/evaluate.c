@@ -403,14 +403,29 @@ static void run_full(const job *J, scratch *S, size_t x) {
     int64_t n_cand = 0;
     drec_topk t;
     if (J->list_k > 0) drec_topk_init(&t, S->top, J->list_k);
+    /* One pass over the items.  Items come in increasing id, so a score no
+     * better than the worst kept in a full top-K can never enter it (an
+     * equal score loses on id): most items skip the heap. */
+    float floor_s = -INFINITY;
+    bool full = false;
     for (int32_t i = 0; i < m->n_items; i++) {
         uint8_t mk = S->mark[i];
         if (mk == 1) continue;
         float v = sc[i];
-        if (J->list_k > 0 && !isnan(v)) drec_topk_push(&t, i, v);
+        if (J->list_k > 0 && !isnan(v) && (!full || v > floor_s)) {
+            drec_topk_push(&t, i, v);
+            if (t.n == t.k) {
+                full = true;
+                floor_s = t.heap[0].score;
+            }
+        }
         if (mk == 2) continue;
         n_cand++;
         if (isnan(v)) v = INFINITY; /* an unscored item counts against */
+        if (R == 1) {
+            S->hist[asc[0] <= v]++;
+            continue;
+        }
         /* p = number of relevant scores <= v */
         int lo = 0, hi = R;
         while (lo < hi) {
@@ -725,6 +740,21 @@ drec_status drec_eval_split_to_model(const drec_model *m, const drec_dataset *te
     }
     t->has_rating = test->has_rating;
     t->has_time = test->has_time;
+    /* Item attributes too, in the model's ids (diversity@K uses them). */
+    const drec_attrs *ia = &test->side->item_attrs;
+    if (ia->ptr && ia->n_entities == test->n_items) {
+        for (int32_t i = 0; i < test->n_items; i++) {
+            if (imap[i] < 0) continue;
+            for (int64_t k = ia->ptr[i]; k < ia->ptr[i + 1]; k++) {
+                const char *name = drec_strmap_name(&ia->names, ia->idx[k]);
+                const char *fld = drec_strmap_name(&ia->fields, ia->field_of[ia->idx[k]]);
+                size_t fl = strlen(fld);
+                bool kv = strncmp(name, fld, fl) == 0 && name[fl] == '=';
+                drec_attrs_add(&t->side->item_attrs, imap[i], fld, kv ? name + fl + 1 : NULL, ia->val[k]);
+            }
+        }
+        drec_attrs_finish(&t->side->item_attrs, m->n_items);
+    }
     drec_ds_finish(t);
     free(imap);
     out->test = t;
