@@ -399,7 +399,7 @@ TEST(csv_header_quotes_and_options) {
     CHECK(ds != NULL);
     if (ds) {
         CHECK(ds->n == 3 && ds->n_users == 2 && ds->n_items == 2);
-        CHECK(!ds->has_rating && !ds->has_time);
+        CHECK(ds->has_rating && !ds->has_time && ds->rating[1] == 0.0f);
         drec_dataset_free(ds);
     }
     /* The user index is in time order, ties in file order (negative and
@@ -415,11 +415,25 @@ TEST(csv_header_quotes_and_options) {
         CHECK(ds->item_users[ds->item_ptr[a]] == u && ds->item_users[ds->item_ptr[a] + 1] == uid(ds, "v"));
         drec_dataset_free(ds);
     }
-    /* "::" and two columns only, no header. */
+    /* Columns chosen by name: the default rating column 3 is the user's. */
+    o = drec_params_new();
+    drec_params_set(o, "user-col", "c");
+    drec_params_set(o, "item-col", "a");
+    ds = load_text("csv", "n.csv", "a;b;c\n1;2;3\n4;5;6\n", o);
+    drec_params_free(o);
+    CHECK(ds != NULL);
+    if (ds) {
+        CHECK(ds->n == 2 && !ds->has_rating && ds->rating[0] == 1.0f);
+        CHECK_STR(drec_dataset_user_name(ds, ds->user[0]), "3");
+        CHECK_STR(drec_dataset_item_name(ds, ds->item[0]), "1");
+        drec_dataset_free(ds);
+    }
+    /* "::" and two columns only, no header: implicit. */
     ds = load_text("csv", "c.dat", "1::10\n2::20\n2::10\n", NULL);
     CHECK(ds != NULL);
     if (ds) {
         CHECK(ds->n == 3 && ds->n_users == 2 && ds->n_items == 2 && ds->n_skip_reasons == 0);
+        CHECK(!ds->has_rating && ds->rating[0] == 1.0f);
         drec_dataset_free(ds);
     }
 }
