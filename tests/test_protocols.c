@@ -27,7 +27,7 @@ static void stub_score(const drec_model *m, const drec_query *q, const int32_t *
         case 0: out[k] = g_table[q->user][i]; break;
         case 1: out[k] = 0; break;
         case 2: out[k] = q->n_hist > 0 && i == q->hist[q->n_hist - 1] + 1; break;
-        default: out[k] = (float)((i * 7919) % 101); break;
+        default: out[k] = (float)((i * 7919) % 1009); break;
         }
     }
     if (g_mode == 3 && items && q->user >= 0) {
@@ -197,6 +197,43 @@ TEST(sampled_negatives_never_touched) {
     drec_dataset_free(te);
 }
 
+TEST(same_numbers_at_any_thread_count) {
+    /* Big enough (700 x 2000 scores) to run in parallel. */
+    int U = 700, I = 2000;
+    drec_dataset *tr = new_ds(DREC_DS_INTERACTIONS, U, I);
+    for (int u = 0; u < U; u++)
+        for (int j = 0; j < 5; j++) drec_ds_push(tr, u, (u * 13 + j * 101) % I, 1, j);
+    drec_ds_finish(tr);
+    size_t none = 0;
+    drec_dataset *te = drec_dataset_subset(tr, &none, 0);
+    for (int u = 0; u < U; u++) drec_ds_push(te, u, (u * 29 + 7) % I, 1, 9);
+    drec_ds_finish(te);
+    drec_model *m = stub_model(tr, &stub_vt);
+    g_mode = 3;
+    drec_metric ms[3];
+    int n;
+    CHECK_OK(drec_metrics_parse("ndcg@10,mrr@20,novelty@10", ms, 3, &n));
+    drec_eval_split sp = {.train = tr, .test = te};
+    drec_eval_opts o = {.mode = DREC_EVAL_FULL, .metrics = ms, .n_metrics = n, .seed = 2, .keep_lists = true};
+    drec_eval_result r1, r2;
+    omp_set_num_threads(1);
+    CHECK_OK(drec_evaluate(m, &sp, &o, &r1));
+    omp_set_num_threads(2);
+    CHECK_OK(drec_evaluate(m, &sp, &o, &r2));
+    CHECK(r1.n_units == (size_t)U && r2.n_units == (size_t)U);
+    int diff = 0;
+    for (int j = 0; j < n; j++)
+        for (int u = 0; u < U; u++) diff += r1.m[j].per[u] != r2.m[j].per[u];
+    CHECK(diff == 0);
+    CHECK(memcmp(r1.lists, r2.lists, (size_t)U * 10 * sizeof *r1.lists) == 0);
+    CHECK(r1.m[0].value > 0); /* the hash scores do put some held-out items in the top 10 */
+    drec_eval_result_free(&r1);
+    drec_eval_result_free(&r2);
+    drec_model_free(m);
+    drec_dataset_free(tr);
+    drec_dataset_free(te);
+}
+
 TEST(ncf_file_negatives_exactly) {
     char *prefix = data_path("ncf-ml-100k/ml-100k");
     char spec[4096];
@@ -206,6 +243,7 @@ TEST(ncf_file_negatives_exactly) {
     if (st) {
         fprintf(stderr, "  cannot load %s: %s\n", spec, drec_errmsg());
         CHECK_OK(st);
+        free(prefix);
         return;
     }
     drec_protocol p;
@@ -260,6 +298,7 @@ TEST(ncf_file_negatives_exactly) {
     free(g_n_scored);
     drec_model_free(m);
     drec_dataset_free(ds);
+    free(prefix);
 }
 
 TEST(session_next_item) {
@@ -396,6 +435,7 @@ TEST(kfold_mean_and_std_over_folds) {
 int main(void) {
     RUN(full_ranking_by_hand);
     RUN(sampled_negatives_never_touched);
+    RUN(same_numbers_at_any_thread_count);
     RUN(ncf_file_negatives_exactly);
     RUN(session_next_item);
     RUN(rating_and_click_rows);

@@ -8,6 +8,29 @@
 #include "data/dataset.h"
 #include "data/textio.h"
 
+#include <dirent.h>
+#include <unistd.h>
+
+/* Removes the temp folder that holds path (made by write_temp) and every
+ * file in it. */
+static void remove_temp(const char *path) {
+    if (!path) return;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(path, '/') - path), path);
+    if (strncmp(dir, "/tmp/drec-test-", 15) != 0) return;
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char p[1300];
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
 static drec_dataset *load(const char *kind, const char *rel) {
     char *p = data_path(rel);
     char spec[4096];
@@ -221,6 +244,38 @@ TEST(criteo_csv) {
     drec_dataset_free(ds);
 }
 
+/* A test file loaded on its own, then moved into the training dictionary. */
+TEST(ctr_adopt_features) {
+    drec_dataset *tr = load("ctr", "criteo-kaggle-tiny/train.tiny.csv");
+    drec_dataset *te = load("ctr", "criteo-kaggle-tiny/test.tiny.csv");
+    CHECK(tr && te);
+    if (!tr || !te) return;
+    /* Test row 1's C1 value, by name in the test's own dictionary. */
+    const char *name = drec_strmap_name(&te->side->feature_names, te->feat_idx[13]);
+    char want[64];
+    snprintf(want, sizeof want, "%s", name);
+    CHECK_OK(drec_ctr_adopt_features(tr, te));
+    CHECK_STR(drec_strmap_name(&tr->side->feature_names, te->feat_idx[13]), want);
+    bool fields = true;
+    for (size_t r = 0; r < te->n; r++)
+        for (int64_t k = te->feat_ptr[r]; k < te->feat_ptr[r + 1]; k++)
+            fields &= tr->side->feature_field[te->feat_idx[k]] == (int32_t)(k - te->feat_ptr[r]);
+    CHECK(fields);
+    /* The same dictionary as reading the test file into it directly. */
+    drec_dataset *tr2 = load("ctr", "criteo-kaggle-tiny/train.tiny.csv"), *te2 = NULL;
+    char *tp = data_path("criteo-kaggle-tiny/test.tiny.csv");
+    CHECK(tr2 && drec_read_ctr_into(tp, tr2, &te2) == DREC_OK);
+    free(tp);
+    if (te2) {
+        CHECK(tr2->side->n_features == tr->side->n_features);
+        CHECK(te2->feat_n == te->feat_n && memcmp(te2->feat_idx, te->feat_idx, te->feat_n * sizeof *te->feat_idx) == 0);
+    }
+    drec_dataset_free(te2);
+    drec_dataset_free(tr2);
+    drec_dataset_free(te);
+    drec_dataset_free(tr);
+}
+
 /* Field ranges from frappe-nfm/SOURCE.md. */
 static int frappe_field(int32_t f) {
     static const int32_t first[11] = {0, 957, 5039, 5046, 5053, 5055, 5058, 5060, 5069, 5149, 5382};
@@ -338,6 +393,7 @@ static drec_dataset *load_text(const char *kind, const char *name, const char *t
     snprintf(spec, sizeof spec, "%s:%s", kind, p);
     drec_dataset *ds = NULL;
     if (drec_dataset_load_opts(spec, opts, &ds)) fprintf(stderr, "  %s: %s\n", spec, drec_errmsg());
+    remove_temp(p);
     free(p);
     return ds;
 }
@@ -367,7 +423,7 @@ TEST(csv_header_quotes_and_options) {
     CHECK(ds != NULL);
     if (ds) {
         CHECK(ds->n == 3 && ds->n_users == 2 && ds->n_items == 2);
-        CHECK(!ds->has_rating && !ds->has_time);
+        CHECK(ds->has_rating && !ds->has_time && ds->rating[1] == 0.0f);
         drec_dataset_free(ds);
     }
     /* The user index is in time order, ties in file order (negative and
@@ -383,11 +439,25 @@ TEST(csv_header_quotes_and_options) {
         CHECK(ds->item_users[ds->item_ptr[a]] == u && ds->item_users[ds->item_ptr[a] + 1] == uid(ds, "v"));
         drec_dataset_free(ds);
     }
-    /* "::" and two columns only, no header. */
+    /* Columns chosen by name: the default rating column 3 is the user's. */
+    o = drec_params_new();
+    drec_params_set(o, "user-col", "c");
+    drec_params_set(o, "item-col", "a");
+    ds = load_text("csv", "n.csv", "a;b;c\n1;2;3\n4;5;6\n", o);
+    drec_params_free(o);
+    CHECK(ds != NULL);
+    if (ds) {
+        CHECK(ds->n == 2 && !ds->has_rating && ds->rating[0] == 1.0f);
+        CHECK_STR(drec_dataset_user_name(ds, ds->user[0]), "3");
+        CHECK_STR(drec_dataset_item_name(ds, ds->item[0]), "1");
+        drec_dataset_free(ds);
+    }
+    /* "::" and two columns only, no header: implicit. */
     ds = load_text("csv", "c.dat", "1::10\n2::20\n2::10\n", NULL);
     CHECK(ds != NULL);
     if (ds) {
         CHECK(ds->n == 3 && ds->n_users == 2 && ds->n_items == 2 && ds->n_skip_reasons == 0);
+        CHECK(!ds->has_rating && ds->rating[0] == 1.0f);
         drec_dataset_free(ds);
     }
 }
@@ -451,13 +521,104 @@ TEST(libffm_and_libsvm_labels) {
     }
 }
 
+/* Writes name into the folder of path (a file made by write_temp). */
+static void write_beside(const char *path, const char *name, const char *text) {
+    char p[1024];
+    snprintf(p, sizeof p, "%.*s/%s", (int)(strrchr(path, '/') - path), path, name);
+    FILE *f = fopen(p, "wb");
+    fputs(text, f);
+    fclose(f);
+}
+
+TEST(movielens_1m_layout) {
+    char *p = write_temp("ratings.dat", "1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978298413\n", 65);
+    write_beside(p, "movies.dat", "1193::One Flew Over the Cuckoo's Nest (1975)::Drama\n"
+                                  "661::James and the Giant Peach (1996)::Animation|Children's|Musical\n"
+                                  "3::Unrated (1990)::Comedy\n");
+    write_beside(p, "users.dat", "1::F::1::10::48067\n2::M::56::16::70072\n");
+    char spec[1024];
+    snprintf(spec, sizeof spec, "movielens:%s", p);
+    drec_dataset *ds = NULL;
+    CHECK_OK(drec_dataset_load(spec, &ds));
+    if (ds) {
+        drec_side *sd = ds->side;
+        CHECK(ds->n == 3 && ds->n_users == 2 && ds->n_items == 2);
+        CHECK(ds->rating[1] == 3.0f && ds->ts[1] == 978302109);
+        int32_t peach = iid(ds, "661");
+        CHECK_STR(sd->item_title[peach], "James and the Giant Peach (1996)");
+        CHECK(attr_count(&sd->item_attrs, peach) == 3 && has_attr(&sd->item_attrs, peach, "genre=Musical"));
+        CHECK_STR(drec_strmap_name(&sd->categories, sd->item_category[peach]), "Animation");
+        int32_t u1 = uid(ds, "1"), u2 = uid(ds, "2");
+        CHECK(has_attr(&sd->user_attrs, u1, "age=under-18") && has_attr(&sd->user_attrs, u1, "gender=F"));
+        CHECK(has_attr(&sd->user_attrs, u1, "occupation=K-12 student") && has_attr(&sd->user_attrs, u1, "region=4"));
+        CHECK(has_attr(&sd->user_attrs, u2, "age=56+") && has_attr(&sd->user_attrs, u2, "occupation=self-employed"));
+        drec_dataset_free(ds);
+    }
+    remove_temp(p);
+    free(p);
+}
+
+TEST(movielens_latest_layout) {
+    char *p = write_temp("ratings.csv", "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,3,4.5,964981247\n"
+                                        "2,3,0.5,964982224\n", 86);
+    write_beside(p, "movies.csv", "movieId,title,genres\n1,Toy Story (1995),Adventure|Animation|Children\n"
+                                  "3,\"Grumpier Old Men, The (1995)\",(no genres listed)\n");
+    char spec[1024];
+    snprintf(spec, sizeof spec, "movielens:%.*s", (int)(strrchr(p, '/') - p), p);
+    drec_dataset *ds = NULL;
+    CHECK_OK(drec_dataset_load(spec, &ds));
+    if (ds) {
+        drec_side *sd = ds->side;
+        CHECK(ds->n == 3 && ds->n_users == 2 && ds->n_items == 2);
+        CHECK(ds->rating[1] == 4.5f && ds->rating[2] == 0.5f);
+        CHECK(ds->n_skip_reasons == 1 && ds->skipped[0].count == 1);
+        CHECK_STR(sd->item_title[iid(ds, "3")], "Grumpier Old Men, The (1995)");
+        CHECK(attr_count(&sd->item_attrs, iid(ds, "3")) == 0 && sd->item_category[iid(ds, "3")] == -1);
+        CHECK(has_attr(&sd->item_attrs, iid(ds, "1"), "genre=Children"));
+        drec_dataset_free(ds);
+    }
+    remove_temp(p);
+    free(p);
+}
+
+TEST(criteo_raw_tsv) {
+    /* The first train.tiny.csv row in the raw train.txt layout (no Id). */
+    const char *row = "0\t1\t1\t5\t0\t1382\t4\t15\t2\t181\t1\t2\t\t2\t68fd1e64\t80e26c9b\tfb936136\t7b4723c4\t"
+                      "25c83c98\t7e0ccccf\tde7995b8\t1f89b562\ta73ee510\ta8cd5504\tb2cb9c98\t37c9c164\t2824a5f6\t"
+                      "1adce6ef\t8ba8b39a\t891b62e7\te5ba7672\tf54016b9\t21ddcdc9\tb1252a9d\t07b5194c\t\t3a171ecb\t"
+                      "c5c50484\te8b83407\t9727dd16\n";
+    char text[2048];
+    snprintf(text, sizeof text, "%s1%s", row, row + 1);
+    char *p = write_temp("train.txt", text, strlen(text));
+    char spec[1024];
+    snprintf(spec, sizeof spec, "ctr:%s", p);
+    drec_dataset *ds = NULL;
+    CHECK_OK(drec_dataset_load(spec, &ds));
+    if (ds) {
+        const drec_strmap *fn = &ds->side->feature_names;
+        CHECK(ds->n == 2 && ds->side->n_fields == 39 && ds->feat_n == 78);
+        CHECK(ds->rating[0] == 0.0f && ds->rating[1] == 1.0f);
+        CHECK(ds->feat_idx[11] == drec_strmap_find(fn, "I12=missing", 11));
+        CHECK(ds->feat_idx[13] == drec_strmap_find(fn, "C1=68fd1e64", 11));
+        CHECK(ds->feat_idx[39 + 34] == drec_strmap_find(fn, "C22=missing", 11));
+        CHECK_NEAR(ds->feat_val[4], log(1383.0), 1e-5);
+        drec_dataset_free(ds);
+    }
+    remove_temp(p);
+    free(p);
+}
+
 int main(void) {
     RUN(movielens_100k_counts);
     RUN(movielens_100k_side);
     RUN(movielens_100k_fold);
+    RUN(movielens_1m_layout);
+    RUN(movielens_latest_layout);
     RUN(ncf_ml100k);
     RUN(diginetica_sessions);
     RUN(criteo_csv);
+    RUN(ctr_adopt_features);
+    RUN(criteo_raw_tsv);
     RUN(frappe_libfm);
     RUN(open_bandit_random_men);
     RUN(open_bandit_bts);

@@ -168,6 +168,11 @@ drec_status drec_read_lists(const char *path, const drec_params *opts, drec_data
  * ctr file before sizing a model by side->n_features).  Same formats and
  * errors as drec_read_ctr. */
 drec_status drec_read_ctr_into(const char *path, drec_dataset *parent, drec_dataset **out);
+/* The same for a ctr: dataset loaded on its own: rewrites test's feature
+ * ids into parent's dictionary (matching names, or indices for libsvm
+ * data), adding the features parent lacks.  test's own side is untouched,
+ * so its feature ids then index parent->side only. */
+drec_status drec_ctr_adopt_features(drec_dataset *parent, drec_dataset *test);
 drec_status drec_read_synthetic(const char *args, const drec_params *opts, drec_dataset **out);
 
 #endif

@@ -325,3 +325,34 @@ drec_status drec_read_ctr_into(const char *path, drec_dataset *parent, drec_data
     *out = ds;
     return DREC_OK;
 }
+
+drec_status drec_ctr_adopt_features(drec_dataset *parent, drec_dataset *test) {
+    if (parent->kind != DREC_DS_CTR || test->kind != DREC_DS_CTR || parent->side == test->side) return DREC_OK;
+    drec_side *ps = parent->side, *ts = test->side;
+    bool named = ts->feature_names.n > 0;
+    if (ps->n_features > 0 && (ps->feature_names.n > 0) != named)
+        return drec_fail(DREC_ERR_INPUT, "%s: its features cannot share the dictionary of %s", ts->source, ps->source);
+    int32_t *map = drec_malloc(((size_t)ts->n_features + 1) * sizeof *map);
+    for (int32_t f = 0; f < ts->n_features; f++) {
+        const char *fname = ts->field_names[ts->feature_field[f]];
+        int32_t fld = field_id(ps, fname, strlen(fname));
+        if (named) {
+            const char *name = drec_strmap_name(&ts->feature_names, f);
+            int32_t id = drec_strmap_intern(&ps->feature_names, name, strlen(name));
+            if (id >= ps->n_features) {
+                ensure_features(ps, id + 1);
+                ps->feature_field[id] = fld;
+            }
+            map[f] = id;
+        } else {
+            if (f >= ps->n_features) {
+                ensure_features(ps, f + 1);
+                ps->feature_field[f] = fld;
+            }
+            map[f] = f;
+        }
+    }
+    for (size_t k = 0; k < test->feat_n; k++) test->feat_idx[k] = map[test->feat_idx[k]];
+    free(map);
+    return DREC_OK;
+}

@@ -160,7 +160,7 @@ static double validate(const drec_model *m, void *user) {
     }
     double x = r.m[0].value;
     drec_eval_result_free(&r);
-    return x;
+    return v->metric.kind == DREC_M_RMSE ? -x : x; /* higher is better */
 }
 
 void drec_run_free(drec_run *r) {
@@ -238,8 +238,16 @@ drec_status drec_protocol_run(const char *model, const drec_params *hp, const dr
         vc.opts.bootstrap = 0;
         vc.opts.keep_lists = false;
         drec_fit_ctx ctx = {.validate = validate, .user = &vc, .metric_name = NULL, .patience = (int)patience};
+        /* A rating protocol (only rmse/mae asked) is monitored by RMSE
+         * through predict, as -rmse: ranking every item every epoch would
+         * cost many times the training of a rating model. */
+        const drec_model_vt *vt = drec_model_find(model);
+        bool rating_only = eo.n_metrics > 0 && vt && vt->predict;
+        for (int j = 0; j < eo.n_metrics && rating_only; j++)
+            rating_only = eo.metrics[j].kind == DREC_M_RMSE || eo.metrics[j].kind == DREC_M_MAE;
+        if (rating_only) vc.metric = (drec_metric){DREC_M_RMSE, 0};
         char vname[32];
-        ctx.metric_name = drec_metric_name(&vc.metric, vname, sizeof vname);
+        ctx.metric_name = rating_only ? "-rmse" : drec_metric_name(&vc.metric, vname, sizeof vname);
         drec_model *m = NULL;
         st = drec_model_train_ctx(model, sp.train, hp, &ctx, &m);
         if (st) {
@@ -297,6 +305,11 @@ drec_status drec_protocol_run(const char *model, const drec_params *hp, const dr
 
 drec_status drec_dataset_attach_test(drec_dataset *ds, drec_dataset *test, size_t *dropped) {
     *dropped = 0;
+    drec_status st = drec_ctr_adopt_features(ds, test); /* CTR: one feature dictionary */
+    if (st) {
+        drec_dataset_free(test);
+        return st;
+    }
     drec_dataset *t = drec_dataset_subset(ds, NULL, 0);
     t->has_rating = test->has_rating;
     t->has_time = test->has_time;

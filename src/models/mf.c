@@ -98,7 +98,7 @@ static void svdpp_cache_z(mf_state *s, const drec_model *m) {
     int D = s->dim;
     free(s->Z);
     s->Z = drec_calloc((size_t)m->n_users * D + 1, sizeof *s->Z);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((double)m->seen_ptr[m->n_users] * D > 1e7)
     for (int32_t u = 0; u < m->n_users; u++) {
         float *z = s->Z + (size_t)u * D;
         int cnt = 0;
@@ -234,6 +234,9 @@ static drec_status mf_fit_common(drec_model *m, const drec_dataset *train, const
                     for (int f = 0; f < D; f++) y[f] = A * y[f] + C[f];
                 }
         }
+        /* A validation hook scores the model as it stands: SVD++ needs its
+         * implicit sums up to date for that. */
+        if (pp && m->fit_ctx && m->fit_ctx->validate) svdpp_cache_z(s, m);
         if (drec_fit_epoch(m, (int)e, (int)epochs, loss / (double)n)) break;
     }
     free(uorder);
@@ -352,7 +355,10 @@ static void mf_score(const drec_model *m, const drec_query *q, const int32_t *it
 static void mf_predict(const drec_model *m, const drec_dataset *ds, const size_t *rows, size_t n, float *out) {
     const mf_state *s = m->state;
     int D = s->dim;
-#pragma omp parallel for schedule(static)
+    /* Threads only for big batches: a small parallel region costs more
+     * than it saves (and its idle threads spin through the next SGD epoch
+     * when a validation hook calls this during training). */
+#pragma omp parallel for schedule(static) if ((double)n * D > 1e7)
     for (size_t k = 0; k < n; k++) {
         int32_t u = ds->user[rows[k]], i = ds->item[rows[k]];
         bool ku = u >= 0 && u < m->n_users, ki = i >= 0 && i < m->n_items;

@@ -138,5 +138,10 @@ drec_status drec_mf_get(drec_mf_reader *r, const char *name, drec_dtype dt, int 
 /* Copies a float tensor of exactly rows x cols into a fresh allocation. */
 drec_status drec_mf_get_f32(drec_mf_reader *r, const char *name, int64_t rows, int64_t cols, float **out);
 drec_status drec_mf_get_i32(drec_mf_reader *r, const char *name, int64_t n, int32_t **out);
+/* Prepends prefix (e.g. "cf.") to every name put or got from now on, so a
+ * model can store sub-models in its own file; NULL or "" stops.  Prefix
+ * plus name must stay under 64 characters. */
+void drec_mf_writer_prefix(drec_mf_writer *w, const char *prefix);
+void drec_mf_reader_prefix(drec_mf_reader *r, const char *prefix);
 
 #endif

@@ -36,6 +36,7 @@ typedef struct mf_tensor {
 struct drec_mf_writer {
     mf_tensor *t;
     size_t n, cap;
+    char prefix[32]; /* prepended to every name (nested models) */
 };
 
 struct drec_mf_reader {
@@ -44,6 +45,7 @@ struct drec_mf_reader {
     mf_tensor *t;
     size_t n;
     json_t *header;
+    char prefix[32];
     void **copies; /* data handed out by drec_mf_get, freed with the model */
     size_t n_copies, copies_cap;
 };
@@ -63,14 +65,22 @@ static const char *dtype_name(drec_dtype dt) {
     return (unsigned)dt < 4 ? names[dt] : "?";
 }
 
+void drec_mf_writer_prefix(drec_mf_writer *w, const char *prefix) {
+    snprintf(w->prefix, sizeof w->prefix, "%s", prefix ? prefix : "");
+}
+
+void drec_mf_reader_prefix(drec_mf_reader *r, const char *prefix) {
+    snprintf(r->prefix, sizeof r->prefix, "%s", prefix ? prefix : "");
+}
+
 drec_status drec_mf_put(drec_mf_writer *w, const char *name, drec_dtype dt, const void *data, int ndim,
                         const int64_t *shape) {
-    if (ndim < 0 || ndim > 4 || strlen(name) >= 64)
-        return drec_fail(DREC_ERR_INTERNAL, "model file: bad tensor \"%s\"", name);
+    if (ndim < 0 || ndim > 4 || strlen(w->prefix) + strlen(name) >= 64)
+        return drec_fail(DREC_ERR_INTERNAL, "model file: bad tensor \"%s%s\"", w->prefix, name);
     DREC_GROW(w->t, w->cap, w->n + 1);
     mf_tensor *t = &w->t[w->n++];
     memset(t, 0, sizeof *t);
-    snprintf(t->name, sizeof t->name, "%s", name);
+    snprintf(t->name, sizeof t->name, "%s%s", w->prefix, name);
     t->dt = dt;
     t->ndim = ndim;
     size_t count = 1;
@@ -338,6 +348,9 @@ static void reader_close(drec_mf_reader *r) {
 
 drec_status drec_mf_get(drec_mf_reader *r, const char *name, drec_dtype dt, int ndim, int64_t *shape,
                         const void **data) {
+    char full[96];
+    snprintf(full, sizeof full, "%s%s", r->prefix, name);
+    name = full;
     for (size_t k = 0; k < r->n; k++) {
         mf_tensor *t = &r->t[k];
         if (strcmp(t->name, name) != 0) continue;
