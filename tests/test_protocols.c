@@ -45,7 +45,15 @@ static void stub_predict(const drec_model *m, const drec_dataset *ds, const size
     for (size_t k = 0; k < n; k++) out[k] = g_pred[rows[k]];
 }
 
+static const float g_vec[2][2] = {{1, 0}, {1, 1}}; /* even items, odd items */
+static const float *stub_vector(const drec_model *m, int32_t i, int *dim) {
+    (void)m;
+    *dim = 2;
+    return g_vec[i % 2];
+}
+
 static const drec_model_vt stub_vt = {.name = "stub", .score = stub_score};
+static const drec_model_vt stub_vec_vt = {.name = "stubv", .score = stub_score, .item_vector = stub_vector};
 static const drec_model_vt stub_pred_vt = {.name = "stubp", .score = stub_score, .predict = stub_predict};
 
 static drec_model *stub_model(const drec_dataset *train, const drec_model_vt *vt) {
@@ -143,6 +151,40 @@ TEST(full_ranking_by_hand) {
     CHECK_OK(drec_evaluate(m, &sp, &o, &r));
     CHECK_NEAR(get(&r, "hr@3")->value, 0, 0);
     CHECK_NEAR(get(&r, "mrr@3")->value, 0, 0);
+    drec_eval_result_free(&r);
+    drec_model_free(m);
+    drec_dataset_free(tr);
+    drec_dataset_free(te);
+}
+
+TEST(diversity_from_embeddings_then_attributes) {
+    drec_dataset *tr, *te;
+    full_parts(&tr, &te);
+    float s0[6] = {10, 9, 5, 5, 1, 7}, s2[6] = {3, 100, 2, 8, 8, 1};
+    memcpy(g_table[0], s0, sizeof s0);
+    memcpy(g_table[2], s2, sizeof s2);
+    g_mode = 0;
+    drec_metric ms[1] = {{DREC_M_DIVERSITY, 3}};
+    drec_eval_split sp = {.train = tr, .test = te};
+    drec_eval_opts o = {.mode = DREC_EVAL_FULL, .metrics = ms, .n_metrics = 1, .seed = 1};
+    drec_eval_result r;
+    /* lists u0 [5, 2, 3] and u2 [3, 4, 0]: each has one same-parity pair
+     * (cosine 1) and two mixed pairs (cosine 1/sqrt 2) */
+    drec_model *m = stub_model(tr, &stub_vec_vt);
+    CHECK_OK(drec_evaluate(m, &sp, &o, &r));
+    CHECK_NEAR(r.m[0].value, 2 * (1 - 1 / sqrt(2.0)) / 3, 1e-6);
+    drec_eval_result_free(&r);
+    drec_model_free(m);
+    /* no embeddings, no attributes, no categories: not available */
+    m = stub_model(tr, &stub_vt);
+    CHECK_OK(drec_evaluate(m, &sp, &o, &r));
+    CHECK(isnan(r.m[0].value) && r.note[0]);
+    drec_eval_result_free(&r);
+    /* item attributes: genre A for even items, B for odd ones -> 2/3 */
+    for (int i = 0; i < 6; i++) drec_attrs_add(&tr->side->item_attrs, i, "genre", i % 2 ? "B" : "A", 1);
+    drec_attrs_finish(&tr->side->item_attrs, 6);
+    CHECK_OK(drec_evaluate(m, &sp, &o, &r));
+    CHECK_NEAR(r.m[0].value, 2.0 / 3, 1e-12);
     drec_eval_result_free(&r);
     drec_model_free(m);
     drec_dataset_free(tr);
@@ -434,6 +476,7 @@ TEST(kfold_mean_and_std_over_folds) {
 
 int main(void) {
     RUN(full_ranking_by_hand);
+    RUN(diversity_from_embeddings_then_attributes);
     RUN(sampled_negatives_never_touched);
     RUN(same_numbers_at_any_thread_count);
     RUN(ncf_file_negatives_exactly);
