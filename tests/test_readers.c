@@ -8,6 +8,29 @@
 #include "data/dataset.h"
 #include "data/textio.h"
 
+#include <dirent.h>
+#include <unistd.h>
+
+/* Removes the temp folder that holds path (made by write_temp) and every
+ * file in it. */
+static void remove_temp(const char *path) {
+    if (!path) return;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(path, '/') - path), path);
+    if (strncmp(dir, "/tmp/drec-test-", 15) != 0) return;
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char p[1300];
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
 static drec_dataset *load(const char *kind, const char *rel) {
     char *p = data_path(rel);
     char spec[4096];
@@ -370,6 +393,7 @@ static drec_dataset *load_text(const char *kind, const char *name, const char *t
     snprintf(spec, sizeof spec, "%s:%s", kind, p);
     drec_dataset *ds = NULL;
     if (drec_dataset_load_opts(spec, opts, &ds)) fprintf(stderr, "  %s: %s\n", spec, drec_errmsg());
+    remove_temp(p);
     free(p);
     return ds;
 }
@@ -399,7 +423,7 @@ TEST(csv_header_quotes_and_options) {
     CHECK(ds != NULL);
     if (ds) {
         CHECK(ds->n == 3 && ds->n_users == 2 && ds->n_items == 2);
-        CHECK(!ds->has_rating && !ds->has_time);
+        CHECK(ds->has_rating && !ds->has_time && ds->rating[1] == 0.0f);
         drec_dataset_free(ds);
     }
     /* The user index is in time order, ties in file order (negative and
@@ -415,11 +439,25 @@ TEST(csv_header_quotes_and_options) {
         CHECK(ds->item_users[ds->item_ptr[a]] == u && ds->item_users[ds->item_ptr[a] + 1] == uid(ds, "v"));
         drec_dataset_free(ds);
     }
-    /* "::" and two columns only, no header. */
+    /* Columns chosen by name: the default rating column 3 is the user's. */
+    o = drec_params_new();
+    drec_params_set(o, "user-col", "c");
+    drec_params_set(o, "item-col", "a");
+    ds = load_text("csv", "n.csv", "a;b;c\n1;2;3\n4;5;6\n", o);
+    drec_params_free(o);
+    CHECK(ds != NULL);
+    if (ds) {
+        CHECK(ds->n == 2 && !ds->has_rating && ds->rating[0] == 1.0f);
+        CHECK_STR(drec_dataset_user_name(ds, ds->user[0]), "3");
+        CHECK_STR(drec_dataset_item_name(ds, ds->item[0]), "1");
+        drec_dataset_free(ds);
+    }
+    /* "::" and two columns only, no header: implicit. */
     ds = load_text("csv", "c.dat", "1::10\n2::20\n2::10\n", NULL);
     CHECK(ds != NULL);
     if (ds) {
         CHECK(ds->n == 3 && ds->n_users == 2 && ds->n_items == 2 && ds->n_skip_reasons == 0);
+        CHECK(!ds->has_rating && ds->rating[0] == 1.0f);
         drec_dataset_free(ds);
     }
 }
@@ -516,6 +554,7 @@ TEST(movielens_1m_layout) {
         CHECK(has_attr(&sd->user_attrs, u2, "age=56+") && has_attr(&sd->user_attrs, u2, "occupation=self-employed"));
         drec_dataset_free(ds);
     }
+    remove_temp(p);
     free(p);
 }
 
@@ -538,6 +577,7 @@ TEST(movielens_latest_layout) {
         CHECK(has_attr(&sd->item_attrs, iid(ds, "1"), "genre=Children"));
         drec_dataset_free(ds);
     }
+    remove_temp(p);
     free(p);
 }
 
@@ -564,6 +604,7 @@ TEST(criteo_raw_tsv) {
         CHECK_NEAR(ds->feat_val[4], log(1383.0), 1e-5);
         drec_dataset_free(ds);
     }
+    remove_temp(p);
     free(p);
 }
 

@@ -47,9 +47,11 @@ TEST(holdout_fraction_and_partition) {
     same = true;
     for (size_t r = 0; same && r < te->n; r++) same = te->user[r] == te2->user[r] && te->item[r] == te2->item[r];
     CHECK(!same); /* another seed, another split */
-    CHECK(drec_split_holdout(ds, 1.5, 7, &tr, &te) == DREC_ERR_USAGE && !tr && !te);
     drec_dataset_free(tr2);
     drec_dataset_free(te2);
+    drec_dataset_free(tr);
+    drec_dataset_free(te);
+    CHECK(drec_split_holdout(ds, 1.5, 7, &tr, &te) == DREC_ERR_USAGE && !tr && !te);
     drec_dataset_free(ds);
 }
 

@@ -77,14 +77,16 @@ void cli_print_table(FILE *f, const drec_run *runs, int n, const char *data, con
     int wname = 5;
     for (int r = 0; r < n; r++) wname = DREC_MAX(wname, (int)strlen(runs[r].name));
     bool folds = runs[0].n_folds > 1;
-    int wcol = folds ? 17 : 9;
+    int wcol[DREC_MAX_METRICS];
     drec_best best[DREC_MAX_METRICS];
     for (int j = 0; j < e0->n_metrics; j++) {
         best[j] = n > 1 ? drec_runs_best(runs, n, j, 1) : (drec_best){-1, -1, NAN, NAN, NAN, false};
-        wcol = DREC_MAX(wcol, (int)strlen(e0->m[j].name) + 2);
+        wcol[j] = DREC_MAX(folds ? 19 : 11, (int)strlen(e0->m[j].name) + 3);
+        for (int r = 0; r < n; r++)
+            if (fabs(runs[r].eval.m[j].value) >= 1000) wcol[j] = DREC_MAX(wcol[j], folds ? 24 : 13);
     }
     fprintf(f, "%-*s", wname + 2, "model");
-    for (int j = 0; j < e0->n_metrics; j++) fprintf(f, "%*s", wcol, e0->m[j].name);
+    for (int j = 0; j < e0->n_metrics; j++) fprintf(f, "%*s  ", wcol[j] - 2, e0->m[j].name);
     fprintf(f, "%10s%10s\n", "train_s", "eval_s");
     for (int r = 0; r < n; r++) {
         fprintf(f, "%-*s", wname + 2, runs[r].name);
@@ -97,7 +99,7 @@ void cli_print_table(FILE *f, const drec_run *runs, int n, const char *data, con
                 snprintf(cell, sizeof cell, "%s", v);
             const char *mark = best[j].best == r ? (best[j].significant ? "**" : "* ") : "  ";
             /* ± is two bytes wide in UTF-8 but one column on screen */
-            int pad = wcol - 2 + (strstr(cell, "±") ? 1 : 0);
+            int pad = wcol[j] - 2 + (strstr(cell, "±") ? 1 : 0);
             fprintf(f, "%*s%s", pad, cell, mark);
         }
         fprintf(f, "%10.2f%10.2f\n", runs[r].train_seconds, runs[r].eval_seconds);

@@ -12,6 +12,11 @@
 static const cli_opt opts[] = {
     {"file", 0, "FILE", "model file (or data spec) to describe; also accepted as --file"},
     {"json", 0, NULL, "print JSON"},
+    {"user-col", 0, "COL", "csv: user column (name or 1-based number)"},
+    {"item-col", 0, "COL", "csv: item column"},
+    {"rating-col", 0, "COL", "csv: rating column (none: implicit)"},
+    {"time-col", 0, "COL", "csv: time column (none: file order)"},
+    {"sep", 0, "C", "csv: separator (default: detected)"},
     {NULL, 0, NULL, NULL},
 };
 

@@ -156,8 +156,12 @@ drec_status drec_read_bandit(const char *path, const drec_params *opts, drec_dat
     size_t cap_p = 0, cap_q = 0, cap_a = 0, cap_u = 0;
     int64_t max_item = -1;
     char b[64];
+    size_t blank = 0;
     while (!st && drec_text_next(&t)) {
-        if (drec_text_blank(&t)) continue;
+        if (drec_text_blank(&t)) {
+            blank++;
+            continue;
+        }
         if (drec_text_split(&t, ',', true) != ncols) {
             st = drec_text_fail(&t, "expected %zu fields, found %zu", ncols, t.nf);
             break;
@@ -213,6 +217,7 @@ drec_status drec_read_bandit(const char *path, const drec_params *opts, drec_dat
         drec_ds_push(ds, -1, (int32_t)item, (float)click, ms / 1000);
     }
     drec_text_close(&t);
+    drec_ds_skip(ds, "blank lines", blank);
     if (!st && ds->n == 0) st = drec_fail(DREC_ERR_INPUT, "%s: no logged rows", path);
     if (!st) {
         /* Actions 0..n-1 in numeric order: dense id == the file's item_id. */

@@ -3,7 +3,8 @@
  *
  * Options (from the verb's flags): user-col, item-col, rating-col,
  * time-col — a header name or a 1-based number; "0" or "none" drops the
- * rating or time column — and sep ("," "\t" or "tab", ";", "|", "::",
+ * rating or time column; a default column already chosen for another
+ * role is dropped too — and sep ("," "\t" or "tab", ";", "|", "::",
  * "space" for runs of blanks, or any single byte).  Without sep, the
  * separator is the first of "::", tab, ",", ";", "|", blanks that splits
  * the first lines into the same number (>= 2) of fields.  Defaults: user 1,
@@ -155,6 +156,12 @@ drec_status drec_read_csv(const char *path, const drec_params *opts, drec_datase
                 col[c] = -2; /* default rating/time column absent */
         }
     }
+    /* A default rating/time column that is already another column's
+     * (user or item chosen by hand) is no column. */
+    for (int c = 2; c < 4 && !st; c++)
+        if (!given[c] && col[c] >= 0)
+            for (int o = 0; o < 4; o++)
+                if (o != c && (o < c || given[o]) && col[o] == col[c]) col[c] = -2;
     bool header = any_named;
     if (!st && !header && nf1 <= nkeep) {
         if (col[2] >= 0 && !is_number(&first[col[2]])) header = true;
@@ -192,10 +199,12 @@ drec_status drec_read_csv(const char *path, const drec_params *opts, drec_datase
         return st;
     }
     ds->has_time = spec.time_col >= 0;
-    /* A rating column of ones only (or 0/1 clicks) is implicit feedback. */
+    /* A rating column of ones only is implicit feedback; anything else,
+     * 0/1 clicks included, is kept as a rating so that no row with a 0
+     * passes for a positive. */
     bool explicit_r = false;
     if (spec.rating_col >= 0)
-        for (size_t r = 0; r < ds->n && !explicit_r; r++) explicit_r = ds->rating[r] != 1.0f && ds->rating[r] != 0.0f;
+        for (size_t r = 0; r < ds->n && !explicit_r; r++) explicit_r = ds->rating[r] != 1.0f;
     ds->has_rating = explicit_r;
     drec_ds_finish(ds);
     *out = ds;

@@ -28,8 +28,12 @@ static drec_status read_negatives(const char *path, drec_dataset *all, size_t n_
     size_t cap = 0, n = 0, row = 0;
     ptr[0] = 0;
     char b1[64], b2[64];
+    size_t blank = 0;
     while (drec_text_next(&t)) {
-        if (drec_text_blank(&t)) continue;
+        if (drec_text_blank(&t)) {
+            blank++;
+            continue;
+        }
         size_t nf = drec_text_split(&t, DREC_SEP_BLANKS, false);
         const drec_field *f0 = &t.f[0];
         const char *comma = f0->len > 2 ? memchr(f0->s, ',', f0->len) : NULL;
@@ -56,6 +60,7 @@ static drec_status read_negatives(const char *path, drec_dataset *all, size_t n_
         ptr[++row] = (int64_t)n;
     }
     drec_text_close(&t);
+    drec_ds_skip(all, "blank lines", blank);
     if (!st && row != n_test)
         st = drec_fail(DREC_ERR_INPUT, "%s: %zu negative lines for %zu test rows", path, row, n_test);
     if (st) {

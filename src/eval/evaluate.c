@@ -403,14 +403,29 @@ static void run_full(const job *J, scratch *S, size_t x) {
     int64_t n_cand = 0;
     drec_topk t;
     if (J->list_k > 0) drec_topk_init(&t, S->top, J->list_k);
+    /* One pass over the items.  Items come in increasing id, so a score no
+     * better than the worst kept in a full top-K can never enter it (an
+     * equal score loses on id): most items skip the heap. */
+    float floor_s = -INFINITY;
+    bool full = false;
     for (int32_t i = 0; i < m->n_items; i++) {
         uint8_t mk = S->mark[i];
         if (mk == 1) continue;
         float v = sc[i];
-        if (J->list_k > 0 && !isnan(v)) drec_topk_push(&t, i, v);
+        if (J->list_k > 0 && !isnan(v) && (!full || v > floor_s)) {
+            drec_topk_push(&t, i, v);
+            if (t.n == t.k) {
+                full = true;
+                floor_s = t.heap[0].score;
+            }
+        }
         if (mk == 2) continue;
         n_cand++;
         if (isnan(v)) v = INFINITY; /* an unscored item counts against */
+        if (R == 1) {
+            S->hist[asc[0] <= v]++;
+            continue;
+        }
         /* p = number of relevant scores <= v */
         int lo = 0, hi = R;
         while (lo < hi) {
@@ -589,7 +604,11 @@ drec_status drec_evaluate(const drec_model *m, const drec_eval_split *s, const d
         }
         if (o->mode == DREC_EVAL_FULL)
             for (size_t x = 0; x < U.n; x++) max_rel = DREC_MAX(max_rel, (int)(U.b[x] - U.a[x]));
-#pragma omp parallel
+        /* Small evaluations (validation after each epoch, sampled ranking on
+         * small data) run on one thread: waking a team costs more than the
+         * work, and far more when the cores are busy. */
+        double work = (double)U.n * (o->mode == DREC_EVAL_SAMPLED ? max_cand : m->n_items);
+#pragma omp parallel if (work > (double)(1 << 20))
         {
             scratch S;
             S.scores = drec_malloc((size_t)DREC_MAX(max_cand, m->n_items) * sizeof *S.scores);
@@ -725,6 +744,21 @@ drec_status drec_eval_split_to_model(const drec_model *m, const drec_dataset *te
     }
     t->has_rating = test->has_rating;
     t->has_time = test->has_time;
+    /* Item attributes too, in the model's ids (diversity@K uses them). */
+    const drec_attrs *ia = &test->side->item_attrs;
+    if (ia->ptr && ia->n_entities == test->n_items) {
+        for (int32_t i = 0; i < test->n_items; i++) {
+            if (imap[i] < 0) continue;
+            for (int64_t k = ia->ptr[i]; k < ia->ptr[i + 1]; k++) {
+                const char *name = drec_strmap_name(&ia->names, ia->idx[k]);
+                const char *fld = drec_strmap_name(&ia->fields, ia->field_of[ia->idx[k]]);
+                size_t fl = strlen(fld);
+                bool kv = strncmp(name, fld, fl) == 0 && name[fl] == '=';
+                drec_attrs_add(&t->side->item_attrs, imap[i], fld, kv ? name + fl + 1 : NULL, ia->val[k]);
+            }
+        }
+        drec_attrs_finish(&t->side->item_attrs, m->n_items);
+    }
     drec_ds_finish(t);
     free(imap);
     out->test = t;

@@ -1,0 +1,1142 @@
+/*
+ * ncf.c — neural collaborative filtering (He et al., WWW 2017): gmf, mlp and
+ * neumf, one family with one network type.
+ *
+ *   gmf:   logit = h . (p_u * q_i) + c
+ *   mlp:   z = relu-tower([u_u, v_i]) through --layers L0,L1,...,Lk
+ *          (L0 = the concatenated embedding width); logit = h . z + c
+ *   neumf: separate GMF and MLP embeddings; logit = h . [p_u * q_i, z] + c
+ *
+ * Training is pointwise BCE with logits over every training pair and --neg
+ * negatives per pair, drawn uniformly from the items the user did not have
+ * in training and redrawn every epoch (loss=bpr: pairwise BPR with --neg
+ * negatives per pair instead), mini-batches of --batch, Adam (or plain SGD).
+ * With --pretrain, neumf first trains a gmf and an mlp with the same
+ * settings (or takes them from model files: gmf=FILE mlp=FILE) and starts
+ * from their weights, the output layer being [alpha h_gmf, (1-alpha) h_mlp]
+ * with the paper's alpha = 0.5.
+ *
+ * Speed: a training step is one fused forward/backward over the batch,
+ * split by rows across threads (each thread owns its rows' activations and
+ * its own dense-gradient partial, summed in thread order, so a run is fixed
+ * by seed + thread count).  Embedding tables get row-sparse gradients and a
+ * lazy Adam update of the touched rows only, so a step costs O(batch), not
+ * O(table).  Scoring a user against many items precomputes each item's
+ * share of the first MLP layer once per model, so an item costs only the
+ * upper layers.
+ *
+ * Shapes: B = rows in a batch, U = users, I = items, F = GMF factors,
+ * E = L0/2 (MLP embedding width), L[l] = width of MLP layer l (l = 1..nl),
+ * H = width of the output layer's input (F and/or L[nl]).
+ */
+#include "model.h"
+
+#include "data/sampler.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define NCF_MAX_LAYERS 8
+#define NCF_MAX_THREADS 64
+#define NCF_MIN_ROWS_PER_THREAD 1024
+
+enum { NCF_GMF = 1, NCF_MLP = 2, NCF_NEUMF = 3 };
+
+/* The hot loops: compiled for AVX-512, AVX2+FMA and baseline x86-64, picked
+ * at load time, and vectorised regardless of the build's -O level. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NCF_HOT                                                                                   \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"),                  \
+                   optimize("O3", "no-math-errno")))
+/* The blocked kernels are vectorised by hand: the loop vectoriser would
+ * only gather across their scalar broadcasts. */
+#define NCF_HOT_V8                                                                                \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"),                  \
+                   optimize("O3", "no-tree-loop-vectorize")))
+#else
+#define NCF_HOT
+#define NCF_HOT_V8
+#endif
+
+/* An embedding table with its row-sparse gradient and lazy Adam moments. */
+typedef struct ncf_table {
+    int32_t rows;
+    int dim;
+    float *w;          /* (rows, dim) */
+    float *g, *m, *v;  /* (rows, dim) training only; g is zero outside touched rows */
+    int32_t *stamp;    /* (rows) step at which the row was last touched */
+    int32_t *touched;  /* (rows) rows touched by the current step */
+    int32_t n_touched;
+} ncf_table;
+
+typedef struct ncf_net {
+    int kind;                      /* NCF_GMF | NCF_MLP */
+    int F, nl, L[NCF_MAX_LAYERS + 1], H;
+    int32_t U, I;
+    ncf_table gu, gi;              /* GMF user (U,F) / item (I,F) */
+    ncf_table mu, mi;              /* MLP user (U,E) / item (I,E) */
+    /* Dense parameters in one block (views below), so that the gradient,
+     * the optimizer moments and the thread partials are one loop each. */
+    size_t n_dense;
+    float *dense;
+    float *W[NCF_MAX_LAYERS + 1];  /* W[l] (L[l-1], L[l]), input-major */
+    float *b[NCF_MAX_LAYERS + 1];  /* (L[l]) */
+    float *h;                      /* (H) output weights: GMF part first */
+    float *c;                      /* (1) output bias */
+    /* Derived (rebuilt after each update and on load, never saved). */
+    float *Wo[NCF_MAX_LAYERS + 1]; /* (L[l], L[l-1]) output-major copy for backward */
+    float *item_proj;              /* (I, L[1]) item share of MLP layer 1 */
+    int32_t shape[NCF_MAX_LAYERS + 4]; /* kind, F, nl, L[0..nl]: the saved header */
+} ncf_net;
+
+/* Training-only state: gradients, moments, per-thread partials, scratch. */
+typedef struct ncf_train {
+    int threads, cap;              /* cap = most rows in a step */
+    bool adam;
+    double lr, reg, beta1, beta2, eps;
+    long step;
+    float *gdense, *mdense, *vdense; /* (n_dense) */
+    float *part;                   /* (threads, n_dense) per-thread partial grads */
+    double loss_part[NCF_MAX_THREADS];
+    /* Activations and their gradients, (cap, width) each, rows split across threads. */
+    float *act[NCF_MAX_LAYERS + 1]; /* act[0] = [u_u, v_i] (cap, L0); act[l] post-relu */
+    float *dact[NCF_MAX_LAYERS + 1];
+    float *gmf;                    /* (cap, F) p_u * q_i */
+    float *dgu, *dgi;              /* (cap, F) per-row GMF embedding grads */
+    float *logit, *dlogit;         /* (cap) */
+} ncf_train;
+
+/* ---- kernels ------------------------------------------------------------- */
+
+/* The three products of a dense layer.  Each has a plain reference loop
+ * (any width) and, for widths that are multiples of 8, a register-blocked
+ * body on 8-float vectors whose trip counts are compile-time constants
+ * (NV = width / 8), so the accumulators stay in registers. */
+typedef float ncf_v8 __attribute__((vector_size(32)));
+typedef int32_t ncf_m8 __attribute__((vector_size(32)));
+#define NCF_INLINE static inline __attribute__((always_inline))
+/* The vector helpers are always inlined: no vector crosses a call. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+NCF_INLINE ncf_v8 v8_load(const float *p) {
+    ncf_v8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+NCF_INLINE void v8_store(float *p, ncf_v8 v) { memcpy(p, &v, sizeof v); }
+/* v where keep > 0, else 0. */
+NCF_INLINE ncf_v8 v8_where_pos(ncf_v8 keep, ncf_v8 v) {
+    const ncf_v8 zero = {0};
+    ncf_m8 m = keep > zero;
+    return (ncf_v8)((ncf_m8)v & m);
+}
+NCF_INLINE ncf_v8 v8_relu(ncf_v8 v) { return v8_where_pos(v, v); }
+
+/* y (n, out) = [relu](x (n, in) . w (in, out) + b), reference. */
+NCF_INLINE void linear_fwd_ref(float *restrict y, const float *restrict x, const float *restrict w,
+                               const float *restrict b, int n, int in, int out, bool relu) {
+    for (int r = 0; r < n; r++) {
+        float *restrict yr = y + (size_t)r * out;
+        const float *restrict xr = x + (size_t)r * in;
+        for (int o = 0; o < out; o++) yr[o] = b[o];
+        for (int k = 0; k < in; k++) {
+            const float xk = xr[k];
+            const float *restrict wk = w + (size_t)k * out;
+            for (int o = 0; o < out; o++) yr[o] += xk * wk[o];
+        }
+        if (relu)
+            for (int o = 0; o < out; o++) yr[o] = yr[o] > 0 ? yr[o] : 0;
+    }
+}
+
+/* Same, out = 8 * NV, four rows at a time. */
+NCF_INLINE void linear_fwd_v8(float *restrict y, const float *restrict x, const float *restrict w,
+                              const float *restrict b, int n, int in, const int NV, bool relu) {
+    const int out = 8 * NV;
+    int r = 0;
+    for (; r + 4 <= n; r += 4) {
+        ncf_v8 a[4][4];
+        for (int v = 0; v < NV; v++) a[0][v] = a[1][v] = a[2][v] = a[3][v] = v8_load(b + 8 * v);
+        const float *x0 = x + (size_t)r * in;
+        for (int k = 0; k < in; k++) {
+            const float *wk = w + (size_t)k * out;
+            /* Scalar * vector: GCC broadcasts (a splat built by hand is
+             * assembled lane by lane). */
+            const float s0 = x0[k], s1 = x0[in + k], s2 = x0[2 * in + k], s3 = x0[3 * in + k];
+            for (int v = 0; v < NV; v++) {
+                ncf_v8 wv = v8_load(wk + 8 * v);
+                a[0][v] += s0 * wv;
+                a[1][v] += s1 * wv;
+                a[2][v] += s2 * wv;
+                a[3][v] += s3 * wv;
+            }
+        }
+        for (int q = 0; q < 4; q++)
+            for (int v = 0; v < NV; v++) v8_store(y + (size_t)(r + q) * out + 8 * v, relu ? v8_relu(a[q][v]) : a[q][v]);
+    }
+    linear_fwd_ref(y + (size_t)r * out, x + (size_t)r * in, w, b, n - r, in, out, relu);
+}
+
+NCF_HOT_V8 static void ncf_linear_fwd(float *restrict y, const float *restrict x, const float *restrict w,
+                                   const float *restrict b, int n, int in, int out, bool relu) {
+    switch (out % 8 ? 0 : out / 8) {
+    case 1: linear_fwd_v8(y, x, w, b, n, in, 1, relu); break;
+    case 2: linear_fwd_v8(y, x, w, b, n, in, 2, relu); break;
+    case 3: linear_fwd_v8(y, x, w, b, n, in, 3, relu); break;
+    case 4: linear_fwd_v8(y, x, w, b, n, in, 4, relu); break;
+    default: linear_fwd_ref(y, x, w, b, n, in, out, relu);
+    }
+}
+
+/* dx (n, in) = dy (n, out) . wo (out, in), then zeroed where the forward
+ * value (mask) was clipped by a relu (mask != NULL); reference. */
+NCF_INLINE void linear_bwd_x_ref(float *restrict dx, const float *restrict dy, const float *restrict wo,
+                                 const float *restrict mask, int n, int in, int out) {
+    for (int r = 0; r < n; r++) {
+        float *restrict dxr = dx + (size_t)r * in;
+        const float *restrict dyr = dy + (size_t)r * out;
+        for (int k = 0; k < in; k++) dxr[k] = 0;
+        for (int o = 0; o < out; o++) {
+            const float d = dyr[o];
+            const float *restrict wr = wo + (size_t)o * in;
+            for (int k = 0; k < in; k++) dxr[k] += d * wr[k];
+        }
+        if (mask) {
+            const float *restrict mr = mask + (size_t)r * in;
+            for (int k = 0; k < in; k++) dxr[k] = mr[k] > 0 ? dxr[k] : 0;
+        }
+    }
+}
+
+/* Same, in = 8 * NV, two rows at a time. */
+NCF_INLINE void linear_bwd_x_v8(float *restrict dx, const float *restrict dy, const float *restrict wo,
+                                const float *restrict mask, int n, const int NV, int out) {
+    const int in = 8 * NV;
+    int r = 0;
+    for (; r + 2 <= n; r += 2) {
+        ncf_v8 a[2][8];
+        for (int v = 0; v < NV; v++) a[0][v] = a[1][v] = (ncf_v8){0};
+        const float *d0 = dy + (size_t)r * out;
+        for (int o = 0; o < out; o++) {
+            const float *wr = wo + (size_t)o * in;
+            const float s0 = d0[o], s1 = d0[out + o];
+            for (int v = 0; v < NV; v++) {
+                ncf_v8 wv = v8_load(wr + 8 * v);
+                a[0][v] += s0 * wv;
+                a[1][v] += s1 * wv;
+            }
+        }
+        for (int q = 0; q < 2; q++)
+            for (int v = 0; v < NV; v++) {
+                float *p = dx + (size_t)(r + q) * in + 8 * v;
+                if (mask) {
+                    v8_store(p, v8_where_pos(v8_load(mask + (size_t)(r + q) * in + 8 * v), a[q][v]));
+                } else
+                    v8_store(p, a[q][v]);
+            }
+    }
+    linear_bwd_x_ref(dx + (size_t)r * in, dy + (size_t)r * out, wo, mask ? mask + (size_t)r * in : NULL, n - r, in,
+                     out);
+}
+
+NCF_HOT_V8 static void ncf_linear_bwd_x(float *restrict dx, const float *restrict dy, const float *restrict wo,
+                                     const float *restrict mask, int n, int in, int out) {
+    switch (in % 8 ? 0 : in / 8) {
+    case 1: linear_bwd_x_v8(dx, dy, wo, mask, n, 1, out); break;
+    case 2: linear_bwd_x_v8(dx, dy, wo, mask, n, 2, out); break;
+    case 4: linear_bwd_x_v8(dx, dy, wo, mask, n, 4, out); break;
+    case 8: linear_bwd_x_v8(dx, dy, wo, mask, n, 8, out); break;
+    default: linear_bwd_x_ref(dx, dy, wo, mask, n, in, out);
+    }
+}
+
+/* gw (in, out) += x^T dy; gb (out) += column sums of dy; reference. */
+NCF_INLINE void linear_bwd_w_ref(float *restrict gw, float *restrict gb, const float *restrict x,
+                                 const float *restrict dy, int n, int in, int out, int k0) {
+    for (int r = 0; r < n; r++) {
+        const float *restrict x0 = x + (size_t)r * in;
+        const float *restrict d0 = dy + (size_t)r * out;
+        for (int k = k0; k < in; k++) {
+            float *restrict gk = gw + (size_t)k * out;
+            for (int o = 0; o < out; o++) gk[o] += x0[k] * d0[o];
+        }
+        if (k0 == 0)
+            for (int o = 0; o < out; o++) gb[o] += d0[o];
+    }
+}
+
+/* Same, out = 8 * NV: four rows of gw held in registers across the batch. */
+NCF_INLINE void linear_bwd_w_v8(float *restrict gw, float *restrict gb, const float *restrict x,
+                                const float *restrict dy, int n, int in, const int NV) {
+    const int out = 8 * NV;
+    int k = 0;
+    for (; k + 4 <= in; k += 4) {
+        ncf_v8 a[4][4];
+        for (int q = 0; q < 4; q++)
+            for (int v = 0; v < NV; v++) a[q][v] = v8_load(gw + (size_t)(k + q) * out + 8 * v);
+        for (int r = 0; r < n; r++) {
+            const float *xr = x + (size_t)r * in + k;
+            const float s0 = xr[0], s1 = xr[1], s2 = xr[2], s3 = xr[3];
+            for (int v = 0; v < NV; v++) {
+                ncf_v8 d = v8_load(dy + (size_t)r * out + 8 * v);
+                a[0][v] += s0 * d;
+                a[1][v] += s1 * d;
+                a[2][v] += s2 * d;
+                a[3][v] += s3 * d;
+            }
+        }
+        for (int q = 0; q < 4; q++)
+            for (int v = 0; v < NV; v++) v8_store(gw + (size_t)(k + q) * out + 8 * v, a[q][v]);
+    }
+    ncf_v8 bsum[4];
+    for (int v = 0; v < NV; v++) bsum[v] = v8_load(gb + 8 * v);
+    for (int r = 0; r < n; r++)
+        for (int v = 0; v < NV; v++) bsum[v] += v8_load(dy + (size_t)r * out + 8 * v);
+    for (int v = 0; v < NV; v++) v8_store(gb + 8 * v, bsum[v]);
+    if (k < in) { /* rows of gw left over when in % 4 != 0; the bias is done */
+        for (int r = 0; r < n; r++)
+            for (int kk = k; kk < in; kk++)
+                for (int o = 0; o < out; o++) gw[(size_t)kk * out + o] += x[(size_t)r * in + kk] * dy[(size_t)r * out + o];
+    }
+}
+
+NCF_HOT_V8 static void ncf_linear_bwd_w(float *restrict gw, float *restrict gb, const float *restrict x,
+                                     const float *restrict dy, int n, int in, int out) {
+    switch (out % 8 ? 0 : out / 8) {
+    case 1: linear_bwd_w_v8(gw, gb, x, dy, n, in, 1); break;
+    case 2: linear_bwd_w_v8(gw, gb, x, dy, n, in, 2); break;
+    case 3: linear_bwd_w_v8(gw, gb, x, dy, n, in, 3); break;
+    case 4: linear_bwd_w_v8(gw, gb, x, dy, n, in, 4); break;
+    default: linear_bwd_w_ref(gw, gb, x, dy, n, in, out, 0);
+    }
+}
+
+/* Adam in PyTorch's form (L2 as weight decay folded into the gradient):
+ * lr1 = lr / (1 - beta1^t), bc2 = sqrt(1 - beta2^t). */
+typedef struct ncf_adam_hp {
+    float lr1, bc2, b1, b2, eps, reg;
+} ncf_adam_hp;
+
+static void adam_span_ref(float *restrict w, float *restrict g, float *restrict m, float *restrict v, size_t n,
+                          const ncf_adam_hp *h, bool zero_g) {
+    for (size_t k = 0; k < n; k++) {
+        const float gk = g[k] + h->reg * w[k];
+        m[k] = h->b1 * m[k] + (1 - h->b1) * gk;
+        v[k] = h->b2 * v[k] + (1 - h->b2) * gk * gk;
+        w[k] -= h->lr1 * m[k] / (sqrtf(v[k]) / h->bc2 + h->eps);
+        if (zero_g) g[k] = 0;
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+/* The same on 8 lanes.  Written with intrinsics because GCC will not
+ * vectorise sqrtf while errno matters, and the build keeps -fmath-errno. */
+__attribute__((target("avx2,fma"))) static void adam_rows_avx2(float *w, float *g, float *m, float *v,
+                                                              const int32_t *rows, int32_t nrows, size_t dim,
+                                                              const ncf_adam_hp *h, bool zero_g) {
+    const __m256 b1 = _mm256_set1_ps(h->b1), c1 = _mm256_set1_ps(1 - h->b1), b2 = _mm256_set1_ps(h->b2),
+                 c2 = _mm256_set1_ps(1 - h->b2), lr1 = _mm256_set1_ps(h->lr1), ibc2 = _mm256_set1_ps(1 / h->bc2),
+                 eps = _mm256_set1_ps(h->eps), reg = _mm256_set1_ps(h->reg), zero = _mm256_setzero_ps();
+    size_t d8 = dim & ~(size_t)7;
+    for (int32_t j = 0; j < nrows; j++) {
+        size_t o = rows ? (size_t)rows[j] * dim : 0;
+        float *wr = w + o, *gr = g + o, *mr = m + o, *vr = v + o;
+        for (size_t k = 0; k < d8; k += 8) {
+            __m256 wk = _mm256_loadu_ps(wr + k);
+            __m256 gk = _mm256_fmadd_ps(reg, wk, _mm256_loadu_ps(gr + k));
+            __m256 mk = _mm256_fmadd_ps(c1, gk, _mm256_mul_ps(b1, _mm256_loadu_ps(mr + k)));
+            __m256 vk = _mm256_fmadd_ps(c2, _mm256_mul_ps(gk, gk), _mm256_mul_ps(b2, _mm256_loadu_ps(vr + k)));
+            __m256 den = _mm256_fmadd_ps(_mm256_sqrt_ps(vk), ibc2, eps);
+            _mm256_storeu_ps(mr + k, mk);
+            _mm256_storeu_ps(vr + k, vk);
+            _mm256_storeu_ps(wr + k, _mm256_sub_ps(wk, _mm256_div_ps(_mm256_mul_ps(lr1, mk), den)));
+            if (zero_g) _mm256_storeu_ps(gr + k, zero);
+        }
+        if (d8 < dim) adam_span_ref(wr + d8, gr + d8, mr + d8, vr + d8, dim - d8, h, zero_g);
+    }
+}
+#endif
+
+/* Adam over rows[0..nrows) of width dim (rows == NULL: one span of dim
+ * values); zero_g clears the gradient after (the lazy tables). */
+static void ncf_adam(float *w, float *g, float *m, float *v, const int32_t *rows, int32_t nrows, size_t dim,
+                     const ncf_adam_hp *h, bool zero_g) {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        adam_rows_avx2(w, g, m, v, rows, nrows, dim, h, zero_g);
+        return;
+    }
+#endif
+    for (int32_t j = 0; j < nrows; j++) {
+        size_t o = rows ? (size_t)rows[j] * dim : 0;
+        adam_span_ref(w + o, g + o, m + o, v + o, dim, h, zero_g);
+    }
+}
+
+static void ncf_sgd(float *restrict w, const float *restrict g, size_t n, float lr, float reg) {
+    for (size_t k = 0; k < n; k++) w[k] -= lr * (g[k] + reg * w[k]);
+}
+
+/* ---- the network ---------------------------------------------------------- */
+
+static bool has_gmf(const ncf_net *n) { return n->kind & NCF_GMF; }
+static bool has_mlp(const ncf_net *n) { return n->kind & NCF_MLP; }
+
+static void table_init(ncf_table *t, int32_t rows, int dim) {
+    memset(t, 0, sizeof *t);
+    t->rows = rows;
+    t->dim = dim;
+    t->w = drec_calloc((size_t)rows * dim + 1, sizeof *t->w);
+}
+
+static void table_free(ncf_table *t) {
+    free(t->w);
+    free(t->g);
+    free(t->m);
+    free(t->v);
+    free(t->stamp);
+    free(t->touched);
+    memset(t, 0, sizeof *t);
+}
+
+/* Lays out the dense block for kind/F/layers; all parameters zero. */
+static ncf_net *net_new(int kind, int32_t U, int32_t I, int F, int nl, const int *L) {
+    ncf_net *n = drec_calloc(1, sizeof *n);
+    n->kind = kind;
+    n->U = U;
+    n->I = I;
+    n->F = F;
+    n->nl = has_mlp(n) ? nl : 0;
+    for (int l = 0; l <= n->nl; l++) n->L[l] = L[l];
+    n->H = (has_gmf(n) ? F : 0) + (has_mlp(n) ? L[nl] : 0);
+    size_t off = 0;
+    for (int l = 1; l <= n->nl; l++) off += (size_t)L[l - 1] * L[l] + L[l];
+    n->n_dense = off + n->H + 1;
+    n->dense = drec_calloc(n->n_dense, sizeof *n->dense);
+    off = 0;
+    for (int l = 1; l <= n->nl; l++) {
+        n->W[l] = n->dense + off;
+        off += (size_t)L[l - 1] * L[l];
+        n->b[l] = n->dense + off;
+        off += L[l];
+        n->Wo[l] = drec_calloc((size_t)L[l - 1] * L[l], sizeof *n->Wo[l]);
+    }
+    n->h = n->dense + off;
+    n->c = n->h + n->H;
+    if (has_gmf(n)) {
+        table_init(&n->gu, U, F);
+        table_init(&n->gi, I, F);
+    }
+    if (has_mlp(n)) {
+        table_init(&n->mu, U, L[0] / 2);
+        table_init(&n->mi, I, L[0] / 2);
+        n->item_proj = drec_calloc((size_t)I * L[1] + 1, sizeof *n->item_proj);
+    }
+    return n;
+}
+
+static void net_free(ncf_net *n) {
+    if (!n) return;
+    table_free(&n->gu);
+    table_free(&n->gi);
+    table_free(&n->mu);
+    table_free(&n->mi);
+    free(n->dense);
+    for (int l = 1; l <= n->nl; l++) free(n->Wo[l]);
+    free(n->item_proj);
+    free(n);
+}
+
+/* The paper's initialisation: embeddings N(0, 0.01), hidden layers
+ * Glorot-uniform, output layer LeCun-uniform, biases zero. */
+static void net_init(ncf_net *n, drec_rng *rng) {
+    ncf_table *tabs[4] = {&n->gu, &n->gi, &n->mu, &n->mi};
+    for (int t = 0; t < 4; t++)
+        for (size_t k = 0; tabs[t]->w && k < (size_t)tabs[t]->rows * tabs[t]->dim; k++)
+            tabs[t]->w[k] = (float)(0.01 * drec_rng_normal(rng));
+    for (int l = 1; l <= n->nl; l++) {
+        double lim = sqrt(6.0 / (n->L[l - 1] + n->L[l]));
+        for (size_t k = 0; k < (size_t)n->L[l - 1] * n->L[l]; k++)
+            n->W[l][k] = (float)((2 * drec_rng_double(rng) - 1) * lim);
+    }
+    double lim = sqrt(3.0 / n->H);
+    for (int k = 0; k < n->H; k++) n->h[k] = (float)((2 * drec_rng_double(rng) - 1) * lim);
+}
+
+/* Rebuilds what is derived from the parameters: the output-major weight
+ * copies (every step) and, when `proj`, the items' layer-1 shares. */
+static void net_refresh(ncf_net *n, bool proj) {
+    for (int l = 1; l <= n->nl; l++) {
+        int in = n->L[l - 1], out = n->L[l];
+        for (int k = 0; k < in; k++)
+            for (int o = 0; o < out; o++) n->Wo[l][(size_t)o * in + k] = n->W[l][(size_t)k * out + o];
+    }
+    if (proj && has_mlp(n)) {
+        int E = n->L[0] / 2, L1 = n->L[1];
+        static const float zero[256];
+        const float *zb = zero;
+        float *zbuf = NULL;
+        if (L1 > 256) zb = zbuf = drec_calloc((size_t)L1, sizeof *zbuf);
+        ncf_linear_fwd(n->item_proj, n->mi.w, n->W[1] + (size_t)E * L1, zb, n->I, E, L1, false);
+        free(zbuf);
+    }
+}
+
+/* ---- scoring -------------------------------------------------------------- */
+
+#define NCF_SCORE_BLOCK 128
+
+/* Logits of user u for items[0..n) (all items when items == NULL). */
+static void net_score(const ncf_net *net, int32_t u, const int32_t *items, int n, float *out) {
+    int F = net->F, nl = net->nl;
+    int widest = 1;
+    for (int l = 1; l <= nl; l++) widest = DREC_MAX(widest, net->L[l]);
+    float *buf = drec_malloc(((size_t)2 * NCF_SCORE_BLOCK * widest + F + net->L[1] + 2) * sizeof *buf);
+    float *za = buf, *zb = buf + (size_t)NCF_SCORE_BLOCK * widest;
+    float *hu = zb + (size_t)NCF_SCORE_BLOCK * widest; /* (F) h_gmf * p_u */
+    float *up = hu + F;                                 /* (L1) user share of layer 1 + bias */
+    if (has_gmf(net))
+        for (int f = 0; f < F; f++) hu[f] = net->h[f] * net->gu.w[(size_t)u * F + f];
+    if (has_mlp(net))
+        ncf_linear_fwd(up, net->mu.w + (size_t)u * (net->L[0] / 2), net->W[1], net->b[1], 1, net->L[0] / 2,
+                       net->L[1], false);
+    const float *hm = net->h + (has_gmf(net) ? F : 0);
+    for (int s = 0; s < n; s += NCF_SCORE_BLOCK) {
+        int nb = DREC_MIN(NCF_SCORE_BLOCK, n - s);
+        for (int k = 0; k < nb; k++) {
+            int32_t i = items ? items[s + k] : s + k;
+            float z = net->c[0];
+            if (has_gmf(net)) {
+                const float *q = net->gi.w + (size_t)i * F;
+                for (int f = 0; f < F; f++) z += hu[f] * q[f];
+            }
+            out[s + k] = z;
+            if (has_mlp(net)) {
+                const float *p = net->item_proj + (size_t)i * net->L[1];
+                float *a = za + (size_t)k * net->L[1];
+                for (int o = 0; o < net->L[1]; o++) a[o] = DREC_MAX(up[o] + p[o], 0.0f);
+            }
+        }
+        if (!has_mlp(net)) continue;
+        float *x = za, *y = zb;
+        for (int l = 2; l <= nl; l++) {
+            ncf_linear_fwd(y, x, net->W[l], net->b[l], nb, net->L[l - 1], net->L[l], true);
+            float *t = x;
+            x = y;
+            y = t;
+        }
+        for (int k = 0; k < nb; k++) {
+            float z = 0;
+            for (int o = 0; o < net->L[nl]; o++) z += hm[o] * x[(size_t)k * net->L[nl] + o];
+            out[s + k] += z;
+        }
+    }
+    free(buf);
+}
+
+/* ---- training ------------------------------------------------------------- */
+
+static void table_train_init(ncf_table *t) {
+    size_t n = (size_t)t->rows * t->dim + 1;
+    t->g = drec_calloc(n, sizeof *t->g);
+    t->m = drec_calloc(n, sizeof *t->m);
+    t->v = drec_calloc(n, sizeof *t->v);
+    t->stamp = drec_malloc(((size_t)t->rows + 1) * sizeof *t->stamp);
+    for (int32_t r = 0; r < t->rows; r++) t->stamp[r] = -1;
+    t->touched = drec_malloc(((size_t)t->rows + 1) * sizeof *t->touched);
+    t->n_touched = 0;
+}
+
+static void table_train_free(ncf_table *t) {
+    free(t->g);
+    free(t->m);
+    free(t->v);
+    free(t->stamp);
+    free(t->touched);
+    t->g = t->m = t->v = NULL;
+    t->stamp = t->touched = NULL;
+}
+
+/* Adds a row gradient (row-sparse: the row joins the touched list). */
+static inline void table_acc(ncf_table *t, int32_t row, const float *d, int32_t step) {
+    if (t->stamp[row] != step) {
+        t->stamp[row] = step;
+        t->touched[t->n_touched++] = row;
+    }
+    float *g = t->g + (size_t)row * t->dim;
+    for (int k = 0; k < t->dim; k++) g[k] += d[k];
+}
+
+/* The lazy update of the touched rows; their gradients are zeroed after. */
+static void table_update(ncf_table *t, const ncf_train *tr, const ncf_adam_hp *h) {
+    int dim = t->dim;
+    if (tr->adam)
+        ncf_adam(t->w, t->g, t->m, t->v, t->touched, t->n_touched, (size_t)dim, h, true);
+    else
+        for (int32_t j = 0; j < t->n_touched; j++) {
+            size_t o = (size_t)t->touched[j] * dim;
+            ncf_sgd(t->w + o, t->g + o, (size_t)dim, (float)tr->lr, (float)tr->reg);
+            memset(t->g + o, 0, (size_t)dim * sizeof *t->g);
+        }
+    t->n_touched = 0;
+}
+
+static ncf_train *train_new(ncf_net *n, int threads, int cap, bool adam, double lr, double reg) {
+    ncf_train *tr = drec_calloc(1, sizeof *tr);
+    tr->threads = DREC_MAX(1, DREC_MIN(threads, NCF_MAX_THREADS));
+    tr->cap = cap;
+    tr->adam = adam;
+    tr->lr = lr;
+    tr->reg = reg;
+    tr->beta1 = 0.9;
+    tr->beta2 = 0.999;
+    tr->eps = 1e-8;
+    tr->gdense = drec_calloc(n->n_dense, sizeof(float));
+    tr->mdense = drec_calloc(n->n_dense, sizeof(float));
+    tr->vdense = drec_calloc(n->n_dense, sizeof(float));
+    tr->part = drec_calloc((size_t)tr->threads * n->n_dense, sizeof(float));
+    for (int l = 0; l <= n->nl; l++) {
+        tr->act[l] = drec_malloc((size_t)cap * n->L[l] * sizeof(float));
+        tr->dact[l] = drec_malloc((size_t)cap * n->L[l] * sizeof(float));
+    }
+    tr->gmf = drec_malloc(((size_t)cap * n->F + 1) * sizeof(float));
+    tr->dgu = drec_malloc(((size_t)cap * n->F + 1) * sizeof(float));
+    tr->dgi = drec_malloc(((size_t)cap * n->F + 1) * sizeof(float));
+    tr->logit = drec_malloc((size_t)cap * sizeof(float));
+    tr->dlogit = drec_malloc((size_t)cap * sizeof(float));
+    ncf_table *tabs[4] = {&n->gu, &n->gi, &n->mu, &n->mi};
+    for (int t = 0; t < 4; t++)
+        if (tabs[t]->w) table_train_init(tabs[t]);
+    return tr;
+}
+
+static void train_free(ncf_net *n, ncf_train *tr) {
+    if (!tr) return;
+    free(tr->gdense);
+    free(tr->mdense);
+    free(tr->vdense);
+    free(tr->part);
+    for (int l = 0; l <= NCF_MAX_LAYERS; l++) {
+        free(tr->act[l]);
+        free(tr->dact[l]);
+    }
+    free(tr->gmf);
+    free(tr->dgu);
+    free(tr->dgi);
+    free(tr->logit);
+    free(tr->dlogit);
+    ncf_table *tabs[4] = {&n->gu, &n->gi, &n->mu, &n->mi};
+    for (int t = 0; t < 4; t++)
+        if (tabs[t]->w) table_train_free(tabs[t]);
+    free(tr);
+}
+
+static inline float softplus(float x) { return x > 0 ? x + log1pf(expf(-x)) : log1pf(expf(x)); }
+static inline float sigmoid(float x) { return x >= 0 ? 1 / (1 + expf(-x)) : expf(x) / (1 + expf(x)); }
+
+/* Forward of rows [lo, hi): act[*], gmf, logit. */
+static void step_forward(const ncf_net *n, ncf_train *tr, const int32_t *u, const int32_t *it, int lo, int hi) {
+    int F = n->F;
+    if (has_gmf(n))
+        for (int r = lo; r < hi; r++) {
+            const float *p = n->gu.w + (size_t)u[r] * F, *q = n->gi.w + (size_t)it[r] * F;
+            float *g = tr->gmf + (size_t)r * F;
+            for (int f = 0; f < F; f++) g[f] = p[f] * q[f];
+        }
+    if (has_mlp(n)) {
+        int E = n->L[0] / 2;
+        for (int r = lo; r < hi; r++) {
+            float *x = tr->act[0] + (size_t)r * n->L[0];
+            memcpy(x, n->mu.w + (size_t)u[r] * E, (size_t)E * sizeof *x);
+            memcpy(x + E, n->mi.w + (size_t)it[r] * E, (size_t)E * sizeof *x);
+        }
+        for (int l = 1; l <= n->nl; l++)
+            ncf_linear_fwd(tr->act[l] + (size_t)lo * n->L[l], tr->act[l - 1] + (size_t)lo * n->L[l - 1], n->W[l],
+                           n->b[l], hi - lo, n->L[l - 1], n->L[l], true);
+    }
+    const float *hm = n->h + (has_gmf(n) ? F : 0);
+    int Lk = n->L[n->nl];
+    for (int r = lo; r < hi; r++) {
+        float z = n->c[0];
+        if (has_gmf(n))
+            for (int f = 0; f < F; f++) z += n->h[f] * tr->gmf[(size_t)r * F + f];
+        if (has_mlp(n))
+            for (int o = 0; o < Lk; o++) z += hm[o] * tr->act[n->nl][(size_t)r * Lk + o];
+        tr->logit[r] = z;
+    }
+}
+
+/* Backward of rows [lo, hi) from dlogit: per-row embedding grads (dgu,
+ * dgi, dact[0]) and this thread's dense partial gd (accumulated). */
+static void step_backward(const ncf_net *n, ncf_train *tr, const int32_t *u, const int32_t *it, int lo, int hi,
+                          float *gd) {
+    int F = n->F, H = n->H;
+    float *gh = gd + (n->h - n->dense), *gc = gd + (n->c - n->dense);
+    if (has_gmf(n))
+        for (int r = lo; r < hi; r++) {
+            const float d = tr->dlogit[r];
+            const float *g = tr->gmf + (size_t)r * F;
+            const float *p = n->gu.w + (size_t)u[r] * F, *q = n->gi.w + (size_t)it[r] * F;
+            float *dp = tr->dgu + (size_t)r * F, *dq = tr->dgi + (size_t)r * F;
+            for (int f = 0; f < F; f++) {
+                gh[f] += d * g[f];
+                const float dg = d * n->h[f];
+                dp[f] = dg * q[f];
+                dq[f] = dg * p[f];
+            }
+        }
+    for (int r = lo; r < hi; r++) gc[0] += tr->dlogit[r];
+    if (!has_mlp(n)) return;
+    int nl = n->nl, Lk = n->L[nl], off = H - Lk;
+    for (int r = lo; r < hi; r++) {
+        const float d = tr->dlogit[r];
+        const float *a = tr->act[nl] + (size_t)r * Lk;
+        float *da = tr->dact[nl] + (size_t)r * Lk;
+        for (int o = 0; o < Lk; o++) {
+            gh[off + o] += d * a[o];
+            da[o] = a[o] > 0 ? d * n->h[off + o] : 0;
+        }
+    }
+    for (int l = nl; l >= 1; l--) {
+        int in = n->L[l - 1], out = n->L[l];
+        const float *x = tr->act[l - 1] + (size_t)lo * in;
+        const float *dy = tr->dact[l] + (size_t)lo * out;
+        ncf_linear_bwd_w(gd + (n->W[l] - n->dense), gd + (n->b[l] - n->dense), x, dy, hi - lo, in, out);
+        ncf_linear_bwd_x(tr->dact[l - 1] + (size_t)lo * in, dy, n->Wo[l], l > 1 ? x : NULL, hi - lo, in, out);
+    }
+}
+
+/* Loss and dlogit of rows [lo, hi).  Pointwise: BCE with logits of label
+ * y[r], mean over the `total` rows of the step.  Pairwise (y == NULL):
+ * rows 2k and 2k+1 are (u, positive) and (u, negative), BPR over the
+ * total/2 pairs. */
+static double step_loss(ncf_train *tr, const float *y, int lo, int hi, int total) {
+    double loss = 0;
+    if (y) {
+        const float inv = 1.0f / (float)total;
+        for (int r = lo; r < hi; r++) {
+            const float z = tr->logit[r];
+            loss += softplus(z) - y[r] * z;
+            tr->dlogit[r] = (sigmoid(z) - y[r]) * inv;
+        }
+    } else {
+        const float inv = 2.0f / (float)total;
+        for (int r = lo; r + 1 < hi; r += 2) {
+            const float x = tr->logit[r] - tr->logit[r + 1];
+            loss += softplus(-x);
+            const float d = -sigmoid(-x) * inv;
+            tr->dlogit[r] = d;
+            tr->dlogit[r + 1] = -d;
+        }
+    }
+    return loss;
+}
+
+/* One optimisation step over rows [0, nrows) (user u[r], item it[r],
+ * label y[r]; y == NULL: BPR pairs, nrows even).  Returns the summed loss
+ * (per row for BCE, per pair for BPR). */
+static double net_step(ncf_net *n, ncf_train *tr, const int32_t *u, const int32_t *it, const float *y, int nrows) {
+    /* A thread needs many rows to pay for waking it: on a busy machine a
+     * second thread that is not scheduled stalls every step, so small
+     * batches (the paper's 256) run on one. */
+    int T = DREC_MAX(1, DREC_MIN(tr->threads, nrows / NCF_MIN_ROWS_PER_THREAD));
+    size_t nd = n->n_dense;
+    memset(tr->part, 0, (size_t)T * nd * sizeof *tr->part);
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        /* Even chunk bounds keep BPR pairs inside one thread. */
+        int per = ((nrows + nt - 1) / nt + 1) & ~1;
+        int lo = DREC_MIN(nrows, t * per), hi = DREC_MIN(nrows, lo + per);
+        if (lo < hi) {
+            step_forward(n, tr, u, it, lo, hi);
+            tr->loss_part[t] = step_loss(tr, y, lo, hi, nrows);
+            step_backward(n, tr, u, it, lo, hi, tr->part + (size_t)t * nd);
+        } else
+            tr->loss_part[t] = 0;
+    }
+    double loss = 0;
+    for (int t = 0; t < T; t++) loss += tr->loss_part[t];
+    memcpy(tr->gdense, tr->part, nd * sizeof *tr->gdense);
+    for (int t = 1; t < T; t++) {
+        const float *p = tr->part + (size_t)t * nd;
+        for (size_t k = 0; k < nd; k++) tr->gdense[k] += p[k];
+    }
+    /* Embedding gradients, added in row order (independent of threads). */
+    int32_t step = (int32_t)tr->step;
+    int F = n->F, E = n->L[0] / 2;
+    for (int r = 0; r < nrows; r++) {
+        if (has_gmf(n)) {
+            table_acc(&n->gu, u[r], tr->dgu + (size_t)r * F, step);
+            table_acc(&n->gi, it[r], tr->dgi + (size_t)r * F, step);
+        }
+        if (has_mlp(n)) {
+            const float *dx = tr->dact[0] + (size_t)r * n->L[0];
+            table_acc(&n->mu, u[r], dx, step);
+            table_acc(&n->mi, it[r], dx + E, step);
+        }
+    }
+    tr->step++;
+    ncf_adam_hp h = {0};
+    if (tr->adam) {
+        h = (ncf_adam_hp){.lr1 = (float)(tr->lr / (1 - pow(tr->beta1, (double)tr->step))),
+                          .bc2 = (float)sqrt(1 - pow(tr->beta2, (double)tr->step)),
+                          .b1 = (float)tr->beta1, .b2 = (float)tr->beta2, .eps = (float)tr->eps, .reg = (float)tr->reg};
+        ncf_adam(n->dense, tr->gdense, tr->mdense, tr->vdense, NULL, 1, nd, &h, false);
+    } else
+        ncf_sgd(n->dense, tr->gdense, nd, (float)tr->lr, (float)tr->reg);
+    ncf_table *tabs[4] = {&n->gu, &n->gi, &n->mu, &n->mi};
+    for (int k = 0; k < 4; k++)
+        if (tabs[k]->w) table_update(tabs[k], tr, &h);
+    net_refresh(n, false);
+    return loss;
+}
+
+/* ---- hyper-parameters ----------------------------------------------------- */
+
+typedef struct ncf_hp {
+    int kind;
+    long epochs, dim, neg, batch, threads;
+    int nl, layers[NCF_MAX_LAYERS + 1];
+    double lr, reg, alpha;
+    bool adam, bpr, pretrain;
+    const char *gmf_file, *mlp_file;
+} ncf_hp;
+
+static drec_status read_hp(const drec_model *m, const drec_params *p, int kind, ncf_hp *hp) {
+    memset(hp, 0, sizeof *hp);
+    hp->kind = kind;
+    drec_status st;
+    if ((st = drec_params_int(p, "epochs", 20, &hp->epochs)) || (st = drec_params_int(p, "dim", 8, &hp->dim)) ||
+        (st = drec_params_int(p, "neg", 4, &hp->neg)) || (st = drec_params_int(p, "batch", 256, &hp->batch)) ||
+        (st = drec_params_float(p, "lr", 0.001, &hp->lr)) || (st = drec_params_float(p, "reg", 0, &hp->reg)) ||
+        (st = drec_params_float(p, "alpha", 0.5, &hp->alpha)))
+        return st;
+    hp->threads = m->threads > 0 ? m->threads : drec_threads();
+    if (kind & NCF_MLP) {
+        int n = drec_params_ints(p, "layers", "64,32,16,8", hp->layers, NCF_MAX_LAYERS + 1);
+        if (n < 0) return DREC_ERR_USAGE;
+        if (n < 2) return drec_fail(DREC_ERR_USAGE, "layers: need at least two sizes (input width, then a layer)");
+        if (hp->layers[0] % 2) return drec_fail(DREC_ERR_USAGE, "layers: the first size (%d) must be even: "
+                                                "it is the user and item embeddings side by side", hp->layers[0]);
+        for (int k = 0; k < n; k++)
+            if (hp->layers[k] < 1 || hp->layers[k] > 4096)
+                return drec_fail(DREC_ERR_USAGE, "layers: size %d is out of range 1..4096", hp->layers[k]);
+        hp->nl = n - 1;
+    }
+    const char *opt = drec_params_str(p, "optimizer", "adam");
+    if (strcmp(opt, "adam") == 0)
+        hp->adam = true;
+    else if (strcmp(opt, "sgd") != 0)
+        return drec_fail(DREC_ERR_USAGE, "optimizer \"%s\": %s supports adam and sgd", opt, m->vt->name);
+    const char *loss = drec_params_str(p, "loss", "bce");
+    if (strcmp(loss, "bpr") == 0)
+        hp->bpr = true;
+    else if (strcmp(loss, "bce") != 0)
+        return drec_fail(DREC_ERR_USAGE, "loss \"%s\": expected bce or bpr", loss);
+    if (kind == NCF_NEUMF) {
+        hp->pretrain = drec_params_flag(p, "pretrain");
+        hp->gmf_file = drec_params_str(p, "gmf", NULL);
+        hp->mlp_file = drec_params_str(p, "mlp", NULL);
+    }
+    if (hp->epochs < 0 || hp->epochs > 100000) return drec_fail(DREC_ERR_USAGE, "epochs: %ld is out of range", hp->epochs);
+    if (hp->dim < 1 || hp->dim > 4096) return drec_fail(DREC_ERR_USAGE, "dim: %ld is out of range 1..4096", hp->dim);
+    if (hp->neg < 1 || hp->neg > 1000) return drec_fail(DREC_ERR_USAGE, "neg: %ld is out of range 1..1000", hp->neg);
+    if (hp->batch < 1 || hp->batch > (1 << 20))
+        return drec_fail(DREC_ERR_USAGE, "batch: %ld is out of range 1..1048576", hp->batch);
+    if (!(hp->lr > 0)) return drec_fail(DREC_ERR_USAGE, "lr: must be positive");
+    if (hp->reg < 0) return drec_fail(DREC_ERR_USAGE, "reg: must not be negative");
+    if (hp->alpha < 0 || hp->alpha > 1) return drec_fail(DREC_ERR_USAGE, "alpha: must be in [0, 1]");
+    return DREC_OK;
+}
+
+/* ---- fit ------------------------------------------------------------------- */
+
+/* Trains net for hp->epochs over the sampler's positives.  m: the model
+ * whose curve is recorded (drec_fit_epoch), or NULL for a pre-training
+ * phase.  stream separates the random draws of the phases. */
+static void net_fit(ncf_net *net, drec_model *m, const ncf_hp *hp, drec_sampler *smp, uint64_t seed,
+                    uint64_t stream, const char *label) {
+    int N = (int)hp->neg;
+    int64_t P = smp->ptr[smp->n_users];
+    /* BCE: each positive and N negatives, one row each.  BPR: N pairs per
+     * positive, two rows each. */
+    size_t rows = hp->bpr ? (size_t)P * N * 2 : (size_t)P * (N + 1);
+    int32_t *su = drec_malloc((rows + 1) * sizeof *su), *si = drec_malloc((rows + 1) * sizeof *si);
+    int32_t *tu = drec_malloc((rows + 1) * sizeof *tu), *ti = drec_malloc((rows + 1) * sizeof *ti);
+    float *sy = hp->bpr ? NULL : drec_malloc((rows + 1) * sizeof *sy);
+    float *ty = hp->bpr ? NULL : drec_malloc((rows + 1) * sizeof *ty);
+    size_t units = hp->bpr ? rows / 2 : rows; /* shuffled units: rows or pairs */
+    int32_t *perm = drec_malloc((units + 1) * sizeof *perm);
+    int per_unit = hp->bpr ? 2 : 1;
+    int cap = (int)DREC_MIN((size_t)hp->batch * per_unit, DREC_MAX(rows, (size_t)1));
+    ncf_train *tr = train_new(net, (int)hp->threads, cap, hp->adam, hp->lr, hp->reg);
+    drec_rng rng;
+    drec_rng_seed2(&rng, seed, stream);
+    int32_t negs[1024];
+    for (long ep = 0; ep < hp->epochs; ep++) {
+        size_t n = 0;
+        for (int32_t uu = 0; uu < smp->n_users; uu++)
+            for (int64_t k = smp->ptr[uu]; k < smp->ptr[uu + 1]; k++) {
+                int32_t pos = smp->items[k];
+                int got = drec_sampler_negs(smp, &rng, uu, negs, N);
+                if (hp->bpr) {
+                    for (int j = 0; j < got; j++) {
+                        tu[n] = uu, ti[n] = pos, n++;
+                        tu[n] = uu, ti[n] = negs[j], n++;
+                    }
+                } else {
+                    tu[n] = uu, ti[n] = pos, ty[n] = 1, n++;
+                    for (int j = 0; j < got; j++) tu[n] = uu, ti[n] = negs[j], ty[n] = 0, n++;
+                }
+            }
+        size_t nu = n / per_unit;
+        for (size_t k = 0; k < nu; k++) perm[k] = (int32_t)k;
+        drec_rng_shuffle_i32(&rng, perm, nu);
+        for (size_t k = 0; k < nu; k++)
+            for (int j = 0; j < per_unit; j++) {
+                size_t a = k * per_unit + j, b = (size_t)perm[k] * per_unit + j;
+                su[a] = tu[b];
+                si[a] = ti[b];
+                if (sy) sy[a] = ty[b];
+            }
+        double loss = 0;
+        for (size_t s = 0; s < n; s += (size_t)cap) {
+            int nb = (int)DREC_MIN((size_t)cap, n - s);
+            loss += net_step(net, tr, su + s, si + s, sy ? sy + s : NULL, nb);
+        }
+        loss /= (double)DREC_MAX(nu, (size_t)1);
+        net_refresh(net, true);
+        if (m) {
+            if (drec_fit_epoch(m, (int)ep, (int)hp->epochs, loss)) break;
+        } else
+            drec_verbose("neumf: pre-training %s: epoch %ld/%ld loss %.5f", label, ep + 1,
+                         hp->epochs, loss);
+    }
+    train_free(net, tr);
+    free(su);
+    free(si);
+    free(tu);
+    free(ti);
+    free(sy);
+    free(ty);
+    free(perm);
+}
+
+static int kind_of(const drec_model *m) {
+    const char *name = m->vt->name;
+    return strcmp(name, "gmf") == 0 ? NCF_GMF : strcmp(name, "mlp") == 0 ? NCF_MLP : NCF_NEUMF;
+}
+
+static void table_copy(ncf_table *dst, const ncf_table *src) {
+    memcpy(dst->w, src->w, (size_t)src->rows * src->dim * sizeof *dst->w);
+}
+
+/* A pre-trained part from a model file, checked against this training run. */
+static drec_status load_part(const drec_model *m, const char *path, const char *want, const ncf_hp *hp,
+                             drec_model **out) {
+    drec_status st = drec_model_load(path, out);
+    if (st) return drec_fail_wrap(st, "%s=%s", want, path);
+    const drec_model *p = *out;
+    const char *why = NULL;
+    if (strcmp(p->vt->name, want) != 0)
+        why = "is not a model of that kind";
+    else if (p->n_users != m->n_users || p->n_items != m->n_items)
+        why = "was trained on other users or items than this neumf";
+    else {
+        for (int32_t u = 0; u < m->n_users && !why; u++)
+            if (strcmp(drec_strmap_name(&p->users, u), drec_strmap_name(&m->users, u)) != 0)
+                why = "was trained on other users than this neumf";
+        for (int32_t i = 0; i < m->n_items && !why; i++)
+            if (strcmp(drec_strmap_name(&p->items, i), drec_strmap_name(&m->items, i)) != 0)
+                why = "was trained on other items than this neumf";
+    }
+    const ncf_net *pn = p->state;
+    if (!why && pn->F != hp->dim && *want == 'g') why = "has another --dim than this neumf";
+    if (!why && *want == 'm') {
+        if (pn->nl != hp->nl)
+            why = "has other --layers than this neumf";
+        else
+            for (int l = 0; l <= pn->nl; l++)
+                if (pn->L[l] != hp->layers[l]) why = "has other --layers than this neumf";
+    }
+    if (why) {
+        st = drec_fail(DREC_ERR_USAGE, "%s=%s: the %s model in it %s", want, path, p->vt->name, why);
+        drec_model_free(*out);
+        *out = NULL;
+        return st;
+    }
+    return DREC_OK;
+}
+
+static drec_status ncf_fit(drec_model *m, const drec_dataset *train, const drec_params *p) {
+    ncf_hp hp;
+    int kind = kind_of(m);
+    drec_status st = read_hp(m, p, kind, &hp);
+    if (st) return st;
+    drec_sampler *smp = drec_sampler_new(train, 0.0, m->seed);
+    ncf_net *net = net_new(kind, m->n_users, m->n_items, (int)hp.dim, hp.nl, hp.layers);
+    drec_rng rng;
+    drec_rng_seed2(&rng, m->seed, 0x6e6366);
+    net_init(net, &rng);
+    if (kind == NCF_NEUMF && (hp.pretrain || hp.gmf_file || hp.mlp_file)) {
+        drec_model *gfile = NULL, *mfile = NULL;
+        ncf_net *g = NULL, *ml = NULL, *gown = NULL, *mown = NULL;
+        if (hp.gmf_file && (st = load_part(m, hp.gmf_file, "gmf", &hp, &gfile))) goto fail;
+        if (hp.mlp_file && (st = load_part(m, hp.mlp_file, "mlp", &hp, &mfile))) {
+            drec_model_free(gfile);
+            goto fail;
+        }
+        if (gfile)
+            g = gfile->state;
+        else {
+            ncf_hp h2 = hp;
+            h2.kind = NCF_GMF;
+            g = gown = net_new(NCF_GMF, m->n_users, m->n_items, (int)hp.dim, hp.nl, hp.layers);
+            net_init(gown, &rng);
+            net_fit(gown, NULL, &h2, smp, m->seed, 1, "gmf");
+        }
+        if (mfile)
+            ml = mfile->state;
+        else {
+            ncf_hp h2 = hp;
+            h2.kind = NCF_MLP;
+            ml = mown = net_new(NCF_MLP, m->n_users, m->n_items, (int)hp.dim, hp.nl, hp.layers);
+            net_init(mown, &rng);
+            net_fit(mown, NULL, &h2, smp, m->seed, 2, "mlp");
+        }
+        table_copy(&net->gu, &g->gu);
+        table_copy(&net->gi, &g->gi);
+        table_copy(&net->mu, &ml->mu);
+        table_copy(&net->mi, &ml->mi);
+        for (int l = 1; l <= net->nl; l++) {
+            memcpy(net->W[l], ml->W[l], (size_t)net->L[l - 1] * net->L[l] * sizeof(float));
+            memcpy(net->b[l], ml->b[l], (size_t)net->L[l] * sizeof(float));
+        }
+        float a = (float)hp.alpha;
+        for (int f = 0; f < net->F; f++) net->h[f] = a * g->h[f];
+        for (int o = 0; o < net->L[net->nl]; o++) net->h[net->F + o] = (1 - a) * ml->h[o];
+        net->c[0] = a * g->c[0] + (1 - a) * ml->c[0];
+        net_free(gown);
+        net_free(mown);
+        drec_model_free(gfile);
+        drec_model_free(mfile);
+    }
+    net_refresh(net, true);
+    m->state = net;
+    net_fit(net, m, &hp, smp, m->seed, 3, m->vt->name);
+    drec_sampler_free(smp);
+    return DREC_OK;
+fail:
+    net_free(net);
+    drec_sampler_free(smp);
+    return st;
+}
+
+/* ---- the vtable hooks ------------------------------------------------------- */
+
+static void ncf_score(const drec_model *m, const drec_query *q, const int32_t *items, int n, float *out) {
+    int count = items ? n : m->n_items;
+    if (q->user < 0 || q->user >= m->n_users) {
+        /* No fold-in for users unseen in training: popularity. */
+        for (int k = 0; k < count; k++) {
+            int32_t i = items ? items[k] : k;
+            out[k] = i >= 0 && i < m->n_items ? (float)m->item_count[i] : 0;
+        }
+        return;
+    }
+    if (items) {
+        for (int k = 0; k < n; k++)
+            if (items[k] < 0 || items[k] >= m->n_items) {
+                /* Rare: score the valid ones through a filtered copy. */
+                int32_t *ok = drec_malloc((size_t)n * sizeof *ok);
+                float *s = drec_malloc((size_t)n * sizeof *s);
+                int c = 0;
+                for (int j = 0; j < n; j++)
+                    if (items[j] >= 0 && items[j] < m->n_items) ok[c++] = items[j];
+                net_score(m->state, q->user, ok, c, s);
+                for (int j = 0, t = 0; j < n; j++) out[j] = items[j] >= 0 && items[j] < m->n_items ? s[t++] : -INFINITY;
+                free(ok);
+                free(s);
+                return;
+            }
+    }
+    net_score(m->state, q->user, items, count, out);
+}
+
+static const float *ncf_item_vector(const drec_model *m, int32_t i, int *dim) {
+    const ncf_net *n = m->state;
+    const ncf_table *t = has_gmf(n) ? &n->gi : &n->mi;
+    *dim = t->dim;
+    return t->w + (size_t)i * t->dim;
+}
+
+static drec_status ncf_save(const drec_model *m, drec_mf_writer *w) {
+    ncf_net *n = m->state;
+    int32_t *shape = n->shape; /* lives as long as the model, as the writer needs */
+    int ns = 0;
+    shape[ns++] = n->kind;
+    shape[ns++] = n->F;
+    shape[ns++] = n->nl;
+    for (int l = 0; has_mlp(n) && l <= n->nl; l++) shape[ns++] = n->L[l];
+    drec_status st = drec_mf_put_i32(w, "ncf.shape", shape, ns);
+    if (!st && has_gmf(n)) st = drec_mf_put_f32(w, "gmf.user", n->gu.w, n->U, n->F);
+    if (!st && has_gmf(n)) st = drec_mf_put_f32(w, "gmf.item", n->gi.w, n->I, n->F);
+    if (!st && has_mlp(n)) st = drec_mf_put_f32(w, "mlp.user", n->mu.w, n->U, n->mu.dim);
+    if (!st && has_mlp(n)) st = drec_mf_put_f32(w, "mlp.item", n->mi.w, n->I, n->mi.dim);
+    if (!st) st = drec_mf_put_f32(w, "dense", n->dense, (int64_t)n->n_dense, 0);
+    return st;
+}
+
+static drec_status ncf_load(drec_model *m, drec_mf_reader *r) {
+    int64_t ns = 0;
+    const void *data;
+    drec_status st = drec_mf_get(r, "ncf.shape", DREC_DT_I32, 1, &ns, &data);
+    if (st) return st;
+    const int32_t *s = data;
+    int kind = kind_of(m);
+    bool mlp = kind & NCF_MLP;
+    if (ns < 3 || s[0] != kind || s[1] < 1 || s[1] > 4096 || s[2] < 0 || s[2] > NCF_MAX_LAYERS ||
+        ns != 3 + (mlp ? s[2] + 1 : 0) || (mlp && (s[2] < 1 || s[3] % 2)))
+        return drec_fail(DREC_ERR_FORMAT, "%s model file: the network shape is inconsistent", m->vt->name);
+    int L[NCF_MAX_LAYERS + 1] = {0};
+    for (int l = 0; mlp && l <= s[2]; l++) {
+        L[l] = s[3 + l];
+        if (L[l] < 1 || L[l] > 4096)
+            return drec_fail(DREC_ERR_FORMAT, "%s model file: the network shape is inconsistent", m->vt->name);
+    }
+    ncf_net *n = net_new(kind, m->n_users, m->n_items, s[1], s[2], L);
+    m->state = n;
+    struct { const char *name; ncf_table *t; } tabs[4] = {
+        {"gmf.user", &n->gu}, {"gmf.item", &n->gi}, {"mlp.user", &n->mu}, {"mlp.item", &n->mi}};
+    for (int k = 0; k < 4; k++) {
+        if (!tabs[k].t->w) continue;
+        int64_t sh[2] = {tabs[k].t->rows, tabs[k].t->dim};
+        if ((st = drec_mf_get(r, tabs[k].name, DREC_DT_F32, 2, sh, &data))) return st;
+        memcpy(tabs[k].t->w, data, (size_t)sh[0] * sh[1] * sizeof(float));
+    }
+    int64_t nd = (int64_t)n->n_dense;
+    if ((st = drec_mf_get(r, "dense", DREC_DT_F32, 1, &nd, &data))) return st;
+    memcpy(n->dense, data, n->n_dense * sizeof(float));
+    net_refresh(n, true);
+    return DREC_OK;
+}
+
+static void ncf_free(drec_model *m) {
+    net_free(m->state);
+    m->state = NULL;
+}
+
+#define NCF_VT(NAME, SUMMARY)                                                                          \
+    {                                                                                                  \
+        .name = NAME, .summary = SUMMARY, .caps = DREC_CAP_RANK, .fit = ncf_fit, .score = ncf_score,   \
+        .item_vector = ncf_item_vector, .save = ncf_save, .load = ncf_load, .free_state = ncf_free,    \
+    }
+
+const drec_model_vt drec_gmf_vt = NCF_VT("gmf", "generalized matrix factorization (NCF, He et al. 2017)");
+const drec_model_vt drec_mlp_vt = NCF_VT("mlp", "multi-layer perceptron over user and item embeddings (NCF)");
+const drec_model_vt drec_neumf_vt =
+    NCF_VT("neumf", "NeuMF: GMF and MLP fused (NCF); --pretrain trains both first, or gmf=FILE mlp=FILE");
