@@ -286,10 +286,16 @@ TEST(gradcheck_all_ops) {
         gradcheck(an[a], 3, lin, b_linear, &act);
     }
     gradcheck("linear no bias", 2, lin, b_linear_nobias, NULL);
-    /* large enough for the BLAS path split across threads (M*N*K >= 2e5) */
-    const var_spec big[] = {{64, 48, V_LEAF}, {48, 80, V_PARAM}, {1, 80, V_PARAM}};
+    /* through OpenBLAS, and large enough for drec_sgemm's split of rows
+     * across threads (M*N*K >= 8e6); the scalar path's reference loop
+     * would be slow here, so only the SIMD path runs it */
+    const var_spec mid[] = {{64, 48, V_LEAF}, {48, 80, V_PARAM}, {1, 80, V_PARAM}};
     drec_act tanh_act = DREC_ACT_TANH;
-    gradcheck("linear 64x48->80 (BLAS)", 3, big, b_linear, &tanh_act);
+    gradcheck("linear 64x48->80 (BLAS)", 3, mid, b_linear, &tanh_act);
+    if (strcmp(drec_kernels_name(), "scalar") != 0) {
+        const var_spec big[] = {{256, 128, V_LEAF}, {128, 256, V_PARAM}, {1, 256, V_PARAM}};
+        gradcheck("linear 256x128->256 (split)", 3, big, b_linear, &tanh_act);
+    }
     for (int t = 0; t < 4; t++) {
         var_spec mm[] = {{t & 1 ? 40 : 36, t & 1 ? 36 : 40, V_LEAF}, {t & 2 ? 24 : 40, t & 2 ? 40 : 24, V_LEAF}};
         char nm[40];
@@ -532,6 +538,23 @@ TEST(kernels_match_scalar) {
         CHECK(drec_kern->max(a, 133) == m0);
         drec_kern->exp(o2, a, 133);
         for (int i = 0; i < 133; i++) CHECK_NEAR(o2[i], o1[i], 3e-7 * o1[i]);
+        /* lincomb: every tail length, with and without row indices, both modes */
+        static float M[7 * 133], c[7], l1[133], l2[133];
+        const int32_t idx[7] = {6, 0, 3, 3, 1, 5, 2};
+        for (int i = 0; i < 7 * 133; i++) M[i] = b[i % 133] * (float)(i % 7 - 3);
+        for (int i = 0; i < 7; i++) c[i] = a[i] / 10;
+        for (int len = 1; len <= 133; len += (len < 70 ? 1 : 9))
+            for (int mode = 0; mode < 4; mode++) {
+                for (int j = 0; j < len; j++) l1[j] = l2[j] = b[j];
+                if (len < 133) l2[len] = 12345.0f;
+                const int32_t *ix = mode & 1 ? idx : NULL;
+                CHECK_OK(drec_kernels_select("scalar"));
+                drec_kern->lincomb(l1, c, M, ix, 7, 133, len, mode & 2);
+                CHECK_OK(drec_kernels_select(paths[p]));
+                drec_kern->lincomb(l2, c, M, ix, 7, 133, len, mode & 2);
+                for (int j = 0; j < len; j++) CHECK_NEAR(l2[j], l1[j], 1e-5);
+                CHECK(len == 133 || l2[len] == 12345.0f); /* nothing written past len */
+            }
         for (int n = 0; n < 40; n++) {
             float y1[40], y2[40];
             for (int i = 0; i < n; i++) y1[i] = y2[i] = b[i];

@@ -27,7 +27,7 @@ static void stub_score(const drec_model *m, const drec_query *q, const int32_t *
         case 0: out[k] = g_table[q->user][i]; break;
         case 1: out[k] = 0; break;
         case 2: out[k] = q->n_hist > 0 && i == q->hist[q->n_hist - 1] + 1; break;
-        default: out[k] = (float)((i * 7919) % 101); break;
+        default: out[k] = (float)((i * 7919) % 1009); break;
         }
     }
     if (g_mode == 3 && items && q->user >= 0) {
@@ -45,7 +45,15 @@ static void stub_predict(const drec_model *m, const drec_dataset *ds, const size
     for (size_t k = 0; k < n; k++) out[k] = g_pred[rows[k]];
 }
 
+static const float g_vec[2][2] = {{1, 0}, {1, 1}}; /* even items, odd items */
+static const float *stub_vector(const drec_model *m, int32_t i, int *dim) {
+    (void)m;
+    *dim = 2;
+    return g_vec[i % 2];
+}
+
 static const drec_model_vt stub_vt = {.name = "stub", .score = stub_score};
+static const drec_model_vt stub_vec_vt = {.name = "stubv", .score = stub_score, .item_vector = stub_vector};
 static const drec_model_vt stub_pred_vt = {.name = "stubp", .score = stub_score, .predict = stub_predict};
 
 static drec_model *stub_model(const drec_dataset *train, const drec_model_vt *vt) {
@@ -149,6 +157,40 @@ TEST(full_ranking_by_hand) {
     drec_dataset_free(te);
 }
 
+TEST(diversity_from_embeddings_then_attributes) {
+    drec_dataset *tr, *te;
+    full_parts(&tr, &te);
+    float s0[6] = {10, 9, 5, 5, 1, 7}, s2[6] = {3, 100, 2, 8, 8, 1};
+    memcpy(g_table[0], s0, sizeof s0);
+    memcpy(g_table[2], s2, sizeof s2);
+    g_mode = 0;
+    drec_metric ms[1] = {{DREC_M_DIVERSITY, 3}};
+    drec_eval_split sp = {.train = tr, .test = te};
+    drec_eval_opts o = {.mode = DREC_EVAL_FULL, .metrics = ms, .n_metrics = 1, .seed = 1};
+    drec_eval_result r;
+    /* lists u0 [5, 2, 3] and u2 [3, 4, 0]: each has one same-parity pair
+     * (cosine 1) and two mixed pairs (cosine 1/sqrt 2) */
+    drec_model *m = stub_model(tr, &stub_vec_vt);
+    CHECK_OK(drec_evaluate(m, &sp, &o, &r));
+    CHECK_NEAR(r.m[0].value, 2 * (1 - 1 / sqrt(2.0)) / 3, 1e-6);
+    drec_eval_result_free(&r);
+    drec_model_free(m);
+    /* no embeddings, no attributes, no categories: not available */
+    m = stub_model(tr, &stub_vt);
+    CHECK_OK(drec_evaluate(m, &sp, &o, &r));
+    CHECK(isnan(r.m[0].value) && r.note[0]);
+    drec_eval_result_free(&r);
+    /* item attributes: genre A for even items, B for odd ones -> 2/3 */
+    for (int i = 0; i < 6; i++) drec_attrs_add(&tr->side->item_attrs, i, "genre", i % 2 ? "B" : "A", 1);
+    drec_attrs_finish(&tr->side->item_attrs, 6);
+    CHECK_OK(drec_evaluate(m, &sp, &o, &r));
+    CHECK_NEAR(r.m[0].value, 2.0 / 3, 1e-12);
+    drec_eval_result_free(&r);
+    drec_model_free(m);
+    drec_dataset_free(tr);
+    drec_dataset_free(te);
+}
+
 TEST(sampled_negatives_never_touched) {
     /* 3 users, 300 items; user u had items [100u, 100u + 50) in training
      * and 100u + 50 in test. */
@@ -192,6 +234,43 @@ TEST(sampled_negatives_never_touched) {
     for (int u = 0; u < 3; u++) free(g_scored[u]);
     free(g_scored);
     free(g_n_scored);
+    drec_model_free(m);
+    drec_dataset_free(tr);
+    drec_dataset_free(te);
+}
+
+TEST(same_numbers_at_any_thread_count) {
+    /* Big enough (700 x 2000 scores) to run in parallel. */
+    int U = 700, I = 2000;
+    drec_dataset *tr = new_ds(DREC_DS_INTERACTIONS, U, I);
+    for (int u = 0; u < U; u++)
+        for (int j = 0; j < 5; j++) drec_ds_push(tr, u, (u * 13 + j * 101) % I, 1, j);
+    drec_ds_finish(tr);
+    size_t none = 0;
+    drec_dataset *te = drec_dataset_subset(tr, &none, 0);
+    for (int u = 0; u < U; u++) drec_ds_push(te, u, (u * 29 + 7) % I, 1, 9);
+    drec_ds_finish(te);
+    drec_model *m = stub_model(tr, &stub_vt);
+    g_mode = 3;
+    drec_metric ms[3];
+    int n;
+    CHECK_OK(drec_metrics_parse("ndcg@10,mrr@20,novelty@10", ms, 3, &n));
+    drec_eval_split sp = {.train = tr, .test = te};
+    drec_eval_opts o = {.mode = DREC_EVAL_FULL, .metrics = ms, .n_metrics = n, .seed = 2, .keep_lists = true};
+    drec_eval_result r1, r2;
+    omp_set_num_threads(1);
+    CHECK_OK(drec_evaluate(m, &sp, &o, &r1));
+    omp_set_num_threads(2);
+    CHECK_OK(drec_evaluate(m, &sp, &o, &r2));
+    CHECK(r1.n_units == (size_t)U && r2.n_units == (size_t)U);
+    int diff = 0;
+    for (int j = 0; j < n; j++)
+        for (int u = 0; u < U; u++) diff += r1.m[j].per[u] != r2.m[j].per[u];
+    CHECK(diff == 0);
+    CHECK(memcmp(r1.lists, r2.lists, (size_t)U * 10 * sizeof *r1.lists) == 0);
+    CHECK(r1.m[0].value > 0); /* the hash scores do put some held-out items in the top 10 */
+    drec_eval_result_free(&r1);
+    drec_eval_result_free(&r2);
     drec_model_free(m);
     drec_dataset_free(tr);
     drec_dataset_free(te);
@@ -397,7 +476,9 @@ TEST(kfold_mean_and_std_over_folds) {
 
 int main(void) {
     RUN(full_ranking_by_hand);
+    RUN(diversity_from_embeddings_then_attributes);
     RUN(sampled_negatives_never_touched);
+    RUN(same_numbers_at_any_thread_count);
     RUN(ncf_file_negatives_exactly);
     RUN(session_next_item);
     RUN(rating_and_click_rows);

@@ -9,7 +9,29 @@
 
 #include "data/dataset.h"
 
+#include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+/* Removes the temp folder that holds path (made by write_temp) and every
+ * file in it. */
+static void remove_temp(const char *path) {
+    if (!path) return;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(path, '/') - path), path);
+    if (strncmp(dir, "/tmp/drec-test-", 15) != 0) return;
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char p[1300];
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
 
 /* Loads spec; returns the status and keeps the message in msg. */
 static drec_status try_load(const char *spec, drec_params *opts, char *msg, size_t cap) {
@@ -30,6 +52,7 @@ static void expect_error(const char *kind, const char *name, const char *text, s
     drec_status st = try_load(spec, NULL, msg, sizeof msg);
     CHECK(st == DREC_ERR_INPUT);
     CHECK_STR(msg, want);
+    remove_temp(p);
     free(p);
 }
 
@@ -42,6 +65,7 @@ static drec_dataset *expect_ok(const char *kind, const char *name, const char *t
     snprintf(spec, sizeof spec, "%s:%s", kind, p);
     drec_dataset *ds = NULL;
     CHECK_OK(drec_dataset_load_opts(spec, NULL, &ds));
+    remove_temp(p);
     free(p);
     return ds;
 }
@@ -65,6 +89,8 @@ TEST(missing_and_empty) {
     char want[600];
     snprintf(want, sizeof want, "%s: no u.data, ratings.dat or ratings.csv in this folder", p);
     CHECK_STR(msg, want);
+    *slash = '/';
+    remove_temp(p);
     free(p);
 }
 
@@ -118,6 +144,7 @@ TEST(truncated_crlf_latin1) {
         drec_dataset_free(ds);
     }
     free(dir);
+    remove_temp(p);
     free(p);
 }
 
@@ -140,6 +167,7 @@ TEST(long_line_and_binary) {
     CHECK(strstr(msg, "...(10485760 bytes)\" is not a number") != NULL);
     CHECK(strlen(msg) < 300);
     drec_params_free(o);
+    remove_temp(p);
     free(p);
     free(big);
     /* NUL bytes. */
@@ -183,6 +211,7 @@ TEST(ncf_negatives_must_match) {
         CHECK(ds->neg_ptr[2] == 4 && ds->neg_idx[3] == drec_dataset_item_id(ds, "9"));
         drec_dataset_free(ds);
     }
+    remove_temp(p);
     free(p);
 }
 
@@ -202,6 +231,7 @@ TEST(csv_options) {
     CHECK(try_load(spec, o, msg, sizeof msg) == DREC_ERR_USAGE);
     CHECK_STR(msg, "--sep \"ab\": expected one character, \"::\", \"tab\" or \"space\"");
     drec_params_free(o);
+    remove_temp(p);
     free(p);
 }
 

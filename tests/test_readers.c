@@ -8,6 +8,29 @@
 #include "data/dataset.h"
 #include "data/textio.h"
 
+#include <dirent.h>
+#include <unistd.h>
+
+/* Removes the temp folder that holds path (made by write_temp) and every
+ * file in it. */
+static void remove_temp(const char *path) {
+    if (!path) return;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(path, '/') - path), path);
+    if (strncmp(dir, "/tmp/drec-test-", 15) != 0) return;
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char p[1300];
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
 static drec_dataset *load(const char *kind, const char *rel) {
     char *p = data_path(rel);
     char spec[4096];
@@ -370,6 +393,7 @@ static drec_dataset *load_text(const char *kind, const char *name, const char *t
     snprintf(spec, sizeof spec, "%s:%s", kind, p);
     drec_dataset *ds = NULL;
     if (drec_dataset_load_opts(spec, opts, &ds)) fprintf(stderr, "  %s: %s\n", spec, drec_errmsg());
+    remove_temp(p);
     free(p);
     return ds;
 }
@@ -530,6 +554,7 @@ TEST(movielens_1m_layout) {
         CHECK(has_attr(&sd->user_attrs, u2, "age=56+") && has_attr(&sd->user_attrs, u2, "occupation=self-employed"));
         drec_dataset_free(ds);
     }
+    remove_temp(p);
     free(p);
 }
 
@@ -552,6 +577,7 @@ TEST(movielens_latest_layout) {
         CHECK(has_attr(&sd->item_attrs, iid(ds, "1"), "genre=Children"));
         drec_dataset_free(ds);
     }
+    remove_temp(p);
     free(p);
 }
 
@@ -578,6 +604,7 @@ TEST(criteo_raw_tsv) {
         CHECK_NEAR(ds->feat_val[4], log(1383.0), 1e-5);
         drec_dataset_free(ds);
     }
+    remove_temp(p);
     free(p);
 }
 

@@ -80,7 +80,7 @@ void drec_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float 
     if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
     int nth = omp_get_max_threads();
     double work = (double)M * N * K;
-    if (nth > 1 && M >= 2 * 16 && work >= 2e5 && !omp_in_parallel()) {
+    if (nth > 1 && M >= 2 * 16 && work >= 8e6 && !omp_in_parallel()) {
         DREC_PAR(true, {
             int t = omp_get_thread_num(), nt = omp_get_num_threads();
             /* blocks of whole 16-row panels, split evenly */

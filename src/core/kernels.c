@@ -56,8 +56,17 @@ static float sc_exp_shift_sum(float *o, const float *x, float m, int n) {
     return s;
 }
 
+static void sc_lincomb(float *out, const float *c, const float *M, const int32_t *idx, int n, int64_t ld, int len,
+                       bool acc) {
+    if (!acc) memset(out, 0, (size_t)len * sizeof(float));
+    for (int i = 0; i < n; i++) {
+        const float *row = M + (idx ? (int64_t)idx[i] : i) * ld;
+        for (int j = 0; j < len; j++) out[j] += c[i] * row[j];
+    }
+}
+
 static const drec_kernels k_scalar = {"scalar", sc_dot, sc_sum, sc_max, sc_axpy, sc_scale,
-                                      sc_add, sc_mul, sc_exp, sc_exp_shift_sum};
+                                      sc_add, sc_mul, sc_exp, sc_exp_shift_sum, sc_lincomb};
 
 /* ---- AVX2 + FMA --------------------------------------------------------------- */
 
@@ -172,8 +181,44 @@ T2 static float a2_exp_shift_sum(float *o, const float *x, float m, int n) {
     return s;
 }
 
+/* 32 columns (4 ymm accumulators) per block; a masked tail block. */
+T2 static void a2_lincomb(float *out, const float *c, const float *M, const int32_t *idx, int n, int64_t ld, int len,
+                          bool acc) {
+    int j0 = 0;
+    for (; j0 + 32 <= len; j0 += 32) {
+        __m256 a0, a1, a2, a3;
+        if (acc) {
+            a0 = _mm256_loadu_ps(out + j0), a1 = _mm256_loadu_ps(out + j0 + 8);
+            a2 = _mm256_loadu_ps(out + j0 + 16), a3 = _mm256_loadu_ps(out + j0 + 24);
+        } else {
+            a0 = a1 = a2 = a3 = _mm256_setzero_ps();
+        }
+        for (int i = 0; i < n; i++) {
+            const float *r = M + (idx ? (int64_t)idx[i] : i) * ld + j0;
+            __m256 ci = _mm256_set1_ps(c[i]);
+            a0 = _mm256_fmadd_ps(ci, _mm256_loadu_ps(r), a0);
+            a1 = _mm256_fmadd_ps(ci, _mm256_loadu_ps(r + 8), a1);
+            a2 = _mm256_fmadd_ps(ci, _mm256_loadu_ps(r + 16), a2);
+            a3 = _mm256_fmadd_ps(ci, _mm256_loadu_ps(r + 24), a3);
+        }
+        _mm256_storeu_ps(out + j0, a0), _mm256_storeu_ps(out + j0 + 8, a1);
+        _mm256_storeu_ps(out + j0 + 16, a2), _mm256_storeu_ps(out + j0 + 24, a3);
+    }
+    for (; j0 + 8 <= len; j0 += 8) {
+        __m256 a0 = acc ? _mm256_loadu_ps(out + j0) : _mm256_setzero_ps();
+        for (int i = 0; i < n; i++)
+            a0 = _mm256_fmadd_ps(_mm256_set1_ps(c[i]), _mm256_loadu_ps(M + (idx ? (int64_t)idx[i] : i) * ld + j0), a0);
+        _mm256_storeu_ps(out + j0, a0);
+    }
+    for (; j0 < len; j0++) {
+        float s = acc ? out[j0] : 0.0f;
+        for (int i = 0; i < n; i++) s += c[i] * M[(idx ? (int64_t)idx[i] : i) * ld + j0];
+        out[j0] = s;
+    }
+}
+
 static const drec_kernels k_avx2 = {"avx2", a2_dot, a2_sum, a2_max, a2_axpy, a2_scale,
-                                    a2_add, a2_mul, a2_exp, a2_exp_shift_sum};
+                                    a2_add, a2_mul, a2_exp, a2_exp_shift_sum, a2_lincomb};
 
 /* ---- AVX-512 ------------------------------------------------------------------ */
 
@@ -289,8 +334,49 @@ T5 static float a5_exp_shift_sum(float *o, const float *x, float mx, int n) {
     return _mm512_reduce_add_ps(s0);
 }
 
+/* 64 columns (4 zmm accumulators) per block; masked tails. */
+T5 static void a5_lincomb(float *out, const float *c, const float *M, const int32_t *idx, int n, int64_t ld, int len,
+                          bool acc) {
+    int j0 = 0;
+    for (; j0 + 64 <= len; j0 += 64) {
+        __m512 a0, a1, a2, a3;
+        if (acc) {
+            a0 = _mm512_loadu_ps(out + j0), a1 = _mm512_loadu_ps(out + j0 + 16);
+            a2 = _mm512_loadu_ps(out + j0 + 32), a3 = _mm512_loadu_ps(out + j0 + 48);
+        } else {
+            a0 = a1 = a2 = a3 = _mm512_setzero_ps();
+        }
+        for (int i = 0; i < n; i++) {
+            const float *r = M + (idx ? (int64_t)idx[i] : i) * ld + j0;
+            __m512 ci = _mm512_set1_ps(c[i]);
+            a0 = _mm512_fmadd_ps(ci, _mm512_loadu_ps(r), a0);
+            a1 = _mm512_fmadd_ps(ci, _mm512_loadu_ps(r + 16), a1);
+            a2 = _mm512_fmadd_ps(ci, _mm512_loadu_ps(r + 32), a2);
+            a3 = _mm512_fmadd_ps(ci, _mm512_loadu_ps(r + 48), a3);
+        }
+        _mm512_storeu_ps(out + j0, a0), _mm512_storeu_ps(out + j0 + 16, a1);
+        _mm512_storeu_ps(out + j0 + 32, a2), _mm512_storeu_ps(out + j0 + 48, a3);
+    }
+    /* up to 63 columns left: two full-or-masked pairs of 16 */
+    while (j0 < len) {
+        int w = DREC_MIN(32, len - j0);
+        __mmask16 m0 = tail16(DREC_MIN(w, 16)), m1 = w > 16 ? tail16(w - 16) : 0;
+        __m512 a0 = acc ? _mm512_maskz_loadu_ps(m0, out + j0) : _mm512_setzero_ps();
+        __m512 a1 = acc ? _mm512_maskz_loadu_ps(m1, out + j0 + 16) : _mm512_setzero_ps();
+        for (int i = 0; i < n; i++) {
+            const float *r = M + (idx ? (int64_t)idx[i] : i) * ld + j0;
+            __m512 ci = _mm512_set1_ps(c[i]);
+            a0 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m0, r), a0);
+            a1 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m1, r + 16), a1);
+        }
+        _mm512_mask_storeu_ps(out + j0, m0, a0);
+        _mm512_mask_storeu_ps(out + j0 + 16, m1, a1);
+        j0 += w;
+    }
+}
+
 static const drec_kernels k_avx512 = {"avx512", a5_dot, a5_sum, a5_max, a5_axpy, a5_scale,
-                                      a5_add, a5_mul, a5_exp, a5_exp_shift_sum};
+                                      a5_add, a5_mul, a5_exp, a5_exp_shift_sum, a5_lincomb};
 
 /* ---- selection ------------------------------------------------------------------ */
 

@@ -14,6 +14,9 @@
 
 #include "drec.h"
 
+#include <stdbool.h>
+#include <stdint.h>
+
 typedef struct drec_kernels {
     const char *name;
     float (*dot)(const float *a, const float *b, int n);
@@ -26,6 +29,11 @@ typedef struct drec_kernels {
     void (*exp)(float *out, const float *x, int n);
     /* out = exp(x - m), returns the sum of out (softmax numerator) */
     float (*exp_shift_sum)(float *out, const float *x, float m, int n);
+    /* out[0..len) (+)= sum_{i<n} c[i] * M[row_i][0..len), row_i = idx ? idx[i] : i,
+     * rows ld floats apart; accumulates into out when acc, else overwrites.
+     * The workhorse of attention and spmm: accumulators stay in registers. */
+    void (*lincomb)(float *out, const float *c, const float *M, const int32_t *idx, int n, int64_t ld,
+                    int len, bool acc);
 } drec_kernels;
 
 /* The active table (selected on first use from DREC_KERNELS, default auto). */

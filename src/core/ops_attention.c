@@ -5,10 +5,10 @@
  * rows b*T.., columns h*Dh..  One (b,h) pair is one unit of work:
  *   S = Q K^T / sqrt(Dh), masked (causal: key j > query t; padding: key
  *   mask 0) to -inf;  P = softmax_rows(S);  O = P V.
- * P is kept for backward ([B,H,T,T]); the products never materialise S for
- * more than one pair per thread.  Inner loops are axpys over a transposed
- * K^T (scores for one query against all keys at once) and over V rows, so
- * they vectorise at head widths of 16..128.
+ * P is kept for backward ([B,H,T,T]); S never exists for more than one
+ * pair per thread.  Every product is a linear combination of rows
+ * (kernels.h lincomb, accumulators in registers): scores of one query are
+ * a combination of the rows of K^T, an output row a combination of V's.
  *
  * Backward per pair:  dP = dO V^T;  dS = P * (dP - rowsum(P * dP));
  *   dQ = dS K / sqrt(Dh);  dK = dS^T Q / sqrt(Dh);  dV = P^T dO.
@@ -40,33 +40,39 @@ static void attention_backward(drec_tape *tp, drec_node *nd) {
     attn_saved *s = nd->saved;
     int T = s->T, H = s->H, C = drec_cols(q), Dh = C / H, B = (int)(drec_rows(q) / T);
     float scale = 1.0f / sqrtf((float)Dh);
-    float *dq = q->requires_grad ? drec_grad(tp, q) : NULL;
-    float *dk = k->requires_grad ? drec_grad(tp, k) : NULL;
-    float *dv = v->requires_grad ? drec_grad(tp, v) : NULL;
+    float *dq = drec_grad(tp, q), *dk = drec_grad(tp, k), *dv = drec_grad(tp, v);
     int nth = omp_get_max_threads();
-    float *scratch = drec_tape_floats(tp, (int64_t)nth * ((int64_t)Dh * T + 2 * T));
+    int64_t per = (int64_t)Dh * T + (int64_t)T * T + 3 * T;
+    float *scratch = drec_tape_floats(tp, nth * per);
     DREC_PAR_FOR((int64_t)B * H * T * T * Dh > 100000,
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
-        float *Vt = scratch + (int64_t)omp_get_thread_num() * ((int64_t)Dh * T + 2 * T);
-        float *dP = Vt + (int64_t)Dh * T, *dS = dP + T;
+        float *Vt = scratch + (int64_t)omp_get_thread_num() * per;
+        float *dS = Vt + (int64_t)Dh * T, *dP = dS + (int64_t)T * T, *cs = dP + T, *ps = cs + T;
         int64_t base = (int64_t)b * T * C + (int64_t)h * Dh;
-        const float *Q = q->data + base, *K = k->data + base, *V = v->data + base, *dO = o->grad + base;
+        const float *Q = q->data + base, *K = k->data + base, *dO = o->grad + base;
         const float *P = s->P + (int64_t)bh * T * T;
-        head_transpose(Vt, V, T, Dh, C);
+        head_transpose(Vt, v->data + base, T, Dh, C);
+        /* rows: dP = dO V^T, dS = P (dP - rowsum(P dP)) scale, dQ = dS K */
         for (int t = 0; t < T; t++) {
-            const float *pr = P + (int64_t)t * T, *dOt = dO + (int64_t)t * C;
+            const float *pr = P + (int64_t)t * T;
+            float *dr = dS + (int64_t)t * T;
             int je = key_end(s, t);
-            memset(dP, 0, (size_t)je * sizeof(float));
-            for (int d = 0; d < Dh; d++) drec_kern->axpy(dP, dOt[d], Vt + (int64_t)d * T, je);
+            drec_kern->lincomb(dP, dO + (int64_t)t * C, Vt, NULL, Dh, T, je, false);
             float acc = drec_kern->dot(pr, dP, je);
-            for (int j = 0; j < je; j++) dS[j] = pr[j] * (dP[j] - acc) * scale;
-            for (int j = 0; j < je; j++) {
-                if (pr[j] == 0) continue; /* masked key: no gradient flows */
-                if (dq) drec_kern->axpy(dq + base + (int64_t)t * C, dS[j], K + (int64_t)j * C, Dh);
-                if (dk) drec_kern->axpy(dk + base + (int64_t)j * C, dS[j], Q + (int64_t)t * C, Dh);
-                if (dv) drec_kern->axpy(dv + base + (int64_t)j * C, pr[j], dOt, Dh);
+            for (int j = 0; j < je; j++) dr[j] = pr[j] * (dP[j] - acc) * scale;
+            for (int j = je; j < T; j++) dr[j] = 0;
+            drec_kern->lincomb(dq + base + (int64_t)t * C, dr, K, NULL, je, C, Dh, true);
+        }
+        /* columns: dK_j = sum_t dS[t][j] Q_t, dV_j = sum_t P[t][j] dO_t */
+        for (int j = 0; j < T; j++) {
+            int t0 = s->causal ? j : 0, n = T - t0;
+            for (int t = t0; t < T; t++) {
+                cs[t - t0] = dS[(int64_t)t * T + j];
+                ps[t - t0] = P[(int64_t)t * T + j];
             }
+            drec_kern->lincomb(dk + base + (int64_t)j * C, cs, Q + (int64_t)t0 * C, NULL, n, C, Dh, true);
+            drec_kern->lincomb(dv + base + (int64_t)j * C, ps, dO + (int64_t)t0 * C, NULL, n, C, Dh, true);
         }
     });
 }
@@ -88,11 +94,12 @@ drec_tensor *drec_attention(drec_tape *tp, drec_tensor *q, drec_tensor *k, drec_
     s->H = H;
     s->causal = causal;
     int nth = omp_get_max_threads();
-    float *scratch = drec_tape_floats(tp, (int64_t)nth * Dh * T);
+    int64_t per = (int64_t)Dh * T + Dh;
+    float *scratch = drec_tape_floats(tp, nth * per);
     DREC_PAR_FOR((int64_t)B * H * T * T * Dh > 100000,
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
-        float *Kt = scratch + (int64_t)omp_get_thread_num() * Dh * T;
+        float *Kt = scratch + (int64_t)omp_get_thread_num() * per, *qs = Kt + (int64_t)Dh * T;
         int64_t base = (int64_t)b * T * C + (int64_t)h * Dh;
         const float *Q = q->data + base, *K = k->data + base, *V = v->data + base;
         const int32_t *mk = s->mask ? s->mask + (int64_t)b * T : NULL;
@@ -102,8 +109,9 @@ drec_tensor *drec_attention(drec_tape *tp, drec_tensor *q, drec_tensor *k, drec_
             float *pr = P + (int64_t)t * T, *ot = o->data + base + (int64_t)t * C;
             const float *qt = Q + (int64_t)t * C;
             int je = key_end(s, t);
-            memset(pr, 0, (size_t)T * sizeof(float));
-            for (int d = 0; d < Dh; d++) drec_kern->axpy(pr, qt[d] * scale, Kt + (int64_t)d * T, je);
+            for (int d = 0; d < Dh; d++) qs[d] = qt[d] * scale;
+            memset(pr + je, 0, (size_t)(T - je) * sizeof(float));
+            drec_kern->lincomb(pr, qs, Kt, NULL, Dh, T, je, false);
             if (mk)
                 for (int j = 0; j < je; j++)
                     if (!mk[j]) pr[j] = -INFINITY;
@@ -115,8 +123,7 @@ drec_tensor *drec_attention(drec_tape *tp, drec_tensor *q, drec_tensor *k, drec_
             }
             float sum = drec_kern->exp_shift_sum(pr, pr, m, je);
             drec_kern->scale(pr, 1.0f / sum, je);
-            for (int j = 0; j < je; j++)
-                if (pr[j] != 0) drec_kern->axpy(ot, pr[j], V + (int64_t)j * C, Dh);
+            drec_kern->lincomb(ot, pr, V, NULL, je, C, Dh, false);
         }
     });
     drec_node *nd = drec_tape_record(tp, attention_backward, o, q, k, v, NULL);

@@ -12,7 +12,7 @@
 
 #include <math.h>
 
-#define PAR_MIN 65536
+#define PAR_MIN (1 << 18)
 
 static drec_tensor *like(drec_tape *tp, const drec_tensor *x) { return drec_tnew(tp, x->ndim, x->shape); }
 
@@ -32,79 +32,147 @@ static int bcast_mode(const drec_tensor *a, const drec_tensor *b) {
     return -1;
 }
 
-static inline int64_t bidx(int mode, int64_t i, int D) {
+/* One row of a op b: bv points at b's row (SAME, ROW) or its one value (COL, SCALAR). */
+static inline void fwd_row(int op, bool vec, float *o, const float *a, const float *bv, int D) {
+    if (vec) {
+        switch (op) {
+        case OP_ADD: drec_kern->add(o, a, bv, D); break;
+        case OP_MUL: drec_kern->mul(o, a, bv, D); break;
+        case OP_SUB:
+            #pragma omp simd
+            for (int j = 0; j < D; j++) o[j] = a[j] - bv[j];
+            break;
+        default:
+            #pragma omp simd
+            for (int j = 0; j < D; j++) o[j] = a[j] / bv[j];
+            break;
+        }
+    } else {
+        float c = bv[0];
+        switch (op) {
+        case OP_ADD:
+            #pragma omp simd
+            for (int j = 0; j < D; j++) o[j] = a[j] + c;
+            break;
+        case OP_SUB:
+            #pragma omp simd
+            for (int j = 0; j < D; j++) o[j] = a[j] - c;
+            break;
+        case OP_MUL:
+            #pragma omp simd
+            for (int j = 0; j < D; j++) o[j] = a[j] * c;
+            break;
+        default:
+            #pragma omp simd
+            for (int j = 0; j < D; j++) o[j] = a[j] / c;
+            break;
+        }
+    }
+}
+
+/* da += g * d(a op b)/da over one row */
+static inline void bwd_a_row(int op, bool vec, float *da, const float *g, const float *bv, int D) {
+    switch (op) {
+    case OP_ADD: case OP_SUB: drec_kern->add(da, da, g, D); break;
+    case OP_MUL:
+        if (vec) {
+            #pragma omp simd
+            for (int j = 0; j < D; j++) da[j] += g[j] * bv[j];
+        } else {
+            drec_kern->axpy(da, bv[0], g, D);
+        }
+        break;
+    default:
+        if (vec) {
+            #pragma omp simd
+            for (int j = 0; j < D; j++) da[j] += g[j] / bv[j];
+        } else {
+            drec_kern->axpy(da, 1.0f / bv[0], g, D);
+        }
+        break;
+    }
+}
+
+/* db_row += g * d(a op b)/db over one row, element-wise (SAME, ROW) */
+static inline void bwd_b_row(int op, float *db, const float *g, const float *a, const float *bv, int D) {
+    switch (op) {
+    case OP_ADD: drec_kern->add(db, db, g, D); break;
+    case OP_SUB: drec_kern->axpy(db, -1.0f, g, D); break;
+    case OP_MUL:
+        #pragma omp simd
+        for (int j = 0; j < D; j++) db[j] += g[j] * a[j];
+        break;
+    default:
+        #pragma omp simd
+        for (int j = 0; j < D; j++) db[j] -= g[j] * a[j] / (bv[j] * bv[j]);
+        break;
+    }
+}
+
+/* sum over one row of g * d(a op b)/db for a scalar b (COL, SCALAR) */
+static inline float bwd_b_scalar(int op, const float *g, const float *a, float b, int D) {
+    switch (op) {
+    case OP_ADD: return drec_kern->sum(g, D);
+    case OP_SUB: return -drec_kern->sum(g, D);
+    case OP_MUL: return drec_kern->dot(g, a, D);
+    default: return -drec_kern->dot(g, a, D) / (b * b);
+    }
+}
+
+static inline const float *brow(int mode, const float *b, int64_t r, int D) {
     switch (mode) {
-    case BC_SAME: return i;
-    case BC_ROW: return i % D;
-    case BC_COL: return i / D;
-    default: return 0;
+    case BC_SAME: return b + r * D;
+    case BC_COL: return b + r;
+    default: return b;
     }
 }
 
 static void binary_backward(drec_tape *tp, drec_node *nd) {
     drec_tensor *a = nd->in[0], *b = nd->in[1], *out = nd->out;
     int op = nd->i[0], mode = nd->i[1], D = drec_cols(a);
-    int64_t n = a->n;
+    int64_t R = drec_rows(a);
+    bool vec = mode == BC_SAME || mode == BC_ROW;
     const float *g = out->grad, *av = a->data, *bv = b->data;
     if (a->requires_grad) {
         float *da = drec_grad(tp, a);
-        DREC_PAR_FOR(n > PAR_MIN,
-        for (int64_t i = 0; i < n; i++) {
-            float bb = bv[bidx(mode, i, D)];
-            switch (op) {
-            case OP_ADD: case OP_SUB: da[i] += g[i]; break;
-            case OP_MUL: da[i] += g[i] * bb; break;
-            default: da[i] += g[i] / bb; break;
-            }
-        });
+        DREC_PAR_FOR(a->n > PAR_MIN,
+        for (int64_t r = 0; r < R; r++) bwd_a_row(op, vec, da + r * D, g + r * D, brow(mode, bv, r, D), D););
     }
     if (b->requires_grad) {
         float *db = drec_grad(tp, b);
-        if (mode == BC_SAME) {
-            DREC_PAR_FOR(n > PAR_MIN,
-            for (int64_t i = 0; i < n; i++) {
-                switch (op) {
-                case OP_ADD: db[i] += g[i]; break;
-                case OP_SUB: db[i] -= g[i]; break;
-                case OP_MUL: db[i] += g[i] * av[i]; break;
-                default: db[i] -= g[i] * av[i] / (bv[i] * bv[i]); break;
-                }
-            });
-        } else {
-            for (int64_t i = 0; i < n; i++) {
-                int64_t j = bidx(mode, i, D);
-                switch (op) {
-                case OP_ADD: db[j] += g[i]; break;
-                case OP_SUB: db[j] -= g[i]; break;
-                case OP_MUL: db[j] += g[i] * av[i]; break;
-                default: db[j] -= g[i] * av[i] / (bv[j] * bv[j]); break;
-                }
-            }
+        switch (mode) {
+        case BC_SAME:
+            DREC_PAR_FOR(a->n > PAR_MIN,
+            for (int64_t r = 0; r < R; r++) bwd_b_row(op, db + r * D, g + r * D, av + r * D, bv + r * D, D););
+            break;
+        case BC_ROW: /* rows summed in order */
+            for (int64_t r = 0; r < R; r++) bwd_b_row(op, db, g + r * D, av + r * D, bv, D);
+            break;
+        case BC_COL:
+            DREC_PAR_FOR(a->n > PAR_MIN,
+            for (int64_t r = 0; r < R; r++) db[r] += bwd_b_scalar(op, g + r * D, av + r * D, bv[r], D););
+            break;
+        default: {
+            double s = 0;
+            for (int64_t r = 0; r < R; r++) s += bwd_b_scalar(op, g + r * D, av + r * D, bv[0], D);
+            db[0] += (float)s;
+        }
         }
     }
 }
 
 static drec_tensor *binary(drec_tape *tp, drec_tensor *a, drec_tensor *b, int op) {
     int mode = bcast_mode(a, b), D = drec_cols(a);
+    int64_t R = drec_rows(a);
+    bool vec = mode == BC_SAME || mode == BC_ROW;
     drec_tensor *out = like(tp, a);
-    int64_t n = a->n;
     const float *av = a->data, *bv = b->data;
     float *o = out->data;
-    if (mode == BC_SAME && op == OP_ADD) {
-        drec_kern->add(o, av, bv, (int)n);
-    } else if (mode == BC_SAME && op == OP_MUL) {
-        drec_kern->mul(o, av, bv, (int)n);
+    if (mode == BC_SAME && a->n <= PAR_MIN) {
+        fwd_row(op, true, o, av, bv, (int)a->n); /* one long row */
     } else {
-        DREC_PAR_FOR(n > PAR_MIN,
-        for (int64_t i = 0; i < n; i++) {
-            float bb = bv[bidx(mode, i, D)];
-            switch (op) {
-            case OP_ADD: o[i] = av[i] + bb; break;
-            case OP_SUB: o[i] = av[i] - bb; break;
-            case OP_MUL: o[i] = av[i] * bb; break;
-            default: o[i] = av[i] / bb; break;
-            }
-        });
+        DREC_PAR_FOR(a->n > PAR_MIN,
+        for (int64_t r = 0; r < R; r++) fwd_row(op, vec, o + r * D, av + r * D, brow(mode, bv, r, D), D););
     }
     drec_node *nd = drec_tape_record(tp, binary_backward, out, a, b, NULL, NULL);
     if (nd) {
@@ -128,6 +196,94 @@ static inline float gelu_d(float x) {
     return 0.5f * (1.0f + erff(x * 0.70710678118654752f)) + x * 0.39894228040143268f * expf(-0.5f * x * x);
 }
 
+/* dx += g * f'(x) over [i0, i1), one loop per op so each vectorises */
+static void unary_bwd_range(int op, float c, float *dx, const float *g, const float *xv, const float *yv,
+                            int64_t i0, int64_t i1) {
+    switch (op) {
+    case U_SCALE:
+        #pragma omp simd
+        for (int64_t i = i0; i < i1; i++) dx[i] += g[i] * c;
+        break;
+    case U_ADDS:
+        #pragma omp simd
+        for (int64_t i = i0; i < i1; i++) dx[i] += g[i];
+        break;
+    case U_RELU:
+        #pragma omp simd
+        for (int64_t i = i0; i < i1; i++) {
+            float gi = g[i];
+            dx[i] += xv[i] > 0 ? gi : 0.0f;
+        }
+        break;
+    case U_LEAKY:
+        #pragma omp simd
+        for (int64_t i = i0; i < i1; i++) {
+            float gi = g[i];
+            dx[i] += xv[i] > 0 ? gi : c * gi;
+        }
+        break;
+    case U_GELU:
+        for (int64_t i = i0; i < i1; i++) dx[i] += g[i] * gelu_d(xv[i]);
+        break;
+    case U_SIGMOID:
+        #pragma omp simd
+        for (int64_t i = i0; i < i1; i++) dx[i] += g[i] * yv[i] * (1 - yv[i]);
+        break;
+    default:
+        #pragma omp simd
+        for (int64_t i = i0; i < i1; i++) dx[i] += g[i] * (1 - yv[i] * yv[i]);
+        break;
+    }
+}
+
+static void unary_fwd_range(int op, float c, float *o, const float *xv, int64_t i0, int64_t i1) {
+    switch (op) {
+    case U_SCALE:
+        #pragma omp simd
+        for (int64_t i = i0; i < i1; i++) o[i] = c * xv[i];
+        break;
+    case U_ADDS:
+        #pragma omp simd
+        for (int64_t i = i0; i < i1; i++) o[i] = xv[i] + c;
+        break;
+    case U_RELU:
+        #pragma omp simd
+        for (int64_t i = i0; i < i1; i++) {
+            float v = xv[i];
+            o[i] = v > 0 ? v : 0.0f;
+        }
+        break;
+    case U_LEAKY:
+        #pragma omp simd
+        for (int64_t i = i0; i < i1; i++) {
+            float v = xv[i];
+            o[i] = v > 0 ? v : c * v;
+        }
+        break;
+    case U_GELU:
+        for (int64_t i = i0; i < i1; i++) o[i] = gelu_f(xv[i]);
+        break;
+    default: {
+        /* sigmoid(x) = 1/(1+e^-x); tanh(x) = 2 sigmoid(2x) - 1, through the SIMD exp */
+        float k = op == U_SIGMOID ? -1.0f : -2.0f;
+        float *oo = o + i0;
+        int m = (int)(i1 - i0);
+        #pragma omp simd
+        for (int j = 0; j < m; j++) oo[j] = k * xv[i0 + j];
+        drec_kern->exp(oo, oo, m);
+        if (op == U_SIGMOID) {
+            #pragma omp simd
+            for (int j = 0; j < m; j++) oo[j] = 1.0f / (1.0f + oo[j]);
+        } else {
+            #pragma omp simd
+            for (int j = 0; j < m; j++) oo[j] = 2.0f / (1.0f + oo[j]) - 1.0f;
+        }
+    }
+    }
+}
+
+#define CHUNK 4096
+
 static void unary_backward(drec_tape *tp, drec_node *nd) {
     drec_tensor *x = nd->in[0], *y = nd->out;
     int op = nd->i[0];
@@ -136,19 +292,7 @@ static void unary_backward(drec_tape *tp, drec_node *nd) {
     float *dx = drec_grad(tp, x);
     const float *g = y->grad, *xv = x->data, *yv = y->data;
     DREC_PAR_FOR(n > PAR_MIN,
-    for (int64_t i = 0; i < n; i++) {
-        float d;
-        switch (op) {
-        case U_SCALE: d = c; break;
-        case U_ADDS: d = 1; break;
-        case U_RELU: d = xv[i] > 0 ? 1.0f : 0.0f; break;
-        case U_LEAKY: d = xv[i] > 0 ? 1.0f : c; break;
-        case U_GELU: d = gelu_d(xv[i]); break;
-        case U_SIGMOID: d = yv[i] * (1 - yv[i]); break;
-        default: d = 1 - yv[i] * yv[i]; break;
-        }
-        dx[i] += g[i] * d;
-    });
+    for (int64_t i = 0; i < n; i += CHUNK) unary_bwd_range(op, c, dx, g, xv, yv, i, DREC_MIN(n, i + CHUNK)););
 }
 
 static drec_tensor *unary(drec_tape *tp, drec_tensor *x, int op, float c) {
@@ -156,33 +300,8 @@ static drec_tensor *unary(drec_tape *tp, drec_tensor *x, int op, float c) {
     int64_t n = x->n;
     const float *xv = x->data;
     float *o = y->data;
-    if (op == U_SIGMOID || op == U_TANH) {
-        /* sigmoid(x) = 1/(1+e^-x); tanh(x) = 2 sigmoid(2x) - 1, through the SIMD exp */
-        float k = op == U_SIGMOID ? -1.0f : -2.0f;
-        DREC_PAR_FOR(n > PAR_MIN,
-        for (int64_t i0 = 0; i0 < n; i0 += 1024) {
-            int m = (int)DREC_MIN(1024, n - i0);
-            float *oo = o + i0;
-            for (int j = 0; j < m; j++) oo[j] = k * xv[i0 + j];
-            drec_kern->exp(oo, oo, m);
-            if (op == U_SIGMOID)
-                for (int j = 0; j < m; j++) oo[j] = 1.0f / (1.0f + oo[j]);
-            else
-                for (int j = 0; j < m; j++) oo[j] = 2.0f / (1.0f + oo[j]) - 1.0f;
-        });
-    } else {
-        DREC_PAR_FOR(n > PAR_MIN,
-        for (int64_t i = 0; i < n; i++) {
-            float v = xv[i];
-            switch (op) {
-            case U_SCALE: o[i] = c * v; break;
-            case U_ADDS: o[i] = v + c; break;
-            case U_RELU: o[i] = v > 0 ? v : 0; break;
-            case U_LEAKY: o[i] = v > 0 ? v : c * v; break;
-            default: o[i] = gelu_f(v); break;
-            }
-        });
-    }
+    DREC_PAR_FOR(n > PAR_MIN,
+    for (int64_t i = 0; i < n; i += CHUNK) unary_fwd_range(op, c, o, xv, i, DREC_MIN(n, i + CHUNK)););
     drec_node *nd = drec_tape_record(tp, unary_backward, y, x, NULL, NULL, NULL);
     if (nd) {
         nd->i[0] = op;

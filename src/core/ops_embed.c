@@ -15,7 +15,7 @@
 
 #include <omp.h>
 
-#define PAR_MIN 32768 /* elements below which threads cost more than they give */
+#define PAR_MIN (1 << 18) /* elements below which threads cost more than they give */
 
 /* dst[idx[m]] += w[m] * src[m] for m in [0,M) (w NULL = 1), rows of width D. */
 static void scatter_rows(float *dst, int D, const int32_t *idx, const float *src, const float *w, int64_t M) {
@@ -110,10 +110,9 @@ drec_tensor *drec_embedding_bag(drec_tape *tp, drec_param *table, drec_tensor *i
     const float *E = table->t.data;
     DREC_PAR_FOR(ids->n * D > PAR_MIN,
     for (int b = 0; b < B; b++) {
-        float *o = out->data + (int64_t)b * D;
-        memset(o, 0, (size_t)D * sizeof(float));
-        for (int32_t j = offsets->idx[b]; j < offsets->idx[b + 1]; j++)
-            drec_kern->axpy(o, scale[j], E + (int64_t)ids->idx[j] * D, D);
+        int32_t lo = offsets->idx[b];
+        drec_kern->lincomb(out->data + (int64_t)b * D, scale + lo, E, ids->idx + lo, offsets->idx[b + 1] - lo, D, D,
+                           false);
     });
     drec_node *nd = drec_tape_record(tp, bag_backward, out, &table->t, ids, offsets, NULL);
     if (nd) nd->saved = scale;

@@ -91,9 +91,8 @@ static void csr_mm(int32_t n, const int64_t *ptr, const int32_t *col, const floa
                    float *Y, bool accumulate) {
     DREC_PAR_FOR_DYN(ptr[n] * D > 32768,
     for (int32_t i = 0; i < n; i++) {
-        float *y = Y + (int64_t)i * D;
-        if (!accumulate) memset(y, 0, (size_t)D * sizeof(float));
-        for (int64_t k = ptr[i]; k < ptr[i + 1]; k++) drec_kern->axpy(y, val[k], X + (int64_t)col[k] * D, D);
+        drec_kern->lincomb(Y + (int64_t)i * D, val + ptr[i], X, col + ptr[i], (int)(ptr[i + 1] - ptr[i]), D, D,
+                           accumulate);
     });
 }
 

@@ -10,7 +10,7 @@
 
 #include <math.h>
 
-#define PAR_MIN 65536
+#define PAR_MIN (1 << 18)
 
 static drec_tensor *like(drec_tape *tp, const drec_tensor *x) { return drec_tnew(tp, x->ndim, x->shape); }
 

@@ -15,7 +15,7 @@
 
 #include <math.h>
 
-#define PAR_MIN 65536
+#define PAR_MIN (1 << 18)
 
 static inline float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
 

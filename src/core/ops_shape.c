@@ -11,7 +11,7 @@
 
 #include <math.h>
 
-#define PAR_MIN 65536
+#define PAR_MIN (1 << 18)
 
 static drec_tensor *scalar_out(drec_tape *tp) {
     int one = 1;
@@ -205,14 +205,17 @@ static void reduce_backward(drec_tape *tp, drec_node *nd) {
     const float *xv = x->data;
     int64_t n = x->n;
     float c = op == R_MEAN ? g / (float)n : g;
-    DREC_PAR_FOR(n > PAR_MIN,
-    for (int64_t i = 0; i < n; i++) {
-        switch (op) {
-        case R_SUM: case R_MEAN: dx[i] += c; break;
-        case R_L2: dx[i] += 2 * g * xv[i]; break;
-        default: dx[i] += xv[i] > 0 ? g : xv[i] < 0 ? -g : 0; break;
-        }
-    });
+    switch (op) {
+    case R_SUM: case R_MEAN:
+        DREC_PAR_FOR(n > PAR_MIN,
+        for (int64_t i = 0; i < n; i++) dx[i] += c;);
+        break;
+    case R_L2:
+        for (int64_t i = 0; i < n; i += 1 << 20) drec_kern->axpy(dx + i, 2 * g, xv + i, (int)DREC_MIN(1 << 20, n - i));
+        break;
+    default:
+        for (int64_t i = 0; i < n; i++) dx[i] += xv[i] > 0 ? g : xv[i] < 0 ? -g : 0;
+    }
 }
 
 static drec_tensor *reduce(drec_tape *tp, drec_tensor *x, int op) {

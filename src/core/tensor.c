@@ -6,6 +6,8 @@
  */
 #include "tensor.h"
 
+#include "kernels.h"
+
 #include <math.h>
 #include <stdio.h>
 
@@ -151,8 +153,15 @@ float *drec_grad(drec_tape *tp, drec_tensor *t) {
 }
 
 void drec_backward_seed(drec_tape *tp, drec_tensor *out, const float *seed) {
-    float *g = drec_grad(tp, out);
-    for (int64_t i = 0; i < out->n; i++) g[i] += seed[i];
+    if (!out->grad && !out->param) {
+        /* Nothing downstream of `out` runs, so nothing writes this gradient:
+         * backward only reads it, and the seed can serve as it is. */
+        out->grad = (float *)seed;
+    } else {
+        float *g = drec_grad(tp, out);
+        for (int64_t i = 0; i < out->n; i += 1 << 20)
+            drec_kern->add(g + i, g + i, seed + i, (int)DREC_MIN(1 << 20, out->n - i));
+    }
     for (drec_node *nd = tp->last; nd; nd = nd->prev) {
         if (!nd->out->grad) continue; /* nothing flowed into this node */
         nd->backward(tp, nd);

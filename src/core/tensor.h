@@ -211,7 +211,9 @@ void drec_tape_reset(drec_tape *tp);
 void drec_tape_free(drec_tape *tp);
 /* Runs the tape backward from a scalar (n == 1) loss with dL/dloss = 1. */
 void drec_backward(drec_tape *tp, drec_tensor *loss);
-/* Same from any tensor, with dL/dout = seed (out->n floats).  Tests use it. */
+/* Same from any tensor, with dL/dout = seed (out->n floats), which must stay
+ * unchanged until the tape is reset (it may serve as out->grad itself).
+ * Tests and benchmarks use it. */
 void drec_backward_seed(drec_tape *tp, drec_tensor *out, const float *seed);
 
 /* Tensor creation — all memory from the arena, dead at the next reset. */

@@ -604,7 +604,11 @@ drec_status drec_evaluate(const drec_model *m, const drec_eval_split *s, const d
         }
         if (o->mode == DREC_EVAL_FULL)
             for (size_t x = 0; x < U.n; x++) max_rel = DREC_MAX(max_rel, (int)(U.b[x] - U.a[x]));
-#pragma omp parallel
+        /* Small evaluations (validation after each epoch, sampled ranking on
+         * small data) run on one thread: waking a team costs more than the
+         * work, and far more when the cores are busy. */
+        double work = (double)U.n * (o->mode == DREC_EVAL_SAMPLED ? max_cand : m->n_items);
+#pragma omp parallel if (work > (double)(1 << 20))
         {
             scratch S;
             S.scores = drec_malloc((size_t)DREC_MAX(max_cand, m->n_items) * sizeof *S.scores);

@@ -30,6 +30,11 @@
  * neighbours (Deshpande & Karypis 2004); those lists always use the 0/1
  * cosine (with the same shrinkage), also on rated data.
  *
+ * Hyper-parameters (--set KEY=VALUE): sim, neighbors (40), shrink (100),
+ * keep (neighbours stored per item: 1000 on ratings, else `neighbors`),
+ * min_support (1 common rater), bl_epochs / bl_reg_u / bl_reg_i (10, 15,
+ * 10: the baselines), half_life (timeknn, days, 30).
+ *
  * The similarity lists are computed in parallel over items (users), each by
  * one thread in a fixed order, so the result is the same for any thread
  * count.
@@ -151,9 +156,9 @@ static int cand_cmp(const void *a, const void *b) {
 /* Positive similarities of every entity of `ent` to the others, through the
  * raters of `rat` (the transposed view).  With norm != NULL the cosine uses
  * full-vector norms, otherwise norms over the common raters.  Keeps at most
- * `keep` per entity (0 = all), strongest first; with keep = 0 and !sorted
- * the order is left as found (rating prediction looks neighbours up, and
- * sorting ~I entries per item would be a good part of the work). */
+ * `keep` per entity (0 = all), strongest first; when nothing is cut and
+ * !sorted the order is left as found (rating prediction looks neighbours
+ * up, and sorting ~I entries per item would be a good part of the work). */
 static void compute_sims(const knn_csr *ent, const knn_csr *rat, const double *norm, double shrink,
                          long min_support, long keep, bool sorted, int64_t **out_ptr, int32_t **out_idx,
                          float **out_sim) {
@@ -198,7 +203,7 @@ static void compute_sims(const knn_csr *ent, const knn_csr *rat, const double *n
                 dot[f] = sa[f] = sb[f] = 0;
                 cnt[f] = 0;
             }
-            if (sorted || keep > 0) qsort(cand, (size_t)nc, sizeof *cand, cand_cmp);
+            if (sorted || (keep > 0 && nc > keep)) qsort(cand, (size_t)nc, sizeof *cand, cand_cmp);
             if (keep > 0 && nc > keep) nc = (int32_t)keep;
             lens[e] = nc;
             lists[e] = drec_malloc(((size_t)nc + 1) * sizeof **lists);
@@ -259,7 +264,10 @@ static drec_status knn_fit(drec_model *m, const drec_dataset *train, const drec_
     if ((st = drec_params_int(p, "neighbors", k, &k))) return st;
     if ((st = drec_params_float(p, "shrink", 100, &shrink))) return st;
     if ((st = drec_params_int(p, "min_support", 1, &min_support))) return st;
-    if ((st = drec_params_int(p, "keep", rating ? 0 : k, &keep))) return st;
+    /* Rating prediction looks beyond the k nearest (the k nearest *among
+     * the user's items*), so more are kept; 1000 bounds the memory on large
+     * catalogues and changes nothing on MovieLens-100K. */
+    if ((st = drec_params_int(p, "keep", rating ? 1000 : k, &keep))) return st;
     if ((st = drec_params_int(p, "bl_epochs", 10, &bl_epochs))) return st;
     if ((st = drec_params_float(p, "bl_reg_u", 15, &bl_reg_u))) return st;
     if ((st = drec_params_float(p, "bl_reg_i", 10, &bl_reg_i))) return st;

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# test_eval_cli.sh — drec train --split / drec eval --protocol / drec bench
+# through the command line: a model trained on a protocol's training part
+# and evaluated with the same protocol gives the numbers train reported;
+# --test SPEC; k-fold JSON with std; the ncf: negatives; usage errors.
+set -u
+BIN=${DREC_BIN:?DREC_BIN not set}
+DATA=${DREC_DATA:?DREC_DATA not set}
+PY=/usr/bin/python3
+ML="movielens:$DATA/movielens-100k"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+# train on loo-full's training part, then eval the saved model with the same protocol
+"$BIN" train --model pop --data "$ML" --split loo-full --out "$tmp/pop.drec" --json -q >"$tmp/train.json" \
+    || fail "train --split"
+"$BIN" eval --model "$tmp/pop.drec" --data "$ML" --protocol loo-full --json -q >"$tmp/eval.json" || fail "eval"
+"$BIN" eval --model "$tmp/pop.drec" --data "ncf:$DATA/ncf-ml-100k/ml-100k" --json -q >"$tmp/ncf.json" || fail "eval ncf"
+"$BIN" bench --models pop --data "$ML" --protocol kfold:3 --metrics hr@10,ndcg@10 --json -q >"$tmp/kfold.json" \
+    || fail "bench kfold"
+"$BIN" bench --models pop --data "$ML/u1.base" --test "$ML/u1.test" --protocol loo-full --json -q \
+    >"$tmp/test.json" 2>/dev/null || fail "bench --test"
+"$PY" - "$tmp" <<'PYEOF' || fail "JSON checks"
+import json, sys, os
+d = sys.argv[1]
+tr = json.load(open(os.path.join(d, "train.json")))
+ev = json.load(open(os.path.join(d, "eval.json")))
+assert tr["protocol"] == "loo-full" and "validation" in tr, tr
+for k in ("hr@10", "ndcg@10", "coverage@10"):
+    assert abs(tr["validation"][k] - ev["metrics"][k]) < 1e-12, (k, tr["validation"][k], ev["metrics"][k])
+assert ev["evaluated"] == 943 and ev["users_skipped"] == 0
+assert ev["ci95"]["hr@10"][0] <= ev["metrics"]["hr@10"] <= ev["ci95"]["hr@10"][1]
+ncf = json.load(open(os.path.join(d, "ncf.json")))
+# ncf: ids are its own, matched to the model by name; every test row is evaluated or counted
+assert ncf["protocol"] == "loo-sampled:100" and ncf["evaluated"] + ncf["test_rows_dropped"] == 943, ncf
+kf = json.load(open(os.path.join(d, "kfold.json")))["results"][0]
+assert kf["folds"] == 3 and set(kf["std"]) == {"hr@10", "ndcg@10"} and kf["std"]["hr@10"] > 0, kf
+te = json.load(open(os.path.join(d, "test.json")))["results"][0]
+assert te["test_rows_dropped"] + te["evaluated"] > 0 and 0 < te["metrics"]["hr@10"] < 1, te
+print("json ok")
+PYEOF
+
+# usage errors: exit code 1 and a "drec: " message
+for args in "bench --models pop --data $ML --protocol bogus" \
+            "bench --models nosuchmodel --data $ML" \
+            "eval --model $tmp/pop.drec --data $ML --metrics ndcg@0" \
+            "bench --models pop --data $ML --protocol holdout:1.5"; do
+    "$BIN" $args -q >/dev/null 2>"$tmp/err"
+    rc=$?
+    [ $rc -eq 1 ] || fail "expected exit 1 from: drec $args (got $rc)"
+    grep -q "^drec: " "$tmp/err" || fail "no 'drec: ' message from: drec $args"
+done
+"$BIN" eval --help | grep -q -- "--protocol" || fail "eval --help"
+"$BIN" bench --help | grep -q -- "--report" || fail "bench --help"
+echo ok
