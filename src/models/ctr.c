@@ -3,9 +3,11 @@
  *
  *   lr        logistic regression (the first-order term alone)
  *   widedeep  Cheng et al. 2016: wide = sparse linear model over raw and
- *             hashed cross-product features, trained with FTRL-Proximal;
- *             deep = field embeddings + MLP trained with Adam or AdaGrad;
- *             one logit, trained jointly
+ *             hashed cross-product features (--cross, default all pairs
+ *             of fields), trained with FTRL-Proximal (--wide_lr, --l1,
+ *             --l2); deep = field embeddings + MLP trained with Adam or
+ *             AdaGrad; one logit, trained jointly.  --part wide|deep
+ *             trains one half alone (the ablation)
  *   deepfm    Guo et al. 2017: first order + FM + MLP sharing embeddings
  *   xdeepfm   Lian et al. 2018: first order + Compressed Interaction
  *             Network + MLP
@@ -41,6 +43,9 @@
 #include <stdlib.h>
 
 enum { K_LR, K_WIDEDEEP, K_DEEPFM, K_XDEEPFM, K_AUTOINT };
+/* A loop goes parallel only when its work (roughly, multiply-adds) pays
+ * for waking the team: small batches stay on one thread. */
+#define PAR(work) ((double)(work) >= 262144.0)
 #define MAX_LAYERS 8
 
 typedef struct hyper {
@@ -51,6 +56,7 @@ typedef struct hyper {
     int n_cin, cin[MAX_LAYERS];
     long att_layers, att_dim, heads;
     bool bn, adagrad;
+    int part; /* widedeep: 0 both halves, 1 wide only, 2 deep only */
     int schedule; /* 0 constant, 1 cosine, 2 exp, 3 step */
 } hyper;
 
@@ -124,6 +130,12 @@ static drec_status read_hyper(const drec_params *p, int kind, hyper *h) {
             if (h->cin[k] % 2) return drec_fail(DREC_ERR_USAGE, "--cin: all but the last layer must be even");
     }
     h->bn = drec_params_flag(p, "bn");
+    if (kind == K_WIDEDEEP) {
+        const char *part = drec_params_str(p, "part", "both");
+        h->part = strcmp(part, "both") == 0 ? 0 : strcmp(part, "wide") == 0 ? 1 : strcmp(part, "deep") == 0 ? 2 : -1;
+        if (h->part < 0) return drec_fail(DREC_ERR_USAGE, "--part: \"%s\" is not both, wide or deep", part);
+        if (h->part == 1) h->n_layers = 0;
+    }
     const char *opt = drec_params_str(p, "optimizer", "adam");
     if (strcmp(opt, "adagrad") == 0) h->adagrad = true;
     else if (strcmp(opt, "adam") != 0 && strcmp(opt, "ftrl") != 0)
@@ -162,7 +174,7 @@ static void net_layout(net *n, const hyper *h, int F, int64_t n_ids, int32_t cro
     memset(n, 0, sizeof *n);
     n->hp = *h;
     n->F = F;
-    n->D = h->kind == K_LR ? 0 : (int)h->dim;
+    n->D = h->kind == K_LR || (h->kind == K_WIDEDEEP && h->part == 1) ? 0 : (int)h->dim;
     n->in = F * n->D;
     n->n_ids = n_ids;
     n->bias = take(n, 1);
@@ -472,7 +484,7 @@ typedef struct batch {
 static void fwd_sparse(const net *n, const batch *bt, work *w) {
     const drec_featrows *fr = bt->fr;
     int F = n->F, D = n->D;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR(bt->B * n->F * (n->D + 1)))
     for (int b = 0; b < bt->B; b++) {
         size_t r = bt->rows[b];
         const int64_t *p = fr->ptr + r * (size_t)F;
@@ -498,7 +510,7 @@ static void fwd_sparse(const net *n, const batch *bt, work *w) {
 /* FM second order: 0.5 * sum_d ((sum_f x_fd)^2 - sum_f x_fd^2). */
 static void fwd_fm(const net *n, int B, work *w) {
     int F = n->F, D = n->D;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR(B * n->in))
     for (int b = 0; b < B; b++) {
         const float *x = w->x0 + (size_t)b * (size_t)n->in;
         float t = 0;
@@ -544,7 +556,7 @@ static void bn_forward(const net *n, int l, int B, bool train, work *w) {
             inv[j] = 1.0f / sqrtf(n->bn_var[l][j] + 1e-5f);
         }
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR(B * H))
     for (int b = 0; b < B; b++) {
         float *zr = z + (size_t)b * H, *xr = xh + (size_t)b * H;
         for (int j = 0; j < H; j++) {
@@ -572,7 +584,7 @@ static void fwd_deep(const net *n, int B, bool train, work *w) {
         bool drop = train && h->dropout > 0;
         float keep = (float)(1.0 - h->dropout), sc = 1.0f / keep;
         uint64_t ms = mask_seed(n, l);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR(B * H))
         for (int b = 0; b < B; b++) {
             const float *ar = a + (size_t)b * H;
             float *hr = hh + (size_t)b * H;
@@ -593,7 +605,7 @@ static void fwd_deep(const net *n, int B, bool train, work *w) {
     }
     const float *wo = n->w + n->Wo.off;
     float bo = n->w[n->bo.off];
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR(B * in))
     for (int b = 0; b < B; b++) {
         const float *xr = x + (size_t)b * in;
         float s = bo;
@@ -609,7 +621,7 @@ static void fwd_deep(const net *n, int B, bool train, work *w) {
 static void fwd_cin(const net *n, int B, work *w) {
     const hyper *h = &n->hp;
     int F = n->F, D = n->D, BD = B * D;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR(B * n->in))
     for (int b = 0; b < B; b++)
         for (int f = 0; f < F; f++)
             for (int d = 0; d < D; d++) w->cx0[((size_t)b * D + d) * F + f] = w->x0[(size_t)b * n->in + f * D + d];
@@ -619,7 +631,7 @@ static void fwd_cin(const net *n, int B, work *w) {
     for (int k = 0; k < h->n_cin; k++) {
         int Hk = n->cin_in[k], Z = Hk * F, Ho = h->cin[k];
         float *z = w->cz[k], *o = w->co[k];
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR(BD * Hk * F))
         for (int r = 0; r < BD; r++) {
             const float *xr = xk + (size_t)r * ldx, *x0r = w->cx0 + (size_t)r * F;
             float *zr = z + (size_t)r * Z;
@@ -630,7 +642,7 @@ static void fwd_cin(const net *n, int B, work *w) {
         for (int r = 0; r < BD; r++) memcpy(o + (size_t)r * Ho, bias, (size_t)Ho * sizeof *o);
         gemm(false, false, BD, Ho, Z, 1.0f, z, Z, n->w + n->CW[k].off, Ho, 1.0f, o, Ho);
         int nout = n->cin_next[k] ? Ho - n->cin_next[k] : Ho;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR(B * D * Ho))
         for (int b = 0; b < B; b++) {
             float *pool = w->cpool + (size_t)b * n->cin_out_total + pool_off;
             for (int d = 0; d < D; d++) {
@@ -645,7 +657,7 @@ static void fwd_cin(const net *n, int B, work *w) {
     }
     const float *fc = n->w + n->Cfc.off;
     float fb = n->w[n->Cfcb.off];
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR(B * n->cin_out_total))
     for (int b = 0; b < B; b++) {
         float s = fb;
         for (int j = 0; j < n->cin_out_total; j++) s += w->cpool[(size_t)b * n->cin_out_total + j] * fc[j];
@@ -667,7 +679,7 @@ static void fwd_att(const net *n, int B, work *w) {
         gemm(false, false, BF, A, din, 1.0f, x, din, n->w + n->Av[l].off, A, 0.0f, w->av[l], A);
         gemm(false, false, BF, A, din, 1.0f, x, din, n->w + n->Ar[l].off, A, 0.0f, w->ar[l], A);
         float *out = w->ax[l + 1];
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR(B * NH * F * F * dh))
         for (int b = 0; b < B; b++) {
             for (int hd = 0; hd < NH; hd++) {
                 float *P = w->ap[l] + ((size_t)b * NH + hd) * F * F;
@@ -703,7 +715,7 @@ static void fwd_att(const net *n, int B, work *w) {
     }
     const float *fc = n->w + n->Afc.off, *x = w->ax[h->att_layers];
     float fb = n->w[n->Afcb.off];
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR(B * F * A))
     for (int b = 0; b < B; b++) {
         float s = fb;
         for (int j = 0; j < F * A; j++) s += x[(size_t)b * F * A + j] * fc[j];
@@ -741,7 +753,7 @@ static void bwd_deep(net *n, int B, work *w) {
     for (int b = 0; b < B; b++) s += w->dlogit[b];
     n->g[n->bo.off] += s;
     float *dh = w->d1, *dn = w->d2;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR(B * in))
     for (int b = 0; b < B; b++)
         for (int j = 0; j < in; j++) dh[(size_t)b * in + j] = w->dlogit[b] * wo[j];
     for (int l = L - 1; l >= 0; l--) {
@@ -750,7 +762,7 @@ static void bwd_deep(net *n, int B, work *w) {
         const float *a = w->a[l];
         float sc = (float)(1.0 / (1.0 - h->dropout));
         /* through dropout and ReLU: dh becomes d(a) */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR(B * H))
         for (int b = 0; b < B; b++) {
             float *dr = dh + (size_t)b * H;
             const float *ar = a + (size_t)b * H;
@@ -772,7 +784,7 @@ static void bwd_deep(net *n, int B, work *w) {
                 gb[j] += (float)sd[j];
                 gg[j] += (float)sd[H + j];
             }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR(B * H))
             for (int b = 0; b < B; b++)
                 for (int j = 0; j < H; j++) {
                     size_t i = (size_t)b * H + j;
@@ -798,7 +810,7 @@ static void bwd_deep(net *n, int B, work *w) {
 
 static void bwd_fm(const net *n, int B, work *w) {
     int F = n->F, D = n->D;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR(B * n->in))
     for (int b = 0; b < B; b++) {
         const float *x = w->x0 + (size_t)b * n->in;
         float *dx = w->dx0 + (size_t)b * n->in, g = w->dlogit[b];
@@ -832,7 +844,7 @@ static void bwd_cin(net *n, int B, work *w) {
         int Hk = n->cin_in[k], Z = Hk * F, Ho = h->cin[k], nout = n->cin_next[k] ? Ho - n->cin_next[k] : Ho;
         const float *o = w->co[k];
         float *dco = w->dco;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR(BD * Ho))
         for (int r = 0; r < BD; r++) {
             int b = r / D;
             float g = w->dlogit[b];
@@ -848,7 +860,7 @@ static void bwd_cin(net *n, int B, work *w) {
         const float *xk = k ? w->co[k - 1] + (h->cin[k - 1] - n->cin_next[k - 1]) : w->cx0;
         int ldx = k ? h->cin[k - 1] : F;
         float *dxk = k ? w->dxk : NULL;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR(BD * Z))
         for (int r = 0; r < BD; r++) {
             const float *dz = w->dcz + (size_t)r * Z, *xr = xk + (size_t)r * ldx, *x0r = w->cx0 + (size_t)r * F;
             float *d0 = dx0r + (size_t)r * F;
@@ -870,7 +882,7 @@ static void bwd_cin(net *n, int B, work *w) {
             dnext = w->dxk2;
         }
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR(B * n->in))
     for (int b = 0; b < B; b++)
         for (int f = 0; f < F; f++)
             for (int d = 0; d < D; d++) w->dx0[(size_t)b * n->in + f * D + d] += dx0r[((size_t)b * D + d) * F + f];
@@ -887,21 +899,21 @@ static void bwd_att(net *n, int B, work *w) {
     n->g[n->Afcb.off] += s;
     gemm(true, false, F * A, 1, B, 1.0f, xl, F * A, w->dlogit, 1, 1.0f, gfc, 1);
     float *dout = w->dax, *din_buf = w->dax2;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR(B * F * A))
     for (int b = 0; b < B; b++)
         for (int j = 0; j < F * A; j++) dout[(size_t)b * F * A + j] = w->dlogit[b] * fc[j];
     for (int l = L - 1; l >= 0; l--) {
         int din = l ? A : n->D;
         const float *out = w->ax[l + 1];
         /* through ReLU: dout becomes d(attn + R) = d(attn) = d(R) */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR(BF * A))
         for (int i = 0; i < BF * A; i++)
             if (out[i] <= 0) dout[i] = 0;
         memcpy(w->dr, dout, (size_t)BF * A * sizeof(float));
         memset(w->dq, 0, (size_t)BF * A * sizeof(float));
         memset(w->dk, 0, (size_t)BF * A * sizeof(float));
         memset(w->dv, 0, (size_t)BF * A * sizeof(float));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR(B * NH * F * F * dh))
         for (int b = 0; b < B; b++) {
             for (int hd = 0; hd < NH; hd++) {
                 const float *P = w->ap[l] + ((size_t)b * NH + hd) * F * F;
@@ -1068,16 +1080,16 @@ static void update(net *n, work *w, int U, int CU, float lr, float wide_scale) {
     const hyper *h = &n->hp;
     float c1 = 1.0f - powf(0.9f, (float)n->step), c2 = 1.0f - powf(0.999f, (float)n->step);
     bool ag = h->adagrad;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR(n->n_w))
     for (int i = 0; i < n->n_w; i++) adam1(&n->w[i], &n->m1[i], &n->m2[i], n->g[i], lr, c1, c2, ag);
     int D = n->D;
-    bool wide = h->kind == K_WIDEDEEP;
-#pragma omp parallel for schedule(static)
+    bool wide = h->kind == K_WIDEDEEP, frozen = wide && h->part == 2; /* deep only: no first order */
+#pragma omp parallel for schedule(static) if (PAR(U * (D + 1)))
     for (int u = 0; u < U; u++) {
         int32_t id = w->uniq[u];
-        if (wide)
+        if (wide && !frozen)
             ftrl1(&n->lin[id], &n->lin_m1[id], &n->lin_m2[id], w->G1[u] * wide_scale, h);
-        else
+        else if (!wide)
             adam1(&n->lin[id], &n->lin_m1[id], &n->lin_m2[id], w->G1[u], lr, c1, c2, ag);
         for (int d = 0; d < D; d++) {
             size_t i = (size_t)id * D + d;
@@ -1205,7 +1217,7 @@ static drec_status ctr_fit(drec_model *m, const drec_dataset *train, const drec_
     drec_status st = read_hyper(p, kind, &h);
     if (st) return st;
     drec_params *fp = drec_params_clone(p);
-    if (kind == K_WIDEDEEP && !drec_params_str(p, "cross", NULL)) drec_params_set(fp, "cross", "all");
+    if (kind == K_WIDEDEEP && !drec_params_str(p, "cross", NULL)) drec_params_set(fp, "cross", h.part == 2 ? "none" : "all");
     ctr_state *s = drec_calloc(1, sizeof *s);
     st = drec_featcols_fit(train, fp, &s->cols);
     drec_params_free(fp);
@@ -1217,6 +1229,9 @@ static drec_status ctr_fit(drec_model *m, const drec_dataset *train, const drec_
     m->state = s;
     drec_featrows fr;
     drec_featrows_build(&s->cols, train, NULL, 0, true, (uint64_t)h.seed, &fr);
+    drec_verbose("%s: %zu rows, %d fields, %d ids, %.1f features and %.1f crosses per row", m->vt->name, fr.n,
+                 s->cols.n_fields, s->cols.n_ids, fr.n ? (double)fr.ptr[fr.n * (size_t)fr.n_fields] / (double)fr.n : 0.0,
+                 fr.n && fr.cross_ptr ? (double)fr.cross_ptr[fr.n] / (double)fr.n : 0.0);
     /* the internal validation split */
     size_t n_all = fr.n, *perm = drec_malloc(n_all * sizeof *perm);
     for (size_t r = 0; r < n_all; r++) perm[r] = r;
