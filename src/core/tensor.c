@@ -152,6 +152,15 @@ float *drec_grad(drec_tape *tp, drec_tensor *t) {
     return t->grad;
 }
 
+float *drec_grad_first(drec_tape *tp, drec_tensor *t, bool *assign) {
+    *assign = !t->grad && !t->param;
+    if (*assign) {
+        t->grad = drec_arena_alloc(&tp->arena, (size_t)t->n * sizeof(float));
+        return t->grad;
+    }
+    return drec_grad(tp, t);
+}
+
 void drec_backward_seed(drec_tape *tp, drec_tensor *out, const float *seed) {
     if (!out->grad && !out->param) {
         /* Nothing downstream of `out` runs, so nothing writes this gradient:

@@ -239,6 +239,11 @@ drec_node *drec_tape_record(drec_tape *tp, drec_backward_fn fn, drec_tensor *out
 drec_node *drec_tape_push(drec_tape *tp, drec_backward_fn fn, drec_tensor *out);
 /* The gradient buffer of t, allocated zeroed on first use (backward only). */
 float *drec_grad(drec_tape *tp, drec_tensor *t);
+/* For a backward that writes every element of t's gradient: when this is
+ * the first contribution (no buffer yet) the buffer comes uninitialised and
+ * *assign is set, so the op stores (=) instead of adding (+=) and no memset
+ * is spent; later contributors find the buffer and add. */
+float *drec_grad_first(drec_tape *tp, drec_tensor *t, bool *assign);
 
 /* ---- ops -------------------------------------------------------------------
  * Every op returns a new tensor from the arena.  "(grad: x, W)" lists the
