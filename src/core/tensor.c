@@ -45,7 +45,6 @@ void drec_param_free(drec_param *p) {
     drec_free(p->mark);
     drec_free(p->s1);
     drec_free(p->s2);
-    drec_free(p->row_step);
     drec_free(p);
 }
 
