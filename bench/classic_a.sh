@@ -5,11 +5,9 @@
 #  2. drec bench, loo-full: HR@10 etc. of the ranking models against pop
 #  3. the official u1..u5 base/test folds (bench/ml100k_folds.c)
 #  4. the time of mf over five folds, training + evaluation, 1 and 2 threads
-# Run from the repository root after building (build/drec, build/libdrec.a).
+# Run from the repository root after building (build/drec, build/ml100k_folds).
 set -e
 DATA=${DATA:-../shared/data/movielens-100k}
-cc -O2 -fopenmp -Isrc -Iinclude bench/ml100k_folds.c build/libdrec.a \
-   $(pkg-config --libs jansson libmicrohttpd sqlite3 libxxhash openblas) -lm -o build/ml100k_folds
 
 echo "== drec bench kfold:5"
 build/drec bench --models mf,svdpp,itemknn,userknn --data movielens:$DATA --protocol kfold:5 --json 2>/dev/null |
@@ -40,6 +38,8 @@ done
 
 echo "== time of mf kfold:5 (whole command: load, 5 x (split, train, evaluate))"
 for t in 1 2; do
-  /usr/bin/time -f "threads=$t: %e s wall, %U s user" \
-    build/drec bench --models mf --data movielens:$DATA --protocol kfold:5 --threads $t --json 2>&1 >/dev/null | grep -v "^drec:"
+  for b in 0 1000; do
+    /usr/bin/time -f "threads=$t bootstrap=$b: %e s wall, %U s user" build/drec bench --models mf \
+      --data movielens:$DATA --protocol kfold:5 --threads $t --bootstrap $b --json 2>&1 >/dev/null | grep -v "^drec:"
+  done
 done

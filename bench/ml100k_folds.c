@@ -5,8 +5,7 @@
  * folds, or over a random 5-fold split of u.data (seeded), and the time for
  * all five folds (training + prediction), wall clock and CPU.
  *
- *   cc -O2 -fopenmp -Isrc -Iinclude bench/ml100k_folds.c build/libdrec.a \
- *      $(pkg-config --libs jansson libmicrohttpd sqlite3 libxxhash openblas) -lm -o build/ml100k_folds
+ *   (built with the rest: cmake --build build)
  *   build/ml100k_folds ../shared/data/movielens-100k official mf svdpp itemknn
  *   build/ml100k_folds ../shared/data/movielens-100k random mf k=40
  *

@@ -95,7 +95,7 @@ static int run(drec_params *args) {
     const char *pname = whole ? "all-rows" : p.name;
     if (drec_params_flag(args, "json")) {
         json_t *o2 = cli_run_json(&r, data, pname, (uint64_t)seed);
-        if (!(r.train_seconds > 0)) json_object_del(o2, "train_seconds");
+        if (!(r.train_seconds > 0)) json_object_set_new(o2, "train_seconds", json_null()); /* not in the file */
         char *s = json_dumps(o2, JSON_PRESERVE_ORDER);
         printf("%s\n", s);
         free(s);

@@ -98,7 +98,7 @@ static void y_ticks(sb *b, const axis *y, double x, double x_end, bool right, co
 /* ---- the charts -------------------------------------------------------------- */
 
 static void bar_chart(sb *b, const drec_report_input *in, int j, const drec_best *best) {
-    const double W = 272, H = 220, L = 54, R = 10, T = 30, B = 58;
+    const double W = 272, H = 230, L = 54, R = 10, T = 30, B = 68;
     double hi = 0;
     for (int r = 0; r < in->n_runs; r++) {
         const drec_metric_result *m = &in->runs[r].eval.m[j];
@@ -137,10 +137,14 @@ static void bar_chart(sb *b, const drec_report_input *in, int j, const drec_best
                 sbf(b, "<path d='M%.1f %.1fV%.1fM%.1f %.1fH%.1fM%.1f %.1fH%.1f' class='err'/>", cx, y0, y1, cx - 6, y0,
                     cx + 6, cx - 6, y1, cx + 6);
             }
-            sbf(b, "<text x='%.1f' y='%.1f' class='val' text-anchor='middle'>%s</text>", cx,
-                (!isnan(m->ci_hi) ? ax(&y, m->ci_hi) : py) - 4, fmtv(m->value, v1, sizeof v1));
+            if (n <= 4) /* wider bars have room for their value */
+                sbf(b, "<text x='%.1f' y='%.1f' class='val' text-anchor='middle'>%s</text>", cx,
+                    (!isnan(m->ci_hi) ? ax(&y, m->ci_hi) : py) - 4, fmtv(m->value, v1, sizeof v1));
         }
-        sbf(b, "<text x='%.1f' y='%g' class='tick' text-anchor='middle'>", cx, H - B + 16);
+        if (n > 3) /* slanted names when bars are narrow */
+            sbf(b, "<text transform='translate(%.1f %g) rotate(-35)' class='tick' text-anchor='end'>", cx + 3, H - B + 12);
+        else
+            sbf(b, "<text x='%.1f' y='%g' class='tick' text-anchor='middle'>", cx, H - B + 16);
         esc(b, in->runs[r].name);
         sbf(b, "</text>");
     }
@@ -321,7 +325,7 @@ static const char *css =
     "svg text{font-family:'DejaVu Sans',Arial,sans-serif}.title{font-size:13px;font-weight:bold}"
     ".tick{font-size:10px;fill:#444}.label{font-size:11px;fill:#333}.val{font-size:10px;fill:#222}"
     ".grid{stroke:#eee}.axis{stroke:#555}.err{stroke:#000;stroke-width:1.5;fill:none}.legend text{font-size:11px}"
-    "td.sig{text-align:left;white-space:normal;font-size:12px}";
+    "td.sig{text-align:left;white-space:normal;font-size:12px;min-width:220px;max-width:320px}";
 
 char *drec_report_html(const drec_report_input *in) {
     sb b = {0};
@@ -370,9 +374,9 @@ char *drec_report_html(const drec_report_input *in) {
             sbf(&b, "<td%s>%s%s%s", isbest ? " class='best'" : "", fmtv(m->value, v, sizeof v),
                 isbest ? " &#9733;" : "", isbest && best[j].significant ? "&dagger;" : "");
             if (run->n_folds > 1 && !isnan(run->std[j]))
-                sbf(&b, " <span class='ci'>&plusmn;%s sd</span>", fmtv(run->std[j], v, sizeof v));
+                sbf(&b, "<br><span class='ci'>&plusmn;%s sd</span>", fmtv(run->std[j], v, sizeof v));
             else if (!isnan(m->ci_lo))
-                sbf(&b, " <span class='ci'>[%s, %s]</span>", fmtv(m->ci_lo, lo, sizeof lo), fmtv(m->ci_hi, hi, sizeof hi));
+                sbf(&b, "<br><span class='ci'>[%s, %s]</span>", fmtv(m->ci_lo, lo, sizeof lo), fmtv(m->ci_hi, hi, sizeof hi));
             sbf(&b, "</td>");
         }
         if (in->n_runs > 1) {

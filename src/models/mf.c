@@ -13,6 +13,10 @@
  * split; docs/RESULTS.md).  `--lr 0.005 --reg 0.02 --init_std 0.1` gives
  * Surprise's SVD exactly as configured there.
  *
+ * Hyper-parameters: --dim, --epochs, --lr, --reg, and with --set init_std
+ * (std of the initial factors) and foldin_reg (ridge weight per history
+ * item when a user unknown at training is folded in; mf only).
+ *
  * SGD is sequential and deterministic for a given seed: ratings are visited
  * user by user (users in a fresh random order each epoch, each user's
  * ratings shuffled too).  For SVD++ this grouping is what makes an epoch

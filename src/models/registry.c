@@ -8,12 +8,14 @@ extern const drec_model_vt drec_pop_vt;
 extern const drec_model_vt drec_itemknn_vt, drec_userknn_vt, drec_timeknn_vt, drec_mf_vt, drec_svdpp_vt;
 extern const drec_model_vt drec_als_vt, drec_bpr_vt, drec_fm_vt, drec_tfidf_vt, drec_hybrid_vt;
 extern const drec_model_vt drec_gmf_vt, drec_mlp_vt, drec_neumf_vt;
+extern const drec_model_vt drec_lr_vt, drec_widedeep_vt, drec_deepfm_vt, drec_xdeepfm_vt, drec_autoint_vt;
 
 const drec_model_vt *const drec_model_table[] = {
     &drec_pop_vt,
     &drec_itemknn_vt, &drec_userknn_vt, &drec_timeknn_vt, &drec_mf_vt, &drec_svdpp_vt,
     &drec_als_vt, &drec_bpr_vt, &drec_fm_vt, &drec_tfidf_vt, &drec_hybrid_vt,
     &drec_gmf_vt, &drec_mlp_vt, &drec_neumf_vt,
+    &drec_lr_vt, &drec_widedeep_vt, &drec_deepfm_vt, &drec_xdeepfm_vt, &drec_autoint_vt,
     NULL,
 };
 

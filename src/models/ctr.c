@@ -1,0 +1,1686 @@
+/*
+ * ctr.c — click-through-rate models over feature columns (data/features.h):
+ *
+ *   lr        logistic regression (the first-order term alone)
+ *   widedeep  Cheng et al. 2016: wide = sparse linear model over raw and
+ *             hashed cross-product features (--cross, default all pairs
+ *             of fields), trained with FTRL-Proximal (--wide_lr, --l1,
+ *             --l2); deep = field embeddings + MLP trained with Adam or
+ *             AdaGrad; one logit, trained jointly.  --part wide|deep
+ *             trains one half alone (the ablation)
+ *   deepfm    Guo et al. 2017: first order + FM + MLP sharing embeddings
+ *   xdeepfm   Lian et al. 2018: first order + Compressed Interaction
+ *             Network + MLP
+ *   autoint   Song et al. 2019: multi-head self-attention over the field
+ *             embeddings with residual connections (+ first order, and the
+ *             MLP in parallel when --layers is not empty: AutoInt+)
+ *
+ * The whole step is written as fused forward/backward passes over flat
+ * float buffers (llm.c style): dense layers go through sgemm with the
+ * batch as the long dimension, so the wide MLPs run at BLAS speed; the
+ * embedding-bag, FM, CIN outer products and the tiny per-row attention are
+ * plain loops parallel over the batch.  Embedding and first-order rows get
+ * row-sparse gradients and lazy optimizer updates (a step costs O(batch)).
+ *
+ * Shapes: B = batch rows, F = fields, D = embedding dim, H = hidden width,
+ * M = F (CIN's x0 rows), A = attention width (heads * per-head width).
+ *
+ * Regularisation and schedules for all of them: --dropout (deep part),
+ * --bn (batch norm before each ReLU), --reg (L2 on the embedding rows a
+ * batch uses), --schedule constant|cosine|exp|step with --warmup steps,
+ * --val F (hold out a fraction of the training rows; the best epoch by
+ * validation AUC is kept) with --patience N (stop after N epochs without
+ * gain).
+ */
+#include "model.h"
+
+#include "core/blas.h"
+#include "data/features.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+enum { K_LR, K_WIDEDEEP, K_DEEPFM, K_XDEEPFM, K_AUTOINT };
+/* A loop goes parallel only when its work (roughly, multiply-adds) pays
+ * for waking the team: small batches stay on one thread. */
+#define PAR(work) ((double)(work) >= 262144.0)
+#define MAX_LAYERS 8
+
+typedef struct hyper {
+    int kind;
+    long epochs, dim, batch, seed, warmup, patience;
+    double lr, reg, dropout, wide_lr, l1, l2, val, lr_decay;
+    int n_layers, layers[MAX_LAYERS];
+    int n_cin, cin[MAX_LAYERS];
+    long att_layers, att_dim, heads;
+    bool bn, adagrad;
+    int part; /* widedeep: 0 both halves, 1 wide only, 2 deep only */
+    int schedule; /* 0 constant, 1 cosine, 2 exp, 3 step */
+} hyper;
+
+/* A dense parameter: a view into the one parameter block. */
+typedef struct pview {
+    int off, n;
+} pview;
+
+typedef struct net {
+    hyper hp;
+    int F, D, in;               /* in = F * D */
+    int64_t n_ids;
+    /* dense parameters (one block: value, grad, Adam m, Adam v) */
+    float *w, *g, *m1, *m2;
+    int n_w;
+    pview W[MAX_LAYERS], b[MAX_LAYERS], gam[MAX_LAYERS], bet[MAX_LAYERS], Wo, bo, bias;
+    pview CW[MAX_LAYERS], Cb[MAX_LAYERS], Cfc, Cfcb;
+    pview Aq[MAX_LAYERS], Ak[MAX_LAYERS], Av[MAX_LAYERS], Ar[MAX_LAYERS], Afc, Afcb;
+    int cin_in[MAX_LAYERS], cin_next[MAX_LAYERS], cin_out_total;
+    float *bn_mean[MAX_LAYERS], *bn_var[MAX_LAYERS]; /* running statistics */
+    /* sparse tables: embeddings (n_ids, D), first order (n_ids), crosses */
+    float *E, *Em1, *Em2;
+    float *lin, *lin_m1, *lin_m2;   /* Adam/AdaGrad state, or FTRL z, n */
+    int32_t cross_buckets;
+    float *wc, *wc_z, *wc_n;
+    long step;
+} net;
+
+enum { META_SRC, META_F, META_VOCAB, META_IDS, META_HASH, META_NUM, META_NSRC, META_BYPOS, META_U, META_I,
+       META_UF, META_IF, META_UB, META_IB, META_NEG, META_NCROSS, META_CB, META_LEN };
+
+typedef struct ctr_state {
+    drec_featcols cols;
+    net net;
+    char *names_blob;        /* field names for the model file (kept until written) */
+    int32_t meta[META_LEN];  /* feature-column sizes for the model file */
+} ctr_state;
+
+/* ---- hyper-parameters ------------------------------------------------------ */
+
+static drec_status read_hyper(const drec_params *p, int kind, hyper *h) {
+    memset(h, 0, sizeof *h);
+    h->kind = kind;
+    drec_status st = DREC_OK;
+    if (!st) st = drec_params_int(p, "epochs", 20, &h->epochs);
+    if (!st) st = drec_params_int(p, "dim", 10, &h->dim);
+    if (!st) st = drec_params_int(p, "batch", 4096, &h->batch);
+    if (!st) st = drec_params_int(p, "seed", 1, &h->seed);
+    if (!st) st = drec_params_int(p, "warmup", 0, &h->warmup);
+    if (!st) st = drec_params_int(p, "patience", 0, &h->patience);
+    if (!st) st = drec_params_float(p, "lr", 0.001, &h->lr);
+    if (!st) st = drec_params_float(p, "reg", 0.0, &h->reg);
+    if (!st) st = drec_params_float(p, "dropout", 0.0, &h->dropout);
+    if (!st) st = drec_params_float(p, "wide_lr", 0.05, &h->wide_lr);
+    if (!st) st = drec_params_float(p, "l1", 0.1, &h->l1);
+    if (!st) st = drec_params_float(p, "l2", 0.1, &h->l2);
+    if (!st) st = drec_params_float(p, "val", 0.0, &h->val);
+    if (!st) st = drec_params_float(p, "lr_decay", 0.9, &h->lr_decay);
+    if (!st) st = drec_params_int(p, "att_layers", 3, &h->att_layers);
+    if (!st) st = drec_params_int(p, "att_dim", 32, &h->att_dim);
+    if (!st) st = drec_params_int(p, "heads", 2, &h->heads);
+    if (st) return st;
+    if (kind != K_LR) {
+        h->n_layers = drec_params_ints(p, "layers", "400,400,400", h->layers, MAX_LAYERS);
+        if (h->n_layers < 0) return DREC_ERR_USAGE;
+    }
+    if (kind == K_XDEEPFM) {
+        h->n_cin = drec_params_ints(p, "cin", "64,64", h->cin, MAX_LAYERS);
+        if (h->n_cin <= 0) return h->n_cin < 0 ? DREC_ERR_USAGE : drec_fail(DREC_ERR_USAGE, "--cin: at least one layer");
+        for (int k = 0; k + 1 < h->n_cin; k++)
+            if (h->cin[k] % 2) return drec_fail(DREC_ERR_USAGE, "--cin: all but the last layer must be even");
+    }
+    h->bn = drec_params_flag(p, "bn");
+    if (kind == K_WIDEDEEP) {
+        const char *part = drec_params_str(p, "part", "both");
+        h->part = strcmp(part, "both") == 0 ? 0 : strcmp(part, "wide") == 0 ? 1 : strcmp(part, "deep") == 0 ? 2 : -1;
+        if (h->part < 0) return drec_fail(DREC_ERR_USAGE, "--part: \"%s\" is not both, wide or deep", part);
+        if (h->part == 1) h->n_layers = 0;
+    }
+    const char *opt = drec_params_str(p, "optimizer", "adam");
+    if (strcmp(opt, "adagrad") == 0) h->adagrad = true;
+    else if (strcmp(opt, "adam") != 0 && strcmp(opt, "ftrl") != 0)
+        return drec_fail(DREC_ERR_USAGE, "--optimizer: %s takes adam or adagrad (the wide part always uses ftrl)", opt);
+    const char *sch = drec_params_str(p, "schedule", "constant");
+    const char *names[] = {"constant", "cosine", "exp", "step"};
+    h->schedule = -1;
+    for (int k = 0; k < 4; k++)
+        if (strcmp(sch, names[k]) == 0) h->schedule = k;
+    if (h->schedule < 0) return drec_fail(DREC_ERR_USAGE, "--schedule: \"%s\" is not constant, cosine, exp or step", sch);
+    if (h->epochs < 1 || h->epochs > 100000) return drec_fail(DREC_ERR_USAGE, "--epochs: must be 1..100000");
+    if (h->dim < 1 || h->dim > 4096) return drec_fail(DREC_ERR_USAGE, "--dim: must be 1..4096");
+    if (h->batch < 1 || h->batch > (1 << 20)) return drec_fail(DREC_ERR_USAGE, "--batch: must be 1..2^20");
+    if (!(h->lr > 0)) return drec_fail(DREC_ERR_USAGE, "--lr: must be > 0");
+    if (h->dropout < 0 || h->dropout >= 1) return drec_fail(DREC_ERR_USAGE, "--dropout: must be in [0, 1)");
+    if (h->val < 0 || h->val >= 1) return drec_fail(DREC_ERR_USAGE, "--val: must be in [0, 1)");
+    if (h->reg < 0) return drec_fail(DREC_ERR_USAGE, "--reg: must be >= 0");
+    if (kind == K_AUTOINT) {
+        if (h->att_layers < 1 || h->att_layers > MAX_LAYERS) return drec_fail(DREC_ERR_USAGE, "--att_layers: 1..%d", MAX_LAYERS);
+        if (h->heads < 1 || h->att_dim < h->heads || h->att_dim % h->heads || h->att_dim / h->heads > 1024)
+            return drec_fail(DREC_ERR_USAGE, "--att_dim must be a multiple of --heads");
+    }
+    return DREC_OK;
+}
+
+/* ---- the network ----------------------------------------------------------- */
+
+static pview take(net *n, int count) {
+    pview v = {n->n_w, count};
+    n->n_w += count;
+    return v;
+}
+
+/* Lays out the parameters for the given fields and ids. */
+static void net_layout(net *n, const hyper *h, int F, int64_t n_ids, int32_t cross_buckets) {
+    memset(n, 0, sizeof *n);
+    n->hp = *h;
+    n->F = F;
+    n->D = h->kind == K_LR || (h->kind == K_WIDEDEEP && h->part == 1) ? 0 : (int)h->dim;
+    n->in = F * n->D;
+    n->n_ids = n_ids;
+    n->bias = take(n, 1);
+    if (h->kind != K_LR && h->n_layers > 0) {
+        int in = n->in;
+        for (int l = 0; l < h->n_layers; l++) {
+            n->W[l] = take(n, in * h->layers[l]);
+            n->b[l] = take(n, h->layers[l]);
+            if (h->bn) {
+                n->gam[l] = take(n, h->layers[l]);
+                n->bet[l] = take(n, h->layers[l]);
+            }
+            in = h->layers[l];
+        }
+        n->Wo = take(n, in);
+        n->bo = take(n, 1);
+    }
+    if (h->kind == K_XDEEPFM) {
+        int hk = F;
+        for (int k = 0; k < h->n_cin; k++) {
+            bool last = k == h->n_cin - 1;
+            n->cin_in[k] = hk;
+            n->CW[k] = take(n, hk * F * h->cin[k]);
+            n->Cb[k] = take(n, h->cin[k]);
+            n->cin_next[k] = last ? 0 : h->cin[k] / 2;
+            n->cin_out_total += last ? h->cin[k] : h->cin[k] / 2;
+            hk = n->cin_next[k];
+        }
+        n->Cfc = take(n, n->cin_out_total);
+        n->Cfcb = take(n, 1);
+    }
+    if (h->kind == K_AUTOINT) {
+        int din = n->D;
+        for (int l = 0; l < h->att_layers; l++) {
+            n->Aq[l] = take(n, din * (int)h->att_dim);
+            n->Ak[l] = take(n, din * (int)h->att_dim);
+            n->Av[l] = take(n, din * (int)h->att_dim);
+            n->Ar[l] = take(n, din * (int)h->att_dim);
+            din = (int)h->att_dim;
+        }
+        n->Afc = take(n, F * (int)h->att_dim);
+        n->Afcb = take(n, 1);
+    }
+    n->w = drec_calloc((size_t)n->n_w, sizeof *n->w);
+    n->g = drec_calloc((size_t)n->n_w, sizeof *n->g);
+    n->m1 = drec_calloc((size_t)n->n_w, sizeof *n->m1);
+    n->m2 = drec_calloc((size_t)n->n_w, sizeof *n->m2);
+    for (int l = 0; h->bn && l < h->n_layers; l++) {
+        n->bn_mean[l] = drec_calloc((size_t)h->layers[l], sizeof(float));
+        n->bn_var[l] = drec_malloc((size_t)h->layers[l] * sizeof(float));
+        for (int j = 0; j < h->layers[l]; j++) n->bn_var[l][j] = 1.0f;
+    }
+    if (n->D) {
+        n->E = drec_calloc((size_t)n_ids * (size_t)n->D, sizeof *n->E);
+        n->Em1 = drec_calloc((size_t)n_ids * (size_t)n->D, sizeof *n->E);
+        n->Em2 = drec_calloc((size_t)n_ids * (size_t)n->D, sizeof *n->E);
+    }
+    n->lin = drec_calloc((size_t)n_ids, sizeof *n->lin);
+    n->lin_m1 = drec_calloc((size_t)n_ids, sizeof *n->lin);
+    n->lin_m2 = drec_calloc((size_t)n_ids, sizeof *n->lin);
+    n->cross_buckets = cross_buckets;
+    if (cross_buckets) {
+        n->wc = drec_calloc((size_t)cross_buckets, sizeof *n->wc);
+        n->wc_z = drec_calloc((size_t)cross_buckets, sizeof *n->wc);
+        n->wc_n = drec_calloc((size_t)cross_buckets, sizeof *n->wc);
+    }
+}
+
+static void net_free(net *n) {
+    free(n->w);
+    free(n->g);
+    free(n->m1);
+    free(n->m2);
+    for (int l = 0; l < MAX_LAYERS; l++) {
+        free(n->bn_mean[l]);
+        free(n->bn_var[l]);
+    }
+    free(n->E);
+    free(n->Em1);
+    free(n->Em2);
+    free(n->lin);
+    free(n->lin_m1);
+    free(n->lin_m2);
+    free(n->wc);
+    free(n->wc_z);
+    free(n->wc_n);
+    memset(n, 0, sizeof *n);
+}
+
+/* PyTorch's defaults, so that both start alike: Linear weights and biases
+ * U(+-1/sqrt(fan_in)), embeddings N(0, 0.01), first order zero. */
+static void net_init(net *n, uint64_t seed) {
+    drec_rng r;
+    drec_rng_seed2(&r, seed, 0xc7);
+    const hyper *h = &n->hp;
+#define UNI(v, fan)                                                                   \
+    do {                                                                              \
+        float a_ = 1.0f / sqrtf((float)(fan));                                        \
+        for (int i_ = 0; i_ < (v).n; i_++) n->w[(v).off + i_] = (2 * drec_rng_float(&r) - 1) * a_; \
+    } while (0)
+    int in = n->in;
+    for (int l = 0; h->kind != K_LR && l < h->n_layers; l++) {
+        UNI(n->W[l], in);
+        UNI(n->b[l], in);
+        if (h->bn)
+            for (int j = 0; j < h->layers[l]; j++) n->w[n->gam[l].off + j] = 1.0f;
+        in = h->layers[l];
+    }
+    if (n->Wo.n) {
+        UNI(n->Wo, in);
+        UNI(n->bo, in);
+    }
+    for (int k = 0; h->kind == K_XDEEPFM && k < h->n_cin; k++) {
+        UNI(n->CW[k], n->cin_in[k] * n->F);
+        UNI(n->Cb[k], n->cin_in[k] * n->F);
+    }
+    if (h->kind == K_XDEEPFM) {
+        UNI(n->Cfc, n->cin_out_total);
+        UNI(n->Cfcb, n->cin_out_total);
+    }
+    int din = n->D;
+    for (int l = 0; h->kind == K_AUTOINT && l < h->att_layers; l++) {
+        UNI(n->Aq[l], din);
+        UNI(n->Ak[l], din);
+        UNI(n->Av[l], din);
+        UNI(n->Ar[l], din);
+        din = (int)h->att_dim;
+    }
+    if (h->kind == K_AUTOINT) {
+        UNI(n->Afc, n->F * h->att_dim);
+        UNI(n->Afcb, n->F * h->att_dim);
+    }
+#undef UNI
+    for (int64_t i = 0; n->D && i < n->n_ids * n->D; i++) n->E[i] = (float)(0.01 * drec_rng_normal(&r));
+}
+
+/* ---- the batch workspace ------------------------------------------------- */
+
+typedef struct work {
+    int cap;                     /* rows it holds */
+    float *x0;                   /* (B, F*D) field embeddings */
+    float *dx0;                  /* (B, F*D) */
+    float *a[MAX_LAYERS];        /* (B, H_l) pre-ReLU (after batch norm) */
+    float *xh[MAX_LAYERS];       /* (B, H_l) batch norm x-hat */
+    float *bm[MAX_LAYERS], *bi[MAX_LAYERS]; /* (H_l) batch mean, 1/std */
+    float *h[MAX_LAYERS];        /* (B, H_l) post-ReLU, post-dropout */
+    uint8_t *mask[MAX_LAYERS];   /* (B, H_l) dropout keep */
+    float *d1, *d2;              /* (B, max H) gradient ping-pong */
+    float *logit, *dlogit;       /* (B) */
+    /* CIN */
+    float *cx0;                  /* (B*D, F) x0 transposed per row */
+    float *cz[MAX_LAYERS];       /* (B*D, H_k*F) outer products */
+    float *co[MAX_LAYERS];       /* (B*D, H_{k+1}) after ReLU */
+    float *cpool, *dcpool;       /* (B, out_total) */
+    float *dco, *dcz, *dxk, *dxk2;
+    /* attention */
+    float *ax[MAX_LAYERS + 1];   /* (B*F, A) layer inputs/outputs; ax[0] = x0 */
+    float *aq[MAX_LAYERS], *ak[MAX_LAYERS], *av[MAX_LAYERS], *ar[MAX_LAYERS];
+    float *ap[MAX_LAYERS];       /* (B, heads, F, F) attention weights */
+    float *dax, *dax2, *dq, *dk, *dv, *dr;
+    /* sparse gradient gathering */
+    int32_t *uniq;               /* (cap*nnz) distinct ids in the batch */
+    int32_t *slot;               /* (n_ids) id -> row in G, -1 */
+    float *G, *G1;               /* (U, D), (U) */
+    int32_t *cuniq, *cslot;
+    float *CG;
+} work;
+
+static float *fz(size_t n) { return drec_calloc(n ? n : 1, sizeof(float)); }
+
+static void work_init(work *w, const net *n, int cap, int max_nnz, int max_cross) {
+    memset(w, 0, sizeof *w);
+    const hyper *h = &n->hp;
+    size_t B = (size_t)cap;
+    w->cap = cap;
+    int maxh = 1;
+    w->x0 = fz(B * (size_t)n->in);
+    w->dx0 = fz(B * (size_t)n->in);
+    for (int l = 0; h->kind != K_LR && l < h->n_layers; l++) {
+        size_t sz = B * (size_t)h->layers[l];
+        w->a[l] = fz(sz);
+        w->h[l] = fz(sz);
+        if (h->bn) {
+            w->xh[l] = fz(sz);
+            w->bm[l] = fz((size_t)h->layers[l]);
+            w->bi[l] = fz((size_t)h->layers[l]);
+        }
+        if (h->dropout > 0) w->mask[l] = drec_calloc(sz, 1);
+        maxh = DREC_MAX(maxh, h->layers[l]);
+    }
+    maxh = DREC_MAX(maxh, n->in);
+    w->d1 = fz(B * (size_t)maxh);
+    w->d2 = fz(B * (size_t)maxh);
+    w->logit = fz(B);
+    w->dlogit = fz(B);
+    if (h->kind == K_XDEEPFM) {
+        size_t BD = B * (size_t)n->D;
+        int maxz = 0, maxo = n->F;
+        w->cx0 = fz(BD * (size_t)n->F);
+        for (int k = 0; k < h->n_cin; k++) {
+            w->cz[k] = fz(BD * (size_t)(n->cin_in[k] * n->F));
+            w->co[k] = fz(BD * (size_t)h->cin[k]);
+            maxz = DREC_MAX(maxz, n->cin_in[k] * n->F);
+            maxo = DREC_MAX(maxo, h->cin[k]);
+        }
+        w->cpool = fz(B * (size_t)n->cin_out_total);
+        w->dcpool = fz(B * (size_t)n->cin_out_total);
+        w->dco = fz(BD * (size_t)maxo);
+        w->dcz = fz(BD * (size_t)maxz);
+        w->dxk = fz(BD * (size_t)maxo);
+        w->dxk2 = fz(BD * (size_t)maxo);
+    }
+    if (h->kind == K_AUTOINT) {
+        size_t BF = B * (size_t)n->F, A = (size_t)h->att_dim;
+        for (int l = 0; l < h->att_layers; l++) {
+            w->ax[l + 1] = fz(BF * A);
+            w->aq[l] = fz(BF * A);
+            w->ak[l] = fz(BF * A);
+            w->av[l] = fz(BF * A);
+            w->ar[l] = fz(BF * A);
+            w->ap[l] = fz(B * (size_t)h->heads * (size_t)(n->F * n->F));
+        }
+        size_t m = BF * DREC_MAX(A, (size_t)n->D);
+        w->dax = fz(m);
+        w->dax2 = fz(m);
+        w->dq = fz(BF * A);
+        w->dk = fz(BF * A);
+        w->dv = fz(BF * A);
+        w->dr = fz(BF * A);
+    }
+    size_t nnz = B * (size_t)max_nnz;
+    w->uniq = drec_malloc((nnz ? nnz : 1) * sizeof *w->uniq);
+    w->slot = drec_malloc((size_t)n->n_ids * sizeof *w->slot);
+    for (int64_t i = 0; i < n->n_ids; i++) w->slot[i] = -1;
+    w->G = fz(nnz * (size_t)(n->D ? n->D : 1));
+    w->G1 = fz(nnz);
+    if (n->cross_buckets) {
+        size_t cn = B * (size_t)max_cross;
+        w->cuniq = drec_malloc((cn ? cn : 1) * sizeof *w->cuniq);
+        w->cslot = drec_malloc((size_t)n->cross_buckets * sizeof *w->cslot);
+        for (int32_t i = 0; i < n->cross_buckets; i++) w->cslot[i] = -1;
+        w->CG = fz(cn);
+    }
+}
+
+static void work_free(work *w) {
+    free(w->x0);
+    free(w->dx0);
+    for (int l = 0; l < MAX_LAYERS; l++) {
+        free(w->a[l]);
+        free(w->h[l]);
+        free(w->xh[l]);
+        free(w->bm[l]);
+        free(w->bi[l]);
+        free(w->mask[l]);
+        free(w->cz[l]);
+        free(w->co[l]);
+        free(w->ax[l + 1]);
+        free(w->aq[l]);
+        free(w->ak[l]);
+        free(w->av[l]);
+        free(w->ar[l]);
+        free(w->ap[l]);
+    }
+    free(w->d1);
+    free(w->d2);
+    free(w->logit);
+    free(w->dlogit);
+    free(w->cx0);
+    free(w->cpool);
+    free(w->dcpool);
+    free(w->dco);
+    free(w->dcz);
+    free(w->dxk);
+    free(w->dxk2);
+    free(w->dax);
+    free(w->dax2);
+    free(w->dq);
+    free(w->dk);
+    free(w->dv);
+    free(w->dr);
+    free(w->uniq);
+    free(w->slot);
+    free(w->G);
+    free(w->G1);
+    free(w->cuniq);
+    free(w->cslot);
+    free(w->CG);
+    memset(w, 0, sizeof *w);
+}
+
+/* Row-major sgemm: C[M,N] = alpha op(A) op(B) + beta C (core/blas.h:
+ * OpenBLAS single-threaded per block, the rows split over drec's team). */
+#define gemm drec_sgemm
+
+/* A batch: rows r0..r0+B of a featrows, in the order of perm (or as is). */
+typedef struct batch {
+    const drec_featrows *fr;
+    const size_t *rows; /* (B) row ids into fr */
+    int B;
+} batch;
+
+/* ---- forward --------------------------------------------------------------- */
+
+/* Embedding-bag: x0[b, f*D:(f+1)*D] = sum_k val_k E[idx_k]; first order
+ * and crosses go straight into the logit. */
+static void fwd_sparse(const net *n, const batch *bt, work *w) {
+    const drec_featrows *fr = bt->fr;
+    int F = n->F, D = n->D;
+#pragma omp parallel for schedule(static) if (PAR(bt->B * n->F * (n->D + 1)))
+    for (int b = 0; b < bt->B; b++) {
+        size_t r = bt->rows[b];
+        const int64_t *p = fr->ptr + r * (size_t)F;
+        float lg = n->w[n->bias.off];
+        float *x = w->x0 + (size_t)b * (size_t)n->in;
+        for (int f = 0; f < F; f++) {
+            float *xf = x + f * D;
+            for (int d = 0; d < D; d++) xf[d] = 0;
+            for (int64_t k = p[f]; k < p[f + 1]; k++) {
+                int32_t id = fr->idx[k];
+                float v = fr->val[k];
+                lg += v * n->lin[id];
+                const float *e = n->E ? n->E + (size_t)id * (size_t)D : NULL;
+                for (int d = 0; d < D; d++) xf[d] += v * e[d];
+            }
+        }
+        if (n->cross_buckets && fr->cross_ptr)
+            for (int64_t k = fr->cross_ptr[r]; k < fr->cross_ptr[r + 1]; k++) lg += fr->cross_val[k] * n->wc[fr->cross_idx[k]];
+        w->logit[b] = lg;
+    }
+}
+
+/* FM second order: 0.5 * sum_d ((sum_f x_fd)^2 - sum_f x_fd^2). */
+static void fwd_fm(const net *n, int B, work *w) {
+    int F = n->F, D = n->D;
+#pragma omp parallel for schedule(static) if (PAR(B * n->in))
+    for (int b = 0; b < B; b++) {
+        const float *x = w->x0 + (size_t)b * (size_t)n->in;
+        float t = 0;
+        for (int d = 0; d < D; d++) {
+            float s = 0, q = 0;
+            for (int f = 0; f < F; f++) {
+                s += x[f * D + d];
+                q += x[f * D + d] * x[f * D + d];
+            }
+            t += s * s - q;
+        }
+        w->logit[b] += 0.5f * t;
+    }
+}
+
+static void bn_forward(const net *n, int l, int B, bool train, work *w) {
+    int H = n->hp.layers[l];
+    float *z = w->a[l], *xh = w->xh[l];
+    const float *gam = n->w + n->gam[l].off, *bet = n->w + n->bet[l].off;
+    float *mean = w->bm[l], *inv = w->bi[l];
+    if (train) {
+        double *s = drec_calloc((size_t)H * 2, sizeof *s);
+        for (int b = 0; b < B; b++) {
+            const float *zr = z + (size_t)b * H;
+            for (int j = 0; j < H; j++) {
+                s[j] += zr[j];
+                s[H + j] += (double)zr[j] * zr[j];
+            }
+        }
+        for (int j = 0; j < H; j++) {
+            double mu = s[j] / B, var = s[H + j] / B - mu * mu;
+            if (var < 0) var = 0;
+            mean[j] = (float)mu;
+            inv[j] = (float)(1.0 / sqrt(var + 1e-5));
+            /* running statistics with PyTorch's momentum and unbiased var */
+            n->bn_mean[l][j] = 0.9f * n->bn_mean[l][j] + 0.1f * (float)mu;
+            n->bn_var[l][j] = 0.9f * n->bn_var[l][j] + 0.1f * (float)(B > 1 ? var * B / (B - 1) : var);
+        }
+        free(s);
+    } else {
+        for (int j = 0; j < H; j++) {
+            mean[j] = n->bn_mean[l][j];
+            inv[j] = 1.0f / sqrtf(n->bn_var[l][j] + 1e-5f);
+        }
+    }
+#pragma omp parallel for schedule(static) if (PAR(B * H))
+    for (int b = 0; b < B; b++) {
+        float *zr = z + (size_t)b * H, *xr = xh + (size_t)b * H;
+        for (int j = 0; j < H; j++) {
+            xr[j] = (zr[j] - mean[j]) * inv[j];
+            zr[j] = gam[j] * xr[j] + bet[j];
+        }
+    }
+}
+
+static uint64_t mask_seed(const net *n, int l) { return (uint64_t)n->hp.seed * 1000003u + (uint64_t)n->step * 64u + (uint64_t)l; }
+
+/* The MLP: x0 -> [Linear, (BN), ReLU, (dropout)]* -> Linear(1). */
+static void fwd_deep(const net *n, int B, bool train, work *w) {
+    const hyper *h = &n->hp;
+    const float *x = w->x0;
+    int in = n->in;
+    for (int l = 0; l < h->n_layers; l++) {
+        int H = h->layers[l];
+        float *a = w->a[l];
+        const float *bias = n->w + n->b[l].off;
+        for (int b = 0; b < B; b++) memcpy(a + (size_t)b * H, bias, (size_t)H * sizeof *a);
+        gemm(false, false, B, H, in, 1.0f, x, in, n->w + n->W[l].off, H, 1.0f, a, H);
+        if (h->bn) bn_forward(n, l, B, train, w);
+        float *hh = w->h[l];
+        bool drop = train && h->dropout > 0;
+        float keep = (float)(1.0 - h->dropout), sc = 1.0f / keep;
+        uint64_t ms = mask_seed(n, l);
+#pragma omp parallel for schedule(static) if (PAR(B * H))
+        for (int b = 0; b < B; b++) {
+            const float *ar = a + (size_t)b * H;
+            float *hr = hh + (size_t)b * H;
+            if (!drop) {
+                for (int j = 0; j < H; j++) hr[j] = ar[j] > 0 ? ar[j] : 0;
+                continue;
+            }
+            drec_rng r;
+            drec_rng_seed2(&r, ms, (uint64_t)b);
+            uint8_t *mk = w->mask[l] + (size_t)b * H;
+            for (int j = 0; j < H; j++) {
+                mk[j] = drec_rng_float(&r) < keep;
+                hr[j] = mk[j] && ar[j] > 0 ? ar[j] * sc : 0;
+            }
+        }
+        x = hh;
+        in = H;
+    }
+    const float *wo = n->w + n->Wo.off;
+    float bo = n->w[n->bo.off];
+#pragma omp parallel for schedule(static) if (PAR(B * in))
+    for (int b = 0; b < B; b++) {
+        const float *xr = x + (size_t)b * in;
+        float s = bo;
+        for (int j = 0; j < in; j++) s += xr[j] * wo[j];
+        w->logit[b] += s;
+    }
+}
+
+/* CIN, with the batch and embedding dim folded into rows: row (b, d) of
+ * layer k's input is xk[b, :, d]; z = outer(xk, x0) over fields, then one
+ * sgemm with W_k [H_k*M, H_{k+1}].  Half of each hidden layer feeds the
+ * next layer, half is sum-pooled over d into the output. */
+static void fwd_cin(const net *n, int B, work *w) {
+    const hyper *h = &n->hp;
+    int F = n->F, D = n->D, BD = B * D;
+#pragma omp parallel for schedule(static) if (PAR(B * n->in))
+    for (int b = 0; b < B; b++)
+        for (int f = 0; f < F; f++)
+            for (int d = 0; d < D; d++) w->cx0[((size_t)b * D + d) * F + f] = w->x0[(size_t)b * n->in + f * D + d];
+    const float *xk = w->cx0;
+    int ldx = F, pool_off = 0;
+    memset(w->cpool, 0, (size_t)B * n->cin_out_total * sizeof(float));
+    for (int k = 0; k < h->n_cin; k++) {
+        int Hk = n->cin_in[k], Z = Hk * F, Ho = h->cin[k];
+        float *z = w->cz[k], *o = w->co[k];
+#pragma omp parallel for schedule(static) if (PAR(BD * Hk * F))
+        for (int r = 0; r < BD; r++) {
+            const float *xr = xk + (size_t)r * ldx, *x0r = w->cx0 + (size_t)r * F;
+            float *zr = z + (size_t)r * Z;
+            for (int i = 0; i < Hk; i++)
+                for (int j = 0; j < F; j++) zr[i * F + j] = xr[i] * x0r[j];
+        }
+        const float *bias = n->w + n->Cb[k].off;
+        for (int r = 0; r < BD; r++) memcpy(o + (size_t)r * Ho, bias, (size_t)Ho * sizeof *o);
+        gemm(false, false, BD, Ho, Z, 1.0f, z, Z, n->w + n->CW[k].off, Ho, 1.0f, o, Ho);
+        int nout = n->cin_next[k] ? Ho - n->cin_next[k] : Ho;
+#pragma omp parallel for schedule(static) if (PAR(B * D * Ho))
+        for (int b = 0; b < B; b++) {
+            float *pool = w->cpool + (size_t)b * n->cin_out_total + pool_off;
+            for (int d = 0; d < D; d++) {
+                float *orow = o + ((size_t)b * D + d) * Ho;
+                for (int j = 0; j < Ho; j++) orow[j] = orow[j] > 0 ? orow[j] : 0;
+                for (int j = 0; j < nout; j++) pool[j] += orow[j];
+            }
+        }
+        pool_off += nout;
+        xk = o + nout; /* the second half of each row */
+        ldx = Ho;
+    }
+    const float *fc = n->w + n->Cfc.off;
+    float fb = n->w[n->Cfcb.off];
+#pragma omp parallel for schedule(static) if (PAR(B * n->cin_out_total))
+    for (int b = 0; b < B; b++) {
+        float s = fb;
+        for (int j = 0; j < n->cin_out_total; j++) s += w->cpool[(size_t)b * n->cin_out_total + j] * fc[j];
+        w->logit[b] += s;
+    }
+}
+
+/* AutoInt: per layer Q, K, V, R = x Wq, x Wk, x Wv, x Wr (rows = b, f);
+ * per row and head, softmax(Q K^T) V; out = ReLU(attn + R). */
+static void fwd_att(const net *n, int B, work *w) {
+    const hyper *h = &n->hp;
+    int F = n->F, A = (int)h->att_dim, NH = (int)h->heads, dh = A / NH, BF = B * F;
+    w->ax[0] = w->x0;
+    int din = n->D;
+    for (int l = 0; l < h->att_layers; l++) {
+        const float *x = w->ax[l];
+        gemm(false, false, BF, A, din, 1.0f, x, din, n->w + n->Aq[l].off, A, 0.0f, w->aq[l], A);
+        gemm(false, false, BF, A, din, 1.0f, x, din, n->w + n->Ak[l].off, A, 0.0f, w->ak[l], A);
+        gemm(false, false, BF, A, din, 1.0f, x, din, n->w + n->Av[l].off, A, 0.0f, w->av[l], A);
+        gemm(false, false, BF, A, din, 1.0f, x, din, n->w + n->Ar[l].off, A, 0.0f, w->ar[l], A);
+        float *out = w->ax[l + 1];
+#pragma omp parallel for schedule(static) if (PAR(B * NH * F * F * dh))
+        for (int b = 0; b < B; b++) {
+            for (int hd = 0; hd < NH; hd++) {
+                float *P = w->ap[l] + ((size_t)b * NH + hd) * F * F;
+                for (int i = 0; i < F; i++) {
+                    const float *q = w->aq[l] + ((size_t)b * F + i) * A + hd * dh;
+                    float mx = -INFINITY;
+                    for (int j = 0; j < F; j++) {
+                        const float *kk = w->ak[l] + ((size_t)b * F + j) * A + hd * dh;
+                        float s = 0;
+                        for (int t = 0; t < dh; t++) s += q[t] * kk[t];
+                        P[i * F + j] = s;
+                        mx = s > mx ? s : mx;
+                    }
+                    float sum = 0;
+                    for (int j = 0; j < F; j++) sum += P[i * F + j] = expf(P[i * F + j] - mx);
+                    float o[1024];
+                    for (int t = 0; t < dh; t++) o[t] = 0;
+                    for (int j = 0; j < F; j++) {
+                        float p = P[i * F + j] /= sum;
+                        const float *v = w->av[l] + ((size_t)b * F + j) * A + hd * dh;
+                        for (int t = 0; t < dh; t++) o[t] += p * v[t];
+                    }
+                    const float *rr = w->ar[l] + ((size_t)b * F + i) * A + hd * dh;
+                    float *orow = out + ((size_t)b * F + i) * A + hd * dh;
+                    for (int t = 0; t < dh; t++) {
+                        float s = o[t] + rr[t];
+                        orow[t] = s > 0 ? s : 0;
+                    }
+                }
+            }
+        }
+        din = A;
+    }
+    const float *fc = n->w + n->Afc.off, *x = w->ax[h->att_layers];
+    float fb = n->w[n->Afcb.off];
+#pragma omp parallel for schedule(static) if (PAR(B * F * A))
+    for (int b = 0; b < B; b++) {
+        float s = fb;
+        for (int j = 0; j < F * A; j++) s += x[(size_t)b * F * A + j] * fc[j];
+        w->logit[b] += s;
+    }
+}
+
+static void forward(const net *n, const batch *bt, bool train, work *w) {
+    fwd_sparse(n, bt, w);
+    int k = n->hp.kind;
+    if (k == K_DEEPFM) fwd_fm(n, bt->B, w);
+    if (k == K_XDEEPFM) fwd_cin(n, bt->B, w);
+    if (k == K_AUTOINT) fwd_att(n, bt->B, w);
+    if (k != K_LR && n->hp.n_layers > 0) fwd_deep(n, bt->B, train, w);
+}
+
+/* ---- backward -------------------------------------------------------------- */
+
+/* Column sums of a [B, H] matrix added into out[H] (fixed order). */
+static void colsum_add(const float *x, int B, int H, float *out) {
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < H; j++) out[j] += x[(size_t)b * H + j];
+}
+
+static void bwd_deep(net *n, int B, work *w) {
+    const hyper *h = &n->hp;
+    int L = h->n_layers;
+    int in = L ? h->layers[L - 1] : n->in;
+    const float *x = L ? w->h[L - 1] : w->x0;
+    float *gWo = n->g + n->Wo.off;
+    const float *wo = n->w + n->Wo.off;
+    /* dWo = x^T dlogit; dx = dlogit wo^T */
+    gemm(true, false, in, 1, B, 1.0f, x, in, w->dlogit, 1, 1.0f, gWo, 1);
+    float s = 0;
+    for (int b = 0; b < B; b++) s += w->dlogit[b];
+    n->g[n->bo.off] += s;
+    float *dh = w->d1, *dn = w->d2;
+#pragma omp parallel for schedule(static) if (PAR(B * in))
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < in; j++) dh[(size_t)b * in + j] = w->dlogit[b] * wo[j];
+    for (int l = L - 1; l >= 0; l--) {
+        int H = h->layers[l];
+        int pin = l ? h->layers[l - 1] : n->in;
+        const float *a = w->a[l];
+        float sc = (float)(1.0 / (1.0 - h->dropout));
+        /* through dropout and ReLU: dh becomes d(a) */
+#pragma omp parallel for schedule(static) if (PAR(B * H))
+        for (int b = 0; b < B; b++) {
+            float *dr = dh + (size_t)b * H;
+            const float *ar = a + (size_t)b * H;
+            const uint8_t *mk = w->mask[l] ? w->mask[l] + (size_t)b * H : NULL;
+            for (int j = 0; j < H; j++) dr[j] = ar[j] > 0 && (!mk || mk[j]) ? (mk ? dr[j] * sc : dr[j]) : 0;
+        }
+        if (h->bn) {
+            float *gg = n->g + n->gam[l].off, *gb = n->g + n->bet[l].off;
+            const float *gam = n->w + n->gam[l].off;
+            const float *xh = w->xh[l], *inv = w->bi[l];
+            double *sd = drec_calloc((size_t)H * 2, sizeof *sd);
+            for (int b = 0; b < B; b++)
+                for (int j = 0; j < H; j++) {
+                    float da = dh[(size_t)b * H + j];
+                    sd[j] += da;
+                    sd[H + j] += (double)da * xh[(size_t)b * H + j];
+                }
+            for (int j = 0; j < H; j++) {
+                gb[j] += (float)sd[j];
+                gg[j] += (float)sd[H + j];
+            }
+#pragma omp parallel for schedule(static) if (PAR(B * H))
+            for (int b = 0; b < B; b++)
+                for (int j = 0; j < H; j++) {
+                    size_t i = (size_t)b * H + j;
+                    /* dz = gamma * inv / B * (B da - sum da - xh sum(da xh)) */
+                    dh[i] = gam[j] * inv[j] / (float)B * ((float)B * dh[i] - (float)sd[j] - xh[i] * (float)sd[H + j]);
+                }
+            free(sd);
+        }
+        const float *xin = l ? w->h[l - 1] : w->x0;
+        gemm(true, false, pin, H, B, 1.0f, xin, pin, dh, H, 1.0f, n->g + n->W[l].off, H);
+        colsum_add(dh, B, H, n->g + n->b[l].off);
+        if (l == 0) {
+            /* dx0 += dz W^T */
+            gemm(false, true, B, pin, H, 1.0f, dh, H, n->w + n->W[l].off, H, 1.0f, w->dx0, pin);
+        } else {
+            gemm(false, true, B, pin, H, 1.0f, dh, H, n->w + n->W[l].off, H, 0.0f, dn, pin);
+            float *t = dh;
+            dh = dn;
+            dn = t;
+        }
+    }
+}
+
+static void bwd_fm(const net *n, int B, work *w) {
+    int F = n->F, D = n->D;
+#pragma omp parallel for schedule(static) if (PAR(B * n->in))
+    for (int b = 0; b < B; b++) {
+        const float *x = w->x0 + (size_t)b * n->in;
+        float *dx = w->dx0 + (size_t)b * n->in, g = w->dlogit[b];
+        for (int d = 0; d < D; d++) {
+            float s = 0;
+            for (int f = 0; f < F; f++) s += x[f * D + d];
+            for (int f = 0; f < F; f++) dx[f * D + d] += g * (s - x[f * D + d]);
+        }
+    }
+}
+
+static void bwd_cin(net *n, int B, work *w) {
+    const hyper *h = &n->hp;
+    int F = n->F, D = n->D, BD = B * D, T = n->cin_out_total;
+    const float *fc = n->w + n->Cfc.off;
+    float *gfc = n->g + n->Cfc.off;
+    float s = 0;
+    for (int b = 0; b < B; b++) s += w->dlogit[b];
+    n->g[n->Cfcb.off] += s;
+    gemm(true, false, T, 1, B, 1.0f, w->cpool, T, w->dlogit, 1, 1.0f, gfc, 1);
+    /* gradient w.r.t. x0 rows (b, d) from every layer's outer product */
+    float *dx0r = drec_calloc((size_t)BD * F, sizeof *dx0r);
+    float *dnext = NULL; /* (BD, next) gradient flowing into layer k's second half */
+    int pool_off = 0;
+    int offs[MAX_LAYERS];
+    for (int k = 0; k < h->n_cin; k++) {
+        offs[k] = pool_off;
+        pool_off += n->cin_next[k] ? h->cin[k] - n->cin_next[k] : h->cin[k];
+    }
+    for (int k = h->n_cin - 1; k >= 0; k--) {
+        int Hk = n->cin_in[k], Z = Hk * F, Ho = h->cin[k], nout = n->cin_next[k] ? Ho - n->cin_next[k] : Ho;
+        const float *o = w->co[k];
+        float *dco = w->dco;
+#pragma omp parallel for schedule(static) if (PAR(BD * Ho))
+        for (int r = 0; r < BD; r++) {
+            int b = r / D;
+            float g = w->dlogit[b];
+            const float *orow = o + (size_t)r * Ho;
+            float *drow = dco + (size_t)r * Ho;
+            for (int j = 0; j < nout; j++) drow[j] = orow[j] > 0 ? g * fc[offs[k] + j] : 0;
+            for (int j = nout; j < Ho; j++) drow[j] = orow[j] > 0 && dnext ? dnext[(size_t)r * (Ho - nout) + j - nout] : 0;
+        }
+        gemm(true, false, Z, Ho, BD, 1.0f, w->cz[k], Z, dco, Ho, 1.0f, n->g + n->CW[k].off, Ho);
+        colsum_add(dco, BD, Ho, n->g + n->Cb[k].off);
+        gemm(false, true, BD, Z, Ho, 1.0f, dco, Ho, n->w + n->CW[k].off, Ho, 0.0f, w->dcz, Z);
+        /* z[i*F+j] = xk[i] x0[j] */
+        const float *xk = k ? w->co[k - 1] + (h->cin[k - 1] - n->cin_next[k - 1]) : w->cx0;
+        int ldx = k ? h->cin[k - 1] : F;
+        float *dxk = k ? w->dxk : NULL;
+#pragma omp parallel for schedule(static) if (PAR(BD * Z))
+        for (int r = 0; r < BD; r++) {
+            const float *dz = w->dcz + (size_t)r * Z, *xr = xk + (size_t)r * ldx, *x0r = w->cx0 + (size_t)r * F;
+            float *d0 = dx0r + (size_t)r * F;
+            for (int i = 0; i < Hk; i++) {
+                float di = 0;
+                for (int j = 0; j < F; j++) {
+                    di += dz[i * F + j] * x0r[j];
+                    d0[j] += dz[i * F + j] * xr[i];
+                }
+                if (k) dxk[(size_t)r * Hk + i] = di;
+                else d0[i] += di; /* layer 0's xk is x0 itself */
+            }
+        }
+        if (k) {
+            /* swap so dnext holds this layer's input gradient */
+            float *t = w->dxk2;
+            w->dxk2 = w->dxk;
+            w->dxk = t;
+            dnext = w->dxk2;
+        }
+    }
+#pragma omp parallel for schedule(static) if (PAR(B * n->in))
+    for (int b = 0; b < B; b++)
+        for (int f = 0; f < F; f++)
+            for (int d = 0; d < D; d++) w->dx0[(size_t)b * n->in + f * D + d] += dx0r[((size_t)b * D + d) * F + f];
+    free(dx0r);
+}
+
+static void bwd_att(net *n, int B, work *w) {
+    const hyper *h = &n->hp;
+    int F = n->F, A = (int)h->att_dim, NH = (int)h->heads, dh = A / NH, BF = B * F, L = (int)h->att_layers;
+    const float *fc = n->w + n->Afc.off, *xl = w->ax[L];
+    float *gfc = n->g + n->Afc.off;
+    float s = 0;
+    for (int b = 0; b < B; b++) s += w->dlogit[b];
+    n->g[n->Afcb.off] += s;
+    gemm(true, false, F * A, 1, B, 1.0f, xl, F * A, w->dlogit, 1, 1.0f, gfc, 1);
+    float *dout = w->dax, *din_buf = w->dax2;
+#pragma omp parallel for schedule(static) if (PAR(B * F * A))
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < F * A; j++) dout[(size_t)b * F * A + j] = w->dlogit[b] * fc[j];
+    for (int l = L - 1; l >= 0; l--) {
+        int din = l ? A : n->D;
+        const float *out = w->ax[l + 1];
+        /* through ReLU: dout becomes d(attn + R) = d(attn) = d(R) */
+#pragma omp parallel for schedule(static) if (PAR(BF * A))
+        for (int i = 0; i < BF * A; i++)
+            if (out[i] <= 0) dout[i] = 0;
+        memcpy(w->dr, dout, (size_t)BF * A * sizeof(float));
+        memset(w->dq, 0, (size_t)BF * A * sizeof(float));
+        memset(w->dk, 0, (size_t)BF * A * sizeof(float));
+        memset(w->dv, 0, (size_t)BF * A * sizeof(float));
+#pragma omp parallel for schedule(static) if (PAR(B * NH * F * F * dh))
+        for (int b = 0; b < B; b++) {
+            for (int hd = 0; hd < NH; hd++) {
+                const float *P = w->ap[l] + ((size_t)b * NH + hd) * F * F;
+                for (int i = 0; i < F; i++) {
+                    const float *go = dout + ((size_t)b * F + i) * A + hd * dh;
+                    float dp[1024], dot = 0;
+                    for (int j = 0; j < F; j++) {
+                        const float *v = w->av[l] + ((size_t)b * F + j) * A + hd * dh;
+                        float *gv = w->dv + ((size_t)b * F + j) * A + hd * dh;
+                        float p = P[i * F + j], t = 0;
+                        for (int u = 0; u < dh; u++) {
+                            t += go[u] * v[u];
+                            gv[u] += p * go[u];
+                        }
+                        dp[j] = t;
+                        dot += p * t;
+                    }
+                    const float *q = w->aq[l] + ((size_t)b * F + i) * A + hd * dh;
+                    float *gq = w->dq + ((size_t)b * F + i) * A + hd * dh;
+                    for (int j = 0; j < F; j++) {
+                        float ds = P[i * F + j] * (dp[j] - dot);
+                        const float *kk = w->ak[l] + ((size_t)b * F + j) * A + hd * dh;
+                        float *gk = w->dk + ((size_t)b * F + j) * A + hd * dh;
+                        for (int u = 0; u < dh; u++) {
+                            gq[u] += ds * kk[u];
+                            gk[u] += ds * q[u];
+                        }
+                    }
+                }
+            }
+        }
+        const float *x = w->ax[l];
+        gemm(true, false, din, A, BF, 1.0f, x, din, w->dq, A, 1.0f, n->g + n->Aq[l].off, A);
+        gemm(true, false, din, A, BF, 1.0f, x, din, w->dk, A, 1.0f, n->g + n->Ak[l].off, A);
+        gemm(true, false, din, A, BF, 1.0f, x, din, w->dv, A, 1.0f, n->g + n->Av[l].off, A);
+        gemm(true, false, din, A, BF, 1.0f, x, din, w->dr, A, 1.0f, n->g + n->Ar[l].off, A);
+        float *dx = l ? din_buf : w->dx0;
+        float beta = l ? 0.0f : 1.0f;
+        gemm(false, true, BF, din, A, 1.0f, w->dq, A, n->w + n->Aq[l].off, A, beta, dx, din);
+        gemm(false, true, BF, din, A, 1.0f, w->dk, A, n->w + n->Ak[l].off, A, 1.0f, dx, din);
+        gemm(false, true, BF, din, A, 1.0f, w->dv, A, n->w + n->Av[l].off, A, 1.0f, dx, din);
+        gemm(false, true, BF, din, A, 1.0f, w->dr, A, n->w + n->Ar[l].off, A, 1.0f, dx, din);
+        if (l) {
+            float *t = dout;
+            dout = din_buf;
+            din_buf = t;
+        }
+    }
+}
+
+/* Mean BCE-with-logits of the batch; fills dlogit = (p - y) / B. */
+static double loss_grad(const batch *bt, work *w) {
+    double loss = 0;
+    float inv = 1.0f / (float)bt->B;
+    for (int b = 0; b < bt->B; b++) {
+        float z = w->logit[b], y = bt->fr->label[bt->rows[b]];
+        loss += (double)(fmaxf(z, 0) - z * y + log1pf(expf(-fabsf(z))));
+        float p = 1.0f / (1.0f + expf(-z));
+        w->dlogit[b] = (p - y) * inv;
+    }
+    return loss / bt->B;
+}
+
+/* Backward into n->g (dense, zeroed by the caller) and the sparse buffers
+ * G (embeddings), G1 (first order), CG (crosses, summed per example) over
+ * the batch's distinct ids uniq[0..*nu) and cuniq[0..*ncu). */
+static void backward(net *n, const batch *bt, work *w, int *nu, int *ncu) {
+    int B = bt->B, k = n->hp.kind;
+    if (n->D) memset(w->dx0, 0, (size_t)B * n->in * sizeof(float));
+    if (k != K_LR && n->hp.n_layers > 0) bwd_deep(n, B, w);
+    if (k == K_DEEPFM) bwd_fm(n, B, w);
+    if (k == K_XDEEPFM) bwd_cin(n, B, w);
+    if (k == K_AUTOINT) bwd_att(n, B, w);
+    float s = 0;
+    for (int b = 0; b < B; b++) s += w->dlogit[b];
+    n->g[n->bias.off] += s;
+    /* embedding-bag and first order: gather distinct ids, then add */
+    const drec_featrows *fr = bt->fr;
+    int F = n->F, D = n->D, U = 0;
+    float l2 = (float)(2.0 * n->hp.reg / B);
+    for (int b = 0; b < B; b++) {
+        size_t r = bt->rows[b];
+        const int64_t *p = fr->ptr + r * (size_t)F;
+        for (int f = 0; f < F; f++)
+            for (int64_t q = p[f]; q < p[f + 1]; q++) {
+                int32_t id = fr->idx[q];
+                int32_t sl = w->slot[id];
+                if (sl < 0) {
+                    sl = w->slot[id] = U;
+                    w->uniq[U++] = id;
+                    w->G1[sl] = 0;
+                    for (int d = 0; d < D; d++) w->G[(size_t)sl * D + d] = 0;
+                }
+                float v = fr->val[q];
+                w->G1[sl] += v * w->dlogit[b];
+                if (!D) continue;
+                float *g = w->G + (size_t)sl * D;
+                const float *dx = w->dx0 + (size_t)b * n->in + f * D, *e = n->E + (size_t)id * D;
+                for (int d = 0; d < D; d++) g[d] += v * dx[d] + l2 * e[d];
+            }
+    }
+    *nu = U;
+    int CU = 0;
+    if (n->cross_buckets && fr->cross_ptr)
+        for (int b = 0; b < B; b++) {
+            size_t r = bt->rows[b];
+            float g = w->dlogit[b] * (float)B; /* per-example gradient for FTRL */
+            for (int64_t q = fr->cross_ptr[r]; q < fr->cross_ptr[r + 1]; q++) {
+                int32_t id = fr->cross_idx[q];
+                int32_t sl = w->cslot[id];
+                if (sl < 0) {
+                    sl = w->cslot[id] = CU;
+                    w->cuniq[CU++] = id;
+                    w->CG[sl] = 0;
+                }
+                w->CG[sl] += fr->cross_val[q] * g;
+            }
+        }
+    *ncu = CU;
+}
+
+/* ---- optimizers -------------------------------------------------------------- */
+
+static float lr_at(const hyper *h, long step, long total, int epoch) {
+    double lr = h->lr;
+    if (h->warmup > 0 && step < h->warmup) lr *= (double)(step + 1) / (double)h->warmup;
+    switch (h->schedule) {
+    case 1: lr *= 0.5 * (1 + cos(M_PI * (double)step / (double)(total > 1 ? total : 1))); break;
+    case 2: lr *= pow(h->lr_decay, epoch); break;
+    case 3: lr *= pow(0.5, epoch / 5); break;
+    default: break;
+    }
+    return (float)lr;
+}
+
+static inline void adam1(float *w, float *m, float *v, float g, float lr, float c1, float c2, bool adagrad) {
+    if (adagrad) {
+        *v += g * g;
+        *w -= lr * g / (sqrtf(*v) + 1e-10f);
+        return;
+    }
+    *m = 0.9f * *m + 0.1f * g;
+    *v = 0.999f * *v + 0.001f * g * g;
+    *w -= lr * (*m / c1) / (sqrtf(*v / c2) + 1e-8f);
+}
+
+/* FTRL-Proximal (McMahan et al. 2013), per coordinate. */
+static inline void ftrl1(float *w, float *z, float *nn, float g, const hyper *h) {
+    float n0 = *nn, n1 = n0 + g * g;
+    float sigma = (sqrtf(n1) - sqrtf(n0)) / (float)h->wide_lr;
+    *z += g - sigma * *w;
+    *nn = n1;
+    float zz = *z;
+    if (fabsf(zz) <= h->l1)
+        *w = 0;
+    else
+        *w = -(zz - copysignf((float)h->l1, zz)) / ((1.0f + sqrtf(n1)) / (float)h->wide_lr + (float)h->l2);
+}
+
+/* wide_scale turns the batch-mean first-order gradient into the summed
+ * (per-example) one FTRL expects. */
+static void update(net *n, work *w, int U, int CU, float lr, float wide_scale) {
+    n->step++;
+    const hyper *h = &n->hp;
+    float c1 = 1.0f - powf(0.9f, (float)n->step), c2 = 1.0f - powf(0.999f, (float)n->step);
+    bool ag = h->adagrad;
+#pragma omp parallel for schedule(static) if (PAR(n->n_w))
+    for (int i = 0; i < n->n_w; i++) adam1(&n->w[i], &n->m1[i], &n->m2[i], n->g[i], lr, c1, c2, ag);
+    int D = n->D;
+    bool wide = h->kind == K_WIDEDEEP, frozen = wide && h->part == 2; /* deep only: no first order */
+#pragma omp parallel for schedule(static) if (PAR(U * (D + 1)))
+    for (int u = 0; u < U; u++) {
+        int32_t id = w->uniq[u];
+        if (wide && !frozen)
+            ftrl1(&n->lin[id], &n->lin_m1[id], &n->lin_m2[id], w->G1[u] * wide_scale, h);
+        else if (!wide)
+            adam1(&n->lin[id], &n->lin_m1[id], &n->lin_m2[id], w->G1[u], lr, c1, c2, ag);
+        for (int d = 0; d < D; d++) {
+            size_t i = (size_t)id * D + d;
+            adam1(&n->E[i], &n->Em1[i], &n->Em2[i], w->G[(size_t)u * D + d], lr, c1, c2, ag);
+        }
+    }
+    for (int u = 0; u < U; u++) w->slot[w->uniq[u]] = -1;
+    for (int u = 0; u < CU; u++) {
+        int32_t id = w->cuniq[u];
+        ftrl1(&n->wc[id], &n->wc_z[id], &n->wc_n[id], w->CG[u], h);
+        w->cslot[id] = -1;
+    }
+}
+
+/* ---- training and inference -------------------------------------------- */
+
+static void max_widths(const drec_featrows *fr, int *max_nnz, int *max_cross) {
+    int F = fr->n_fields;
+    int64_t mn = 1, mc = 1;
+    for (size_t r = 0; r < fr->n; r++) {
+        mn = DREC_MAX(mn, fr->ptr[(r + 1) * F] - fr->ptr[r * F]);
+        if (fr->cross_ptr) mc = DREC_MAX(mc, fr->cross_ptr[r + 1] - fr->cross_ptr[r]);
+    }
+    *max_nnz = (int)mn;
+    *max_cross = (int)mc;
+}
+
+/* Logits of rows[0..n) of fr (inference: no dropout, running BN stats). */
+static void infer(const net *n, const drec_featrows *fr, const size_t *rows, size_t count, float *out) {
+    int cap = (int)DREC_MIN((size_t)4096, count ? count : 1);
+    int mnz, mcr;
+    max_widths(fr, &mnz, &mcr);
+    work w;
+    net *nn = (net *)n; /* work_init reads only */
+    work_init(&w, nn, cap, 0, 0);
+    size_t *idx = drec_malloc((size_t)cap * sizeof *idx);
+    for (size_t s = 0; s < count; s += (size_t)cap) {
+        int B = (int)DREC_MIN((size_t)cap, count - s);
+        for (int b = 0; b < B; b++) idx[b] = rows ? rows[s + b] : s + b;
+        batch bt = {fr, idx, B};
+        forward(n, &bt, false, &w);
+        memcpy(out + s, w.logit, (size_t)B * sizeof *out);
+    }
+    free(idx);
+    work_free(&w);
+}
+
+typedef struct scored_label {
+    float s, y;
+} scored_label;
+
+static int cmp_sl(const void *a, const void *b) {
+    float x = ((const scored_label *)a)->s, y = ((const scored_label *)b)->s;
+    return x < y ? -1 : x > y;
+}
+
+/* ROC AUC with tied scores sharing their mean rank (used for --val). */
+static double auc_of(const float *score, const float *label, const size_t *rows, size_t n) {
+    scored_label *v = drec_malloc((n ? n : 1) * sizeof *v);
+    for (size_t k = 0; k < n; k++) v[k] = (scored_label){score[k], label[rows ? rows[k] : k]};
+    qsort(v, n, sizeof *v, cmp_sl);
+    double pos = 0, rank_sum = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j + 1 < n && v[j + 1].s == v[i].s) j++;
+        double r = (double)(i + j) / 2.0 + 1.0;
+        for (size_t k = i; k <= j; k++)
+            if (v[k].y > 0.5f) {
+                pos++;
+                rank_sum += r;
+            }
+        i = j + 1;
+    }
+    free(v);
+    double neg = (double)n - pos;
+    if (pos == 0 || neg == 0) return NAN;
+    return (rank_sum - pos * (pos + 1) / 2) / (pos * neg);
+}
+
+/* Copies of the trainable values (for keeping the best epoch). */
+typedef struct snapshot {
+    float *w, *E, *lin, *wc, *bn[2 * MAX_LAYERS];
+} snapshot;
+
+static void snap_copy(float **dst, const float *src, size_t n) {
+    if (!src) return;
+    if (!*dst) *dst = drec_malloc(n * sizeof(float));
+    memcpy(*dst, src, n * sizeof(float));
+}
+
+static void snap_take(snapshot *s, const net *n) {
+    snap_copy(&s->w, n->w, (size_t)n->n_w);
+    snap_copy(&s->E, n->E, (size_t)n->n_ids * (size_t)n->D);
+    snap_copy(&s->lin, n->lin, (size_t)n->n_ids);
+    snap_copy(&s->wc, n->wc, (size_t)n->cross_buckets);
+    for (int l = 0; n->hp.bn && l < n->hp.n_layers; l++) {
+        snap_copy(&s->bn[2 * l], n->bn_mean[l], (size_t)n->hp.layers[l]);
+        snap_copy(&s->bn[2 * l + 1], n->bn_var[l], (size_t)n->hp.layers[l]);
+    }
+}
+
+static void snap_restore(const snapshot *s, net *n) {
+    memcpy(n->w, s->w, (size_t)n->n_w * sizeof(float));
+    if (n->E) memcpy(n->E, s->E, (size_t)n->n_ids * (size_t)n->D * sizeof(float));
+    memcpy(n->lin, s->lin, (size_t)n->n_ids * sizeof(float));
+    if (n->wc) memcpy(n->wc, s->wc, (size_t)n->cross_buckets * sizeof(float));
+    for (int l = 0; n->hp.bn && l < n->hp.n_layers; l++) {
+        memcpy(n->bn_mean[l], s->bn[2 * l], (size_t)n->hp.layers[l] * sizeof(float));
+        memcpy(n->bn_var[l], s->bn[2 * l + 1], (size_t)n->hp.layers[l] * sizeof(float));
+    }
+}
+
+static void snap_free(snapshot *s) {
+    free(s->w);
+    free(s->E);
+    free(s->lin);
+    free(s->wc);
+    for (int k = 0; k < 2 * MAX_LAYERS; k++) free(s->bn[k]);
+}
+
+static const char *const feature_keys[] = {"hash", "num", "cross", "cross_buckets", "pos", "neg"};
+
+static drec_status ctr_fit(drec_model *m, const drec_dataset *train, const drec_params *p, int kind) {
+    hyper h;
+    drec_status st = read_hyper(p, kind, &h);
+    if (st) return st;
+    drec_params *fp = drec_params_clone(p);
+    if (kind == K_WIDEDEEP && !drec_params_str(p, "cross", NULL)) drec_params_set(fp, "cross", h.part == 2 ? "none" : "all");
+    ctr_state *s = drec_calloc(1, sizeof *s);
+    st = drec_featcols_fit(train, fp, &s->cols);
+    drec_params_free(fp);
+    for (size_t k = 0; k < DREC_ARRAY_LEN(feature_keys); k++) drec_params_mark_used(p, feature_keys[k]);
+    if (st) {
+        free(s);
+        return st;
+    }
+    m->state = s;
+    drec_featrows fr;
+    drec_featrows_build(&s->cols, train, NULL, 0, true, (uint64_t)h.seed, &fr);
+    drec_verbose("%s: %zu rows, %d fields, %d ids, %.1f features and %.1f crosses per row", m->vt->name, fr.n,
+                 s->cols.n_fields, s->cols.n_ids, fr.n ? (double)fr.ptr[fr.n * (size_t)fr.n_fields] / (double)fr.n : 0.0,
+                 fr.n && fr.cross_ptr ? (double)fr.cross_ptr[fr.n] / (double)fr.n : 0.0);
+    /* the internal validation split */
+    size_t n_all = fr.n, *perm = drec_malloc(n_all * sizeof *perm);
+    for (size_t r = 0; r < n_all; r++) perm[r] = r;
+    drec_rng rng;
+    drec_rng_seed2(&rng, (uint64_t)h.seed, 0x5911);
+    size_t n_val = (size_t)((double)n_all * h.val), n_tr = n_all - n_val;
+    if (n_val) drec_rng_shuffle_size(&rng, perm, n_all);
+    size_t *val_rows = perm + n_tr;
+    if (n_tr == 0) {
+        free(perm);
+        drec_featrows_free(&fr);
+        return drec_fail(DREC_ERR_INPUT, "no training rows left after --val");
+    }
+    net *n = &s->net;
+    net_layout(n, &h, s->cols.n_fields, s->cols.n_ids, kind == K_WIDEDEEP && s->cols.n_cross ? s->cols.cross_buckets : 0);
+    net_init(n, (uint64_t)h.seed);
+    int mnz, mcr, cap = (int)DREC_MIN((size_t)h.batch, n_tr);
+    max_widths(&fr, &mnz, &mcr);
+    work w;
+    work_init(&w, n, cap, mnz, mcr);
+    size_t *bidx = drec_malloc((size_t)cap * sizeof *bidx);
+    long steps_per_epoch = (long)((n_tr + (size_t)cap - 1) / (size_t)cap), total = steps_per_epoch * h.epochs;
+    float *vscore = n_val ? drec_malloc(n_val * sizeof *vscore) : NULL;
+    snapshot snap = {0};
+    double best = -INFINITY;
+    int best_epoch = -1;
+    for (int e = 0; e < h.epochs; e++) {
+        drec_rng_shuffle_size(&rng, perm, n_tr);
+        double loss = 0;
+        for (size_t s0 = 0; s0 < n_tr; s0 += (size_t)cap) {
+            int B = (int)DREC_MIN((size_t)cap, n_tr - s0);
+            memcpy(bidx, perm + s0, (size_t)B * sizeof *bidx);
+            batch bt = {&fr, bidx, B};
+            memset(n->g, 0, (size_t)n->n_w * sizeof *n->g);
+            forward(n, &bt, true, &w);
+            loss += loss_grad(&bt, &w) * B;
+            int U, CU;
+            backward(n, &bt, &w, &U, &CU);
+            update(n, &w, U, CU, lr_at(&h, n->step, total, e), (float)B);
+        }
+        loss /= (double)n_tr;
+        if (n_val) {
+            infer(n, &fr, val_rows, n_val, vscore);
+            double a = auc_of(vscore, fr.label, val_rows, n_val);
+            drec_verbose("%s: epoch %d validation auc %.4f", m->vt->name, e + 1, a);
+            if (a > best) {
+                best = a;
+                best_epoch = e;
+                snap_take(&snap, n);
+            }
+        }
+        bool stop = drec_fit_epoch(m, e, (int)h.epochs, loss);
+        if (n_val && h.patience > 0 && e - best_epoch >= h.patience) {
+            drec_note("%s: stopping early at epoch %d (best validation auc %.4f at epoch %d)", m->vt->name, e + 1,
+                      best, best_epoch + 1);
+            stop = true;
+        }
+        if (stop) break;
+    }
+    if (n_val && best_epoch >= 0) snap_restore(&snap, n);
+    snap_free(&snap);
+    free(vscore);
+    free(bidx);
+    work_free(&w);
+    free(perm);
+    drec_featrows_free(&fr);
+    return DREC_OK;
+}
+
+static void ctr_predict(const drec_model *m, const drec_dataset *ds, const size_t *rows, size_t n, float *out) {
+    const ctr_state *s = m->state;
+    drec_featrows fr;
+    drec_featrows_build(&s->cols, ds, rows, n, false, 0, &fr);
+    infer(&s->net, &fr, NULL, fr.n, out);
+    for (size_t k = 0; k < fr.n; k++) out[k] = 1.0f / (1.0f + expf(-out[k]));
+    drec_featrows_free(&fr);
+}
+
+static void ctr_score(const drec_model *m, const drec_query *q, const int32_t *items, int n, float *out) {
+    const ctr_state *s = m->state;
+    int32_t *all = NULL;
+    if (!items) {
+        n = m->n_items;
+        all = drec_malloc((size_t)(n ? n : 1) * sizeof *all);
+        for (int i = 0; i < n; i++) all[i] = i;
+        items = all;
+    }
+    if (s->cols.src_ctr) {
+        /* rows, not users: there is nothing to rank a user's items by */
+        for (int k = 0; k < n; k++) out[k] = 0;
+    } else {
+        drec_featrows fr;
+        drec_featrows_pairs(&s->cols, q->user, items, n, &fr);
+        infer(&s->net, &fr, NULL, fr.n, out);
+        drec_featrows_free(&fr);
+    }
+    free(all);
+}
+
+/* ---- model files ------------------------------------------------------------ */
+
+static drec_status ctr_save(const drec_model *m, drec_mf_writer *wr) {
+    ctr_state *s = m->state; /* only the model-file buffers are written */
+    const drec_featcols *c = &s->cols;
+    const net *n = &s->net;
+    int32_t vals[META_LEN] = {c->src_ctr, c->n_fields, c->vocab, c->n_ids, c->hash, c->num_mode, c->n_src,
+                              c->by_position, c->n_users, c->n_items, c->n_ufields, c->n_ifields, c->user_base,
+                              c->item_base, c->neg, c->n_cross, c->cross_buckets};
+    memcpy(s->meta, vals, sizeof vals);
+    /* the writer reads its buffers when it finishes: keep them in the state */
+    free(s->names_blob);
+    size_t len = 0;
+    for (int f = 0; f < c->n_fields; f++) len += strlen(c->field_names[f]) + 1;
+    s->names_blob = drec_malloc(len + 1);
+    char *p = s->names_blob;
+    for (int f = 0; f < c->n_fields; f++) {
+        size_t l = strlen(c->field_names[f]) + 1;
+        memcpy(p, c->field_names[f], l);
+        p += l;
+    }
+    int64_t nl = (int64_t)len;
+    drec_status st = drec_mf_put(wr, "feat.names", DREC_DT_U8, s->names_blob, 1, &nl);
+    if (!st) st = drec_mf_put_i32(wr, "feat.meta", s->meta, META_LEN);
+    if (!st) st = drec_mf_put_f32(wr, "feat.pos", &c->pos, 1, 0);
+    if (!st && c->src_ctr && c->n_src) {
+        int64_t ns = c->n_src;
+        st = drec_mf_put_i32(wr, "feat.src_field", c->src_field, c->n_src);
+        if (!st) st = drec_mf_put_i32(wr, "feat.src_id", c->src_id, c->n_src);
+        if (!st) st = drec_mf_put(wr, "feat.src_num", DREC_DT_U8, c->src_num, 1, &ns);
+        if (!st) st = drec_mf_put_f32(wr, "feat.num_mean", c->num_mean, c->n_src, 0);
+        if (!st) st = drec_mf_put_f32(wr, "feat.num_std", c->num_std, c->n_src, 0);
+    }
+    if (!st && !c->src_ctr) {
+        int32_t un = c->uattr_ptr[c->n_users], in = c->iattr_ptr[c->n_items];
+        st = drec_mf_put_i32(wr, "feat.uattr_ptr", c->uattr_ptr, c->n_users + 1);
+        if (!st && un) st = drec_mf_put_i32(wr, "feat.uattr_field", c->uattr_field, un);
+        if (!st && un) st = drec_mf_put_i32(wr, "feat.uattr_id", c->uattr_id, un);
+        if (!st && un) st = drec_mf_put_f32(wr, "feat.uattr_val", c->uattr_val, un, 0);
+        if (!st) st = drec_mf_put_i32(wr, "feat.iattr_ptr", c->iattr_ptr, c->n_items + 1);
+        if (!st && in) st = drec_mf_put_i32(wr, "feat.iattr_field", c->iattr_field, in);
+        if (!st && in) st = drec_mf_put_i32(wr, "feat.iattr_id", c->iattr_id, in);
+        if (!st && in) st = drec_mf_put_f32(wr, "feat.iattr_val", c->iattr_val, in, 0);
+    }
+    if (!st && c->n_cross) st = drec_mf_put_i32(wr, "feat.cross_a", c->cross_a, c->n_cross);
+    if (!st && c->n_cross) st = drec_mf_put_i32(wr, "feat.cross_b", c->cross_b, c->n_cross);
+    if (!st) st = drec_mf_put_f32(wr, "w", n->w, n->n_w, 0);
+    if (!st && n->E) st = drec_mf_put_f32(wr, "E", n->E, n->n_ids, n->D);
+    if (!st) st = drec_mf_put_f32(wr, "lin", n->lin, n->n_ids, 0);
+    if (!st && n->wc) st = drec_mf_put_f32(wr, "wc", n->wc, n->cross_buckets, 0);
+    for (int l = 0; !st && n->hp.bn && l < n->hp.n_layers; l++) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "bn_mean%d", l);
+        st = drec_mf_put_f32(wr, nm, n->bn_mean[l], n->hp.layers[l], 0);
+        snprintf(nm, sizeof nm, "bn_var%d", l);
+        if (!st) st = drec_mf_put_f32(wr, nm, n->bn_var[l], n->hp.layers[l], 0);
+    }
+    return st;
+}
+
+/* Copies tensor `name` of exactly n floats/ints into dst (allocated). */
+static drec_status get_into(drec_mf_reader *r, const char *name, drec_dtype dt, int64_t count, void **dst) {
+    int64_t shape[1] = {count};
+    const void *data;
+    drec_status st = drec_mf_get(r, name, dt, 1, shape, &data);
+    if (st) return st;
+    size_t sz = dt == DREC_DT_U8 ? 1 : 4;
+    if (!*dst) *dst = drec_malloc((size_t)(count ? count : 1) * sz);
+    memcpy(*dst, data, (size_t)count * sz);
+    return DREC_OK;
+}
+
+static drec_status get_2d(drec_mf_reader *r, const char *name, int64_t rows, int64_t cols, float *dst) {
+    int64_t shape[2] = {rows, cols};
+    const void *data;
+    drec_status st = drec_mf_get(r, name, DREC_DT_F32, cols > 0 ? 2 : 1, shape, &data);
+    if (!st) memcpy(dst, data, (size_t)rows * (size_t)(cols > 0 ? cols : 1) * sizeof(float));
+    return st;
+}
+
+static drec_status ctr_load(drec_model *m, drec_mf_reader *r, int kind) {
+    ctr_state *s = drec_calloc(1, sizeof *s);
+    m->state = s;
+    drec_featcols *c = &s->cols;
+    int32_t *meta = NULL;
+    drec_status st = get_into(r, "feat.meta", DREC_DT_I32, META_LEN, (void **)&meta);
+    if (st) return st;
+    c->src_ctr = meta[META_SRC];
+    c->n_fields = meta[META_F];
+    c->vocab = meta[META_VOCAB];
+    c->n_ids = meta[META_IDS];
+    c->hash = meta[META_HASH];
+    c->num_mode = meta[META_NUM];
+    c->n_src = meta[META_NSRC];
+    c->by_position = meta[META_BYPOS];
+    c->n_users = meta[META_U];
+    c->n_items = meta[META_I];
+    c->n_ufields = meta[META_UF];
+    c->n_ifields = meta[META_IF];
+    c->user_base = meta[META_UB];
+    c->item_base = meta[META_IB];
+    c->neg = meta[META_NEG];
+    c->n_cross = meta[META_NCROSS];
+    c->cross_buckets = meta[META_CB];
+    free(meta);
+    if (c->n_fields < 1 || c->n_ids != c->vocab + c->n_fields || c->n_src < 0 || c->n_cross < 0)
+        return drec_fail(DREC_ERR_FORMAT, "feature columns in the model file are inconsistent");
+    int64_t shape[1] = {0};
+    const void *blob;
+    st = drec_mf_get(r, "feat.names", DREC_DT_U8, 1, shape, &blob);
+    if (st) return st;
+    c->field_names = drec_calloc((size_t)c->n_fields, sizeof *c->field_names);
+    const char *p = blob, *end = p + shape[0];
+    for (int f = 0; f < c->n_fields; f++) {
+        const char *z = memchr(p, 0, (size_t)(end - p));
+        if (!z) return drec_fail(DREC_ERR_FORMAT, "field names in the model file are truncated");
+        c->field_names[f] = drec_strdup(p);
+        p = z + 1;
+    }
+    float *pos = NULL;
+    st = get_into(r, "feat.pos", DREC_DT_F32, 1, (void **)&pos);
+    if (st) return st;
+    c->pos = *pos;
+    free(pos);
+    if (c->src_ctr && c->n_src) {
+        st = get_into(r, "feat.src_field", DREC_DT_I32, c->n_src, (void **)&c->src_field);
+        if (!st) st = get_into(r, "feat.src_id", DREC_DT_I32, c->n_src, (void **)&c->src_id);
+        if (!st) st = get_into(r, "feat.src_num", DREC_DT_U8, c->n_src, (void **)&c->src_num);
+        if (!st) st = get_into(r, "feat.num_mean", DREC_DT_F32, c->n_src, (void **)&c->num_mean);
+        if (!st) st = get_into(r, "feat.num_std", DREC_DT_F32, c->n_src, (void **)&c->num_std);
+        if (st) return st;
+        for (int32_t f = 0; f < c->n_src; f++)
+            if (c->src_id[f] >= c->vocab || (c->src_id[f] >= 0 && c->src_num[f] && !c->hash &&
+                                             c->num_mode == DREC_NUM_BUCKET && c->src_id[f] + DREC_NUM_BUCKETS > c->vocab))
+                return drec_fail(DREC_ERR_FORMAT, "feature id out of range in the model file");
+    }
+    if (!c->src_ctr) {
+        st = get_into(r, "feat.uattr_ptr", DREC_DT_I32, c->n_users + 1, (void **)&c->uattr_ptr);
+        if (!st) st = get_into(r, "feat.iattr_ptr", DREC_DT_I32, c->n_items + 1, (void **)&c->iattr_ptr);
+        if (st) return st;
+        int32_t un = c->uattr_ptr[c->n_users], in = c->iattr_ptr[c->n_items];
+        if (un) st = get_into(r, "feat.uattr_field", DREC_DT_I32, un, (void **)&c->uattr_field);
+        if (!st && un) st = get_into(r, "feat.uattr_id", DREC_DT_I32, un, (void **)&c->uattr_id);
+        if (!st && un) st = get_into(r, "feat.uattr_val", DREC_DT_F32, un, (void **)&c->uattr_val);
+        if (!st && in) st = get_into(r, "feat.iattr_field", DREC_DT_I32, in, (void **)&c->iattr_field);
+        if (!st && in) st = get_into(r, "feat.iattr_id", DREC_DT_I32, in, (void **)&c->iattr_id);
+        if (!st && in) st = get_into(r, "feat.iattr_val", DREC_DT_F32, in, (void **)&c->iattr_val);
+        if (st) return st;
+        for (int32_t k = 0; k < un; k++)
+            if (c->uattr_id[k] < 0 || c->uattr_id[k] >= c->vocab || c->uattr_field[k] < 0 || c->uattr_field[k] >= c->n_fields)
+                return drec_fail(DREC_ERR_FORMAT, "user attribute out of range in the model file");
+        for (int32_t k = 0; k < in; k++)
+            if (c->iattr_id[k] < 0 || c->iattr_id[k] >= c->vocab || c->iattr_field[k] < 0 || c->iattr_field[k] >= c->n_fields)
+                return drec_fail(DREC_ERR_FORMAT, "item attribute out of range in the model file");
+    }
+    if (c->n_cross) {
+        st = get_into(r, "feat.cross_a", DREC_DT_I32, c->n_cross, (void **)&c->cross_a);
+        if (!st) st = get_into(r, "feat.cross_b", DREC_DT_I32, c->n_cross, (void **)&c->cross_b);
+        if (st) return st;
+        for (int x = 0; x < c->n_cross; x++)
+            if (c->cross_a[x] < 0 || c->cross_a[x] >= c->n_fields || c->cross_b[x] < 0 || c->cross_b[x] >= c->n_fields)
+                return drec_fail(DREC_ERR_FORMAT, "crossed column out of range in the model file");
+    }
+    hyper h;
+    st = read_hyper(m->params, kind, &h);
+    if (st) return st;
+    net *n = &s->net;
+    net_layout(n, &h, c->n_fields, c->n_ids, kind == K_WIDEDEEP && c->n_cross ? c->cross_buckets : 0);
+    st = get_2d(r, "w", n->n_w, 0, n->w);
+    if (!st && n->E) st = get_2d(r, "E", n->n_ids, n->D, n->E);
+    if (!st) st = get_2d(r, "lin", n->n_ids, 0, n->lin);
+    if (!st && n->wc) st = get_2d(r, "wc", n->cross_buckets, 0, n->wc);
+    for (int l = 0; !st && h.bn && l < h.n_layers; l++) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "bn_mean%d", l);
+        st = get_2d(r, nm, h.layers[l], 0, n->bn_mean[l]);
+        snprintf(nm, sizeof nm, "bn_var%d", l);
+        if (!st) st = get_2d(r, nm, h.layers[l], 0, n->bn_var[l]);
+    }
+    return st;
+}
+
+static void ctr_free(drec_model *m) {
+    ctr_state *s = m->state;
+    if (!s) return;
+    drec_featcols_free(&s->cols);
+    net_free(&s->net);
+    free(s->names_blob);
+    free(s);
+}
+
+/* ---- gradient check (tests) ------------------------------------------------ */
+
+#include "ctr.h"
+
+/* Loss of the batch including the L2 term, at the current parameters. */
+static double full_loss(net *n, const batch *bt, work *w) {
+    forward(n, bt, true, w);
+    double l = loss_grad(bt, w), reg = 0;
+    for (int b = 0; b < bt->B; b++) {
+        size_t r = bt->rows[b];
+        for (int64_t q = bt->fr->ptr[r * n->F]; q < bt->fr->ptr[(r + 1) * n->F]; q++)
+            for (int d = 0; d < n->D; d++) {
+                float e = n->E[(size_t)bt->fr->idx[q] * n->D + d];
+                reg += (double)e * e;
+            }
+    }
+    return l + n->hp.reg * reg / bt->B;
+}
+
+double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {
+    static const char *names[] = {"lr", "widedeep", "deepfm", "xdeepfm", "autoint"};
+    int kind = -1;
+    for (int k = 0; k < 5; k++)
+        if (strcmp(model, names[k]) == 0) kind = k;
+    if (kind < 0) return INFINITY;
+    hyper h = {0};
+    h.kind = kind;
+    h.dim = 3;
+    h.n_layers = kind == K_LR ? 0 : 2;
+    h.layers[0] = 6;
+    h.layers[1] = 5;
+    h.n_cin = 2;
+    h.cin[0] = 4;
+    h.cin[1] = 3;
+    h.att_layers = 2;
+    h.att_dim = 4;
+    h.heads = 2;
+    h.reg = 0.01;
+    h.bn = bn;
+    h.seed = 3;
+    enum { F = 3, NB = 5, NIDS = 12 + F, CB = 7 };
+    /* rows: field 0 one-hot, field 1 multi-hot with weights, field 2 numeric */
+    drec_featrows fr = {0};
+    fr.n = NB;
+    fr.n_fields = F;
+    fr.ptr = drec_malloc((NB * F + 1) * sizeof *fr.ptr);
+    fr.idx = drec_malloc(NB * 6 * sizeof *fr.idx);
+    fr.val = drec_malloc(NB * 6 * sizeof *fr.val);
+    fr.label = drec_malloc(NB * sizeof *fr.label);
+    fr.cross_ptr = drec_malloc((NB + 1) * sizeof *fr.cross_ptr);
+    fr.cross_idx = drec_malloc(NB * 2 * sizeof *fr.cross_idx);
+    fr.cross_val = drec_malloc(NB * 2 * sizeof *fr.cross_val);
+    int64_t at = 0;
+    fr.ptr[0] = 0;
+    fr.cross_ptr[0] = 0;
+    for (int r = 0; r < NB; r++) {
+        fr.idx[at] = r % 4;
+        fr.val[at++] = 1;
+        fr.ptr[r * F + 1] = at;
+        fr.idx[at] = 4 + r % 3;
+        fr.val[at++] = 0.5f;
+        fr.idx[at] = 7 + (r * 2) % 4;
+        fr.val[at++] = 0.5f;
+        fr.ptr[r * F + 2] = at;
+        fr.idx[at] = 11;
+        fr.val[at++] = 0.3f + 0.4f * (float)r;
+        fr.ptr[r * F + 3] = at;
+        fr.label[r] = (float)(r % 2);
+        fr.cross_idx[2 * r] = r % CB;
+        fr.cross_idx[2 * r + 1] = (r + 3) % CB;
+        fr.cross_val[2 * r] = fr.cross_val[2 * r + 1] = 1;
+        fr.cross_ptr[r + 1] = 2 * (r + 1);
+    }
+    net n;
+    net_layout(&n, &h, F, NIDS, kind == K_WIDEDEEP ? CB : 0);
+    net_init(&n, 7);
+    drec_rng rg;
+    drec_rng_seed(&rg, 11);
+    /* non-trivial first-order, cross and embedding values */
+    for (int i = 0; i < NIDS; i++) n.lin[i] = (float)(0.3 * drec_rng_normal(&rg));
+    for (int i = 0; i < NIDS * n.D; i++) n.E[i] = (float)(0.5 * drec_rng_normal(&rg));
+    for (int i = 0; n.wc && i < CB; i++) n.wc[i] = (float)(0.3 * drec_rng_normal(&rg));
+    for (int i = 0; i < n.n_w; i++) n.w[i] *= 2.0f; /* away from zero */
+    work w;
+    work_init(&w, &n, NB, 6, 2);
+    size_t rows[NB];
+    for (int r = 0; r < NB; r++) rows[r] = (size_t)r;
+    batch bt = {&fr, rows, NB};
+    memset(n.g, 0, (size_t)n.n_w * sizeof *n.g);
+    forward(&n, &bt, true, &w);
+    loss_grad(&bt, &w);
+    int U, CU;
+    backward(&n, &bt, &w, &U, &CU);
+    float *gd = drec_malloc((size_t)n.n_w * sizeof *gd);
+    memcpy(gd, n.g, (size_t)n.n_w * sizeof *gd);
+    float *gE = drec_calloc((size_t)NIDS * (n.D ? n.D : 1), sizeof *gE), gL[NIDS] = {0}, gC[CB] = {0};
+    for (int u = 0; u < U; u++) {
+        gL[w.uniq[u]] = w.G1[u];
+        for (int d = 0; d < n.D; d++) gE[w.uniq[u] * n.D + d] = w.G[u * n.D + d];
+        w.slot[w.uniq[u]] = -1;
+    }
+    for (int u = 0; u < CU; u++) {
+        gC[w.cuniq[u]] = w.CG[u] / NB;
+        w.cslot[w.cuniq[u]] = -1;
+    }
+    double worst = 0;
+    int checked = 0;
+    const double eps = getenv("DREC_GC_EPS") ? atof(getenv("DREC_GC_EPS")) : 3e-4;
+#define CHECK_ONE(ptr, analytic)                                                      \
+    do {                                                                              \
+        float keep_ = *(ptr);                                                         \
+        *(ptr) = (float)(keep_ + eps);                                                \
+        double lp_ = full_loss(&n, &bt, &w);                                          \
+        *(ptr) = (float)(keep_ - eps);                                                \
+        double lm_ = full_loss(&n, &bt, &w);                                          \
+        *(ptr) = keep_;                                                               \
+        double num_ = (lp_ - lm_) / (2 * eps), an_ = (analytic);                      \
+        double err_ = fabs(num_ - an_) / (2e-3 + 0.03 * fabs(num_));                  \
+        if (err_ > worst) worst = err_;                                               \
+        if (err_ > 1 && getenv("DREC_GRADCHECK_VERBOSE"))                             \
+            fprintf(stderr, "%s: %s analytic %.6g numeric %.6g\n", model, #ptr, an_, num_); \
+        checked++;                                                                    \
+    } while (0)
+    for (int i = 0; i < n.n_w; i += (n.n_w > 400 ? 3 : 1)) CHECK_ONE(&n.w[i], gd[i]);
+    for (int i = 0; i < NIDS * n.D; i++) CHECK_ONE(&n.E[i], gE[i]);
+    for (int i = 0; i < NIDS; i++) CHECK_ONE(&n.lin[i], gL[i]);
+    for (int i = 0; n.wc && i < CB; i++) CHECK_ONE(&n.wc[i], gC[i]);
+#undef CHECK_ONE
+    if (n_checked) *n_checked = checked;
+    free(gd);
+    free(gE);
+    work_free(&w);
+    net_free(&n);
+    drec_featrows_free(&fr);
+    return worst;
+}
+
+/* ---- the vtables ----------------------------------------------------------- */
+
+#define CTR_MODEL(NAME, KIND, SUMMARY)                                                                   \
+    static drec_status NAME##_fit(drec_model *m, const drec_dataset *t, const drec_params *p) {          \
+        drec_status st = ctr_fit(m, t, p, KIND);                                                         \
+        return st;                                                                                       \
+    }                                                                                                    \
+    static drec_status NAME##_load(drec_model *m, drec_mf_reader *r) { return ctr_load(m, r, KIND); }    \
+    const drec_model_vt drec_##NAME##_vt = {                                                             \
+        .name = #NAME,                                                                                   \
+        .summary = SUMMARY,                                                                              \
+        .caps = DREC_CAP_CTR | DREC_CAP_RANK,                                                            \
+        .fit = NAME##_fit,                                                                               \
+        .score = ctr_score,                                                                              \
+        .predict = ctr_predict,                                                                          \
+        .save = ctr_save,                                                                                \
+        .load = NAME##_load,                                                                             \
+        .free_state = ctr_free,                                                                          \
+    };
+
+CTR_MODEL(lr, K_LR, "logistic regression over feature columns (Adam/AdaGrad)")
+CTR_MODEL(widedeep, K_WIDEDEEP, "wide & deep: FTRL linear over features and crosses + embedding MLP (Cheng et al. 2016)")
+CTR_MODEL(deepfm, K_DEEPFM, "DeepFM: first order + FM + MLP over shared field embeddings (Guo et al. 2017)")
+CTR_MODEL(xdeepfm, K_XDEEPFM, "xDeepFM: linear + Compressed Interaction Network (--cin) + MLP (Lian et al. 2018)")
+CTR_MODEL(autoint, K_AUTOINT, "AutoInt: multi-head self-attention over field embeddings, residual (+ MLP) (Song et al. 2019)")
