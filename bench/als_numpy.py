@@ -8,7 +8,7 @@ vectorised numpy, the fastest way numpy allows.
 
 Usage (Debian's python, which has numpy):
   /usr/bin/python3 bench/als_numpy.py ../shared/data/ncf-ml-100k/ml-100k \
-      [--dim 64] [--epochs 15] [--alpha 5] [--reg 30] [--cg 3]
+      [--dim 64] [--epochs 15] [--alpha 3] [--reg 30] [--cg 3]
 Prints seconds per iteration and HR@10 / NDCG@10 under the NCF protocol
 (the held-out item among the file's 99 negatives, ties counted against it),
 so the numbers are comparable with `drec bench` / bench/ncf_loo.c.
@@ -72,7 +72,7 @@ def main():
     ap.add_argument("prefix")
     ap.add_argument("--dim", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=15)
-    ap.add_argument("--alpha", type=float, default=5.0)
+    ap.add_argument("--alpha", type=float, default=3.0)
     ap.add_argument("--reg", type=float, default=30.0)
     ap.add_argument("--cg", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)

@@ -179,6 +179,16 @@ def fit(model, args, train, sampler, te, negs, label, opt_name):
     return times, hist
 
 
+def blas_in_use():
+    """The BLAS library mapped into this process (the LD_LIBRARY_PATH pick)."""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "blas" in line and "/" in line}
+        return sorted(libs)
+    except OSError:
+        return []
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__),
@@ -239,6 +249,7 @@ def main():
         "seconds_per_epoch_min": round(min(times), 4),
         "pretrain_seconds": round(sum(pre_times), 2),
         "wall_seconds": round(train_seconds, 2),
+        "blas": blas_in_use(),
         "n_users": n_users, "n_items": n_items, "n_train": int(len(train)),
     }))
 

@@ -42,8 +42,11 @@ static void gram(const float *A, int64_t n, int k, float reg, float *G) {
     }
 }
 
+/* The simd reduction lets the compiler vectorise the sum (its order is
+ * fixed at compile time, so results still do not depend on threads). */
 static inline float dotk(const float *a, const float *b, int k) {
     float s = 0;
+#pragma omp simd reduction(+ : s)
     for (int d = 0; d < k; d++) s += a[d] * b[d];
     return s;
 }
@@ -119,7 +122,7 @@ static drec_status als_fit(drec_model *m, const drec_dataset *t, const drec_para
     double alpha, reg, init;
     drec_status st;
     if ((st = drec_params_int(p, "dim", 64, &dim)) || (st = drec_params_int(p, "epochs", 15, &epochs)) ||
-        (st = drec_params_int(p, "cg", 3, &cg)) || (st = drec_params_float(p, "alpha", 5, &alpha)) ||
+        (st = drec_params_int(p, "cg", 3, &cg)) || (st = drec_params_float(p, "alpha", 3, &alpha)) ||
         (st = drec_params_float(p, "reg", 30, &reg)) || (st = drec_params_float(p, "init", 0.01, &init)))
         return st;
     bool weighted = drec_params_flag(p, "weighted");

@@ -49,8 +49,9 @@ static bool sorted_has(const int32_t *a, int64_t n, int32_t v) {
 
 /* One SGD step on the triple (u, i, j); returns -ln sigmoid(x_uij). */
 static inline double bpr_step(float *pu, float *qi, float *qj, float *bi, float *bj, int k, float lr, float reg,
-                              bool update_items) {
+                              float reg_b, bool update_items) {
     float x = *bi - *bj;
+#pragma omp simd reduction(+ : x)
     for (int d = 0; d < k; d++) x += pu[d] * (qi[d] - qj[d]);
     float g = 1.0f / (1.0f + expf(x)); /* sigmoid(-x) */
     for (int d = 0; d < k; d++) {
@@ -62,8 +63,8 @@ static inline double bpr_step(float *pu, float *qi, float *qj, float *bi, float 
         }
     }
     if (update_items) {
-        *bi += lr * (g - reg * *bi);
-        *bj += lr * (-g - reg * *bj);
+        *bi += lr * (g - reg_b * *bi);
+        *bj += lr * (-g - reg_b * *bj);
     }
     return x > 30 ? 0 : log1p(exp(-(double)x));
 }
@@ -78,8 +79,13 @@ static drec_status bpr_fit(drec_model *m, const drec_dataset *t, const drec_para
         (st = drec_params_float(p, "init", 0.01, &init)))
         return st;
     bool hogwild = drec_params_flag(p, "hogwild");
-    double decay;
-    if ((st = drec_params_float(p, "decay", 0.9, &decay))) return st;
+    const char *sample = drec_params_str(p, "sample", "pair");
+    bool by_user = strcmp(sample, "user") == 0;
+    if (!by_user && strcmp(sample, "pair") != 0)
+        return drec_fail(DREC_ERR_USAGE, "bpr: sample must be pair or user (got %s)", sample);
+    double decay, reg_b;
+    if ((st = drec_params_float(p, "decay", 0.9, &decay)) || (st = drec_params_float(p, "reg_bias", reg, &reg_b)))
+        return st;
     if (!(decay >= 0 && decay <= 1)) return drec_fail(DREC_ERR_USAGE, "decay must be in [0, 1]");
     if (dim < 1 || dim > 4096) return drec_fail(DREC_ERR_USAGE, "dim must be in 1..4096 (got %ld)", dim);
     if (epochs < 0 || lr <= 0 || reg < 0 || neg_alpha < 0)
@@ -120,12 +126,19 @@ static drec_status bpr_fit(drec_model *m, const drec_dataset *t, const drec_para
             drec_rng_seed2(&r, m->seed + (uint64_t)e * 7919u, (uint64_t)tid + 1);
             size_t lo = nnz * (size_t)tid / (size_t)nt, hi = nnz * (size_t)(tid + 1) / (size_t)nt;
             for (size_t step = lo; step < hi; step++) {
-                size_t j = (size_t)(drec_rng_u64(&r) % nnz);
+                size_t j;
+                if (by_user) {
+                    int32_t uu = (int32_t)drec_rng_below(&r, (uint32_t)nU);
+                    int64_t c = t->user_ptr[uu + 1] - t->user_ptr[uu];
+                    if (c == 0) continue;
+                    j = (size_t)t->user_ptr[uu] + (size_t)drec_rng_below(&r, (uint32_t)c);
+                } else
+                    j = (size_t)(drec_rng_u64(&r) % nnz);
                 int32_t u = pair_u[j], i = t->user_items[j];
                 int32_t neg = drec_sampler_neg(ns, &r, u);
                 if (neg < 0) continue; /* the user has every item */
                 loss += bpr_step(s->P + (size_t)u * k, s->Q + (size_t)i * k, s->Q + (size_t)neg * k, s->b + i,
-                                 s->b + neg, k, lr_e, s->reg, true);
+                                 s->b + neg, k, lr_e, s->reg, (float)reg_b, true);
             }
         }
         if (drec_fit_epoch(m, (int)e, (int)epochs, loss / (double)nnz)) break;
@@ -159,7 +172,7 @@ static void bpr_foldin(const bpr_state *s, const int32_t *hist, int n_hist, int3
             memcpy(qi, s->Q + (size_t)i * k, (size_t)k * sizeof *qi);
             memcpy(qj, s->Q + (size_t)neg * k, (size_t)k * sizeof *qj);
             float bi = s->b[i], bj = s->b[neg];
-            bpr_step(pu, qi, qj, &bi, &bj, k, s->lr, s->reg, false);
+            bpr_step(pu, qi, qj, &bi, &bj, k, s->lr, s->reg, 0, false);
         }
     free(qi);
     free(qj);
@@ -187,6 +200,7 @@ static void bpr_score(const drec_model *m, const drec_query *q, const int32_t *i
         }
         const float *qi = s->Q + (size_t)i * k;
         float x = s->b[i];
+#pragma omp simd reduction(+ : x)
         for (int d = 0; d < k; d++) x += pu[d] * qi[d];
         out[j] = x;
     }

@@ -9,8 +9,10 @@
  * can be added.  Where collaborative evidence is thin the blend leans on
  * what is left:
  *   - a user with fewer than `min_user` interactions gets content only;
- *   - an item with fewer than `min_item` training interactions gets its
- *     content score only (its CF factors are mostly noise);
+ *   - an item with fewer than `min_item` training interactions has its CF
+ *     term replaced by the average, 0 (its factors are mostly noise), so
+ *     it is ranked by content alone but does not outrank well-known items
+ *     on content alone;
  *   - a user with no history at all gets popularity;
  *   - data without item content gives CF only.
  * The sub-models are trained through the registry with this model's
@@ -128,7 +130,8 @@ static void hybrid_score(const drec_model *m, const drec_query *q, const int32_t
     } else {
         for (int32_t i = 0; i < nI; i++) {
             if (!use_content) all[i] = cf[i];
-            else if (!use_cf || m->item_count[i] < s->min_item) all[i] = ct[i];
+            else if (!use_cf) all[i] = ct[i];
+            else if (m->item_count[i] < s->min_item) all[i] = (float)((1 - s->weight) * ct[i]);
             else all[i] = (float)(s->weight * cf[i] + (1 - s->weight) * ct[i]);
         }
     }

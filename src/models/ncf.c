@@ -10,17 +10,21 @@
  * Training is pointwise BCE with logits over every training pair and --neg
  * negatives per pair, drawn uniformly from the items the user did not have
  * in training and redrawn every epoch (loss=bpr: pairwise BPR with --neg
- * negatives per pair instead), mini-batches of --batch, Adam (or plain SGD).
- * With --pretrain, neumf first trains a gmf and an mlp with the same
+ * negatives per pair instead), mini-batches of --batch, Adam (or plain
+ * SGD).  With --pretrain, neumf first trains a gmf and an mlp with the same
  * settings (or takes them from model files: gmf=FILE mlp=FILE) and starts
  * from their weights, the output layer being [alpha h_gmf, (1-alpha) h_mlp]
- * with the paper's alpha = 0.5.
+ * with the paper's alpha = 0.5, then tunes the whole with plain SGD at --lr
+ * as the paper does (finetune=adam: Adam instead, which overfits here).
  *
- * Speed: a training step is one fused forward/backward over the batch,
- * split by rows across threads (each thread owns its rows' activations and
- * its own dense-gradient partial, summed in thread order, so a run is fixed
- * by seed + thread count).  Embedding tables get row-sparse gradients and a
- * lazy Adam update of the touched rows only, so a step costs O(batch), not
+ * Speed: a training step is one fused forward/backward over the batch
+ * (register-blocked layer kernels chosen at load time for AVX-512, AVX2 or
+ * plain x86-64), split by rows across threads when the batch is large
+ * enough to pay for them (each thread owns its rows' activations and its
+ * own dense-gradient partial, summed in thread order, so a run is fixed by
+ * seed + thread count).  Embedding tables get row-sparse gradients, and
+ * Adam touches only the rows of the batch while keeping the semantics of
+ * PyTorch's dense update (see table_update), so a step costs O(batch), not
  * O(table).  Scoring a user against many items precomputes each item's
  * share of the first MLP layer once per model, so an item costs only the
  * upper layers.
@@ -41,6 +45,7 @@
 #define NCF_MAX_LAYERS 8
 #define NCF_MAX_THREADS 64
 #define NCF_MIN_ROWS_PER_THREAD 1024
+#define NCF_CATCHUP 256 /* (b1 / sqrt(b2))^256 < 1e-11: later idle steps move nothing */
 
 enum { NCF_GMF = 1, NCF_MLP = 2, NCF_NEUMF = 3 };
 
@@ -68,6 +73,8 @@ typedef struct ncf_table {
     float *g, *m, *v;  /* (rows, dim) training only; g is zero outside touched rows */
     int32_t *stamp;    /* (rows) step at which the row was last touched */
     int32_t *touched;  /* (rows) rows touched by the current step */
+    int32_t *upto;     /* (rows) Adam steps applied to the row so far (idle ones included) */
+    int32_t *list;     /* (rows) scratch: rows to catch up */
     int32_t n_touched;
 } ncf_table;
 
@@ -97,6 +104,13 @@ typedef struct ncf_train {
     bool adam;
     double lr, reg, beta1, beta2, eps;
     long step;
+    /* Adam catch-up tables (see table_update): b1^k, b2^k, the bias
+     * factor c(t) = sqrt(1 - b2^t) / (1 - b1^t), (b1 / sqrt(b2))^j. */
+    double *pw1, *pw2, *ctab;
+    long n_tab;
+    double rpow[NCF_CATCHUP + 1];
+    float *cu;                     /* (rows of the largest table, 3) per-row catch-up terms */
+    bool dense_all;                /* update every row every step (the test's reference) */
     float *gdense, *mdense, *vdense; /* (n_dense) */
     float *part;                   /* (threads, n_dense) per-thread partial grads */
     double loss_part[NCF_MAX_THREADS];
@@ -330,6 +344,19 @@ static void adam_span_ref(float *restrict w, float *restrict g, float *restrict 
     }
 }
 
+/* The k Adam steps a row sat out with a zero gradient, in one go:
+ * m0 and v0 decay to b1^k m0 and b2^k v0, and w moves by
+ * -lr sum_j (b1^j m0) c(t0+j) / sqrt(b2^j v0) = -(lr S) m0 / sqrt(v0),
+ * S = sum_j (b1 / sqrt(b2))^j c(t0+j) (eps, 1e-8 against sqrt(v), left out). */
+static void catch_up(float *restrict w, float *restrict m, float *restrict v, size_t dim, float lrS, float d1,
+                     float d2) {
+    for (size_t k = 0; k < dim; k++) {
+        if (v[k] > 0) w[k] -= lrS * m[k] / sqrtf(v[k]);
+        m[k] *= d1;
+        v[k] *= d2;
+    }
+}
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
 /* The same on 8 lanes.  Written with intrinsics because GCC will not
@@ -358,10 +385,30 @@ __attribute__((target("avx2,fma"))) static void adam_rows_avx2(float *w, float *
         if (d8 < dim) adam_span_ref(wr + d8, gr + d8, mr + d8, vr + d8, dim - d8, h, zero_g);
     }
 }
+
+/* The catch-up on 8 lanes (see catch_up). */
+__attribute__((target("avx2,fma"))) static void catch_up_avx2(float *w, float *m, float *v, const int32_t *rows,
+                                                             int32_t nrows, size_t dim, const float *cu) {
+    size_t d8 = dim & ~(size_t)7;
+    const __m256 tiny = _mm256_set1_ps(1e-38f);
+    for (int32_t j = 0; j < nrows; j++) {
+        size_t o = (size_t)rows[j] * dim;
+        const __m256 lrS = _mm256_set1_ps(cu[3 * j]), d1 = _mm256_set1_ps(cu[3 * j + 1]),
+                     d2 = _mm256_set1_ps(cu[3 * j + 2]);
+        for (size_t k = 0; k < d8; k += 8) {
+            __m256 mk = _mm256_loadu_ps(m + o + k), vk = _mm256_loadu_ps(v + o + k);
+            __m256 step = _mm256_div_ps(_mm256_mul_ps(lrS, mk), _mm256_sqrt_ps(_mm256_max_ps(vk, tiny)));
+            _mm256_storeu_ps(w + o + k, _mm256_sub_ps(_mm256_loadu_ps(w + o + k), step));
+            _mm256_storeu_ps(m + o + k, _mm256_mul_ps(mk, d1));
+            _mm256_storeu_ps(v + o + k, _mm256_mul_ps(vk, d2));
+        }
+        if (d8 < dim) catch_up(w + o + d8, m + o + d8, v + o + d8, dim - d8, cu[3 * j], cu[3 * j + 1], cu[3 * j + 2]);
+    }
+}
 #endif
 
 /* Adam over rows[0..nrows) of width dim (rows == NULL: one span of dim
- * values); zero_g clears the gradient after (the lazy tables). */
+ * values); zero_g clears the gradient after (the tables). */
 static void ncf_adam(float *w, float *g, float *m, float *v, const int32_t *rows, int32_t nrows, size_t dim,
                      const ncf_adam_hp *h, bool zero_g) {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -373,6 +420,22 @@ static void ncf_adam(float *w, float *g, float *m, float *v, const int32_t *rows
     for (int32_t j = 0; j < nrows; j++) {
         size_t o = rows ? (size_t)rows[j] * dim : 0;
         adam_span_ref(w + o, g + o, m + o, v + o, dim, h, zero_g);
+    }
+}
+
+/* catch_up over rows[0..nrows); cu (nrows, 3) holds each row's lr S,
+ * b1^k and b2^k. */
+static void ncf_catch_up(float *w, float *m, float *v, const int32_t *rows, int32_t nrows, size_t dim,
+                         const float *cu) {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        catch_up_avx2(w, m, v, rows, nrows, dim, cu);
+        return;
+    }
+#endif
+    for (int32_t j = 0; j < nrows; j++) {
+        size_t o = (size_t)rows[j] * dim;
+        catch_up(w + o, m + o, v + o, dim, cu[3 * j], cu[3 * j + 1], cu[3 * j + 2]);
     }
 }
 
@@ -547,6 +610,8 @@ static void table_train_init(ncf_table *t) {
     t->stamp = drec_malloc(((size_t)t->rows + 1) * sizeof *t->stamp);
     for (int32_t r = 0; r < t->rows; r++) t->stamp[r] = -1;
     t->touched = drec_malloc(((size_t)t->rows + 1) * sizeof *t->touched);
+    t->upto = drec_calloc((size_t)t->rows + 1, sizeof *t->upto);
+    t->list = drec_malloc(((size_t)t->rows + 1) * sizeof *t->list);
     t->n_touched = 0;
 }
 
@@ -556,8 +621,10 @@ static void table_train_free(ncf_table *t) {
     free(t->v);
     free(t->stamp);
     free(t->touched);
+    free(t->upto);
+    free(t->list);
     t->g = t->m = t->v = NULL;
-    t->stamp = t->touched = NULL;
+    t->stamp = t->touched = t->upto = t->list = NULL;
 }
 
 /* Adds a row gradient (row-sparse: the row joins the touched list). */
@@ -570,18 +637,84 @@ static inline void table_acc(ncf_table *t, int32_t row, const float *d, int32_t 
     for (int k = 0; k < t->dim; k++) g[k] += d[k];
 }
 
-/* The lazy update of the touched rows; their gradients are zeroed after. */
-static void table_update(ncf_table *t, const ncf_train *tr, const ncf_adam_hp *h) {
+/* The catch-up of a row last updated at Adam step t0 (0: never) and next
+ * updated at step t: k = t - 1 - t0 idle steps. */
+static void adam_tables(ncf_train *tr, long need) {
+    if (need < tr->n_tab) return;
+    long n = DREC_MAX(need + 1, 2 * tr->n_tab);
+    tr->pw1 = drec_realloc(tr->pw1, (size_t)n * sizeof *tr->pw1);
+    tr->pw2 = drec_realloc(tr->pw2, (size_t)n * sizeof *tr->pw2);
+    tr->ctab = drec_realloc(tr->ctab, (size_t)n * sizeof *tr->ctab);
+    for (long k = tr->n_tab; k < n; k++) {
+        tr->pw1[k] = pow(tr->beta1, (double)k);
+        tr->pw2[k] = pow(tr->beta2, (double)k);
+        tr->ctab[k] = k ? sqrt(1 - tr->pw2[k]) / (1 - tr->pw1[k]) : 0;
+    }
+    tr->n_tab = n;
+}
+
+static void catch_up_terms(ncf_train *tr, long t0, long k, float *lrS, float *d1, float *d2) {
+    double S = 0;
+    long J = DREC_MIN(k, (long)NCF_CATCHUP);
+    for (long j = 1; j <= J; j++) S += tr->rpow[j] * tr->ctab[t0 + j];
+    *lrS = (float)(tr->lr * S);
+    *d1 = (float)tr->pw1[k];
+    *d2 = (float)tr->pw2[k];
+}
+
+/* Adam with PyTorch's dense semantics at sparse cost: a row that sat out
+ * k steps takes those k zero-gradient steps in closed form (its momentum
+ * keeps moving it, as in a dense update) just before it is next read by a
+ * forward pass, and all rows are brought up to date before scoring.  With
+ * weight decay the idle steps are not zero-gradient; the update is then
+ * lazy (touched rows only). */
+static bool dense_semantics(const ncf_train *tr) { return tr->adam && tr->reg == 0; }
+
+/* Brings rows[0..nrows) of t (all rows when rows == NULL) up to Adam
+ * step `upto`, applying the idle steps each has missed. */
+static void table_catch_up(ncf_table *t, ncf_train *tr, const int32_t *rows, int nrows, long upto) {
+    int32_t n = 0;
+    adam_tables(tr, upto + 1);
+    for (int r = 0; r < nrows; r++) {
+        int32_t row = rows ? rows[r] : r;
+        long t0 = t->upto[row];
+        if (t0 >= upto) continue;
+        t->upto[row] = (int32_t)upto;
+        if (t0 == 0) continue; /* never updated: no momentum to carry it */
+        catch_up_terms(tr, t0, upto - t0, &tr->cu[3 * n], &tr->cu[3 * n + 1], &tr->cu[3 * n + 2]);
+        t->list[n++] = row;
+    }
+    ncf_catch_up(t->w, t->m, t->v, t->list, n, (size_t)t->dim, tr->cu);
+}
+
+/* The update of the rows this step touched; their gradients are zeroed
+ * after. */
+static void table_update(ncf_table *t, ncf_train *tr, const ncf_adam_hp *h) {
     int dim = t->dim;
-    if (tr->adam)
+    if (tr->dense_all)
+        for (int32_t r = 0; r < t->rows; r++)
+            if (t->stamp[r] != tr->step - 1) {
+                t->stamp[r] = (int32_t)(tr->step - 1);
+                t->touched[t->n_touched++] = r;
+            }
+    if (tr->adam) {
         ncf_adam(t->w, t->g, t->m, t->v, t->touched, t->n_touched, (size_t)dim, h, true);
-    else
+        for (int32_t j = 0; j < t->n_touched; j++) t->upto[t->touched[j]] = (int32_t)tr->step;
+    } else
         for (int32_t j = 0; j < t->n_touched; j++) {
             size_t o = (size_t)t->touched[j] * dim;
             ncf_sgd(t->w + o, t->g + o, (size_t)dim, (float)tr->lr, (float)tr->reg);
             memset(t->g + o, 0, (size_t)dim * sizeof *t->g);
         }
     t->n_touched = 0;
+}
+
+/* Every row up to the last step: before scoring and at the end. */
+static void tables_flush(ncf_net *n, ncf_train *tr) {
+    if (!dense_semantics(tr) || tr->step == 0) return;
+    ncf_table *tabs[4] = {&n->gu, &n->gi, &n->mu, &n->mi};
+    for (int q = 0; q < 4; q++)
+        if (tabs[q]->w) table_catch_up(tabs[q], tr, NULL, tabs[q]->rows, tr->step);
 }
 
 static ncf_train *train_new(ncf_net *n, int threads, int cap, bool adam, double lr, double reg) {
@@ -608,8 +741,16 @@ static ncf_train *train_new(ncf_net *n, int threads, int cap, bool adam, double 
     tr->logit = drec_malloc((size_t)cap * sizeof(float));
     tr->dlogit = drec_malloc((size_t)cap * sizeof(float));
     ncf_table *tabs[4] = {&n->gu, &n->gi, &n->mu, &n->mi};
+    int32_t most = 1;
     for (int t = 0; t < 4; t++)
-        if (tabs[t]->w) table_train_init(tabs[t]);
+        if (tabs[t]->w) {
+            table_train_init(tabs[t]);
+            most = DREC_MAX(most, tabs[t]->rows);
+        }
+    tr->cu = drec_malloc((size_t)3 * most * sizeof *tr->cu);
+    double r = tr->beta1 / sqrt(tr->beta2);
+    tr->rpow[0] = 1;
+    for (int j = 1; j <= NCF_CATCHUP; j++) tr->rpow[j] = tr->rpow[j - 1] * r;
     return tr;
 }
 
@@ -628,6 +769,10 @@ static void train_free(ncf_net *n, ncf_train *tr) {
     free(tr->dgi);
     free(tr->logit);
     free(tr->dlogit);
+    free(tr->pw1);
+    free(tr->pw2);
+    free(tr->ctab);
+    free(tr->cu);
     ncf_table *tabs[4] = {&n->gu, &n->gi, &n->mu, &n->mi};
     for (int t = 0; t < 4; t++)
         if (tabs[t]->w) table_train_free(tabs[t]);
@@ -744,6 +889,16 @@ static double net_step(ncf_net *n, ncf_train *tr, const int32_t *u, const int32_
      * batches (the paper's 256) run on one. */
     int T = DREC_MAX(1, DREC_MIN(tr->threads, nrows / NCF_MIN_ROWS_PER_THREAD));
     size_t nd = n->n_dense;
+    if (dense_semantics(tr)) {
+        if (has_gmf(n)) {
+            table_catch_up(&n->gu, tr, u, nrows, tr->step);
+            table_catch_up(&n->gi, tr, it, nrows, tr->step);
+        }
+        if (has_mlp(n)) {
+            table_catch_up(&n->mu, tr, u, nrows, tr->step);
+            table_catch_up(&n->mi, tr, it, nrows, tr->step);
+        }
+    }
     memset(tr->part, 0, (size_t)T * nd * sizeof *tr->part);
 #pragma omp parallel num_threads(T) if (T > 1)
     {
@@ -802,7 +957,7 @@ typedef struct ncf_hp {
     long epochs, dim, neg, batch, threads;
     int nl, layers[NCF_MAX_LAYERS + 1];
     double lr, reg, alpha;
-    bool adam, bpr, pretrain;
+    bool adam, bpr, pretrain, finetune_adam;
     const char *gmf_file, *mlp_file;
 } ncf_hp;
 
@@ -841,6 +996,11 @@ static drec_status read_hp(const drec_model *m, const drec_params *p, int kind, 
         hp->pretrain = drec_params_flag(p, "pretrain");
         hp->gmf_file = drec_params_str(p, "gmf", NULL);
         hp->mlp_file = drec_params_str(p, "mlp", NULL);
+        const char *ft = drec_params_str(p, "finetune", "sgd");
+        if (strcmp(ft, "adam") == 0)
+            hp->finetune_adam = true;
+        else if (strcmp(ft, "sgd") != 0)
+            return drec_fail(DREC_ERR_USAGE, "finetune \"%s\": expected sgd (the paper) or adam", ft);
     }
     if (hp->epochs < 0 || hp->epochs > 100000) return drec_fail(DREC_ERR_USAGE, "epochs: %ld is out of range", hp->epochs);
     if (hp->dim < 1 || hp->dim > 4096) return drec_fail(DREC_ERR_USAGE, "dim: %ld is out of range 1..4096", hp->dim);
@@ -909,6 +1069,7 @@ static void net_fit(ncf_net *net, drec_model *m, const ncf_hp *hp, drec_sampler 
             loss += net_step(net, tr, su + s, si + s, sy ? sy + s : NULL, nb);
         }
         loss /= (double)DREC_MAX(nu, (size_t)1);
+        tables_flush(net, tr);
         net_refresh(net, true);
         if (m) {
             if (drec_fit_epoch(m, (int)ep, (int)hp->epochs, loss)) break;
@@ -1020,6 +1181,9 @@ static drec_status ncf_fit(drec_model *m, const drec_dataset *train, const drec_
         for (int f = 0; f < net->F; f++) net->h[f] = a * g->h[f];
         for (int o = 0; o < net->L[net->nl]; o++) net->h[net->F + o] = (1 - a) * ml->h[o];
         net->c[0] = a * g->c[0] + (1 - a) * ml->c[0];
+        /* The paper tunes the fused model with plain SGD: Adam restarted
+         * without its parts' moments takes full-size steps and overfits. */
+        hp.adam = hp.finetune_adam;
         net_free(gown);
         net_free(mown);
         drec_model_free(gfile);
