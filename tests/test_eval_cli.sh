@@ -41,6 +41,28 @@ assert te["test_rows_dropped"] + te["evaluated"] > 0 and 0 < te["metrics"]["hr@1
 print("json ok")
 PYEOF
 
+# end to end against an independent computation: pop on the NCF files, the files' own negatives,
+# ties against the held-out item, hr@10 and ndcg@10 worked out here in Python
+NCF="$DATA/ncf-ml-100k/ml-100k"
+"$BIN" bench --models pop --data "ncf:$NCF" --protocol loo-sampled:100 --metrics hr@10,ndcg@10 --bootstrap 0 \
+    --json -q >"$tmp/ncfpop.json" || fail "bench pop on ncf"
+"$PY" - "$NCF" "$tmp/ncfpop.json" <<'PYEOF' || fail "pop on ncf: drec and the Python reference disagree"
+import collections, json, math, sys
+p, got = sys.argv[1], json.load(open(sys.argv[2]))["results"][0]["metrics"]
+cnt = collections.Counter(line.split("\t")[1] for line in open(p + ".train.rating"))
+hr = nd = n = 0
+for line in open(p + ".test.negative"):
+    f = line.rstrip("\n").split("\t")
+    item = f[0].strip("()").split(",")[1]
+    rank = 1 + sum(1 for j in f[1:] if j and cnt[j] >= cnt[item])
+    n += 1
+    hr += rank <= 10
+    nd += 1 / math.log2(rank + 1) if rank <= 10 else 0
+assert n == 943
+assert abs(got["hr@10"] - hr / n) < 1e-12 and abs(got["ndcg@10"] - nd / n) < 1e-12, (got, hr / n, nd / n)
+print("pop on ncf matches the reference: hr@10 %.4f ndcg@10 %.4f" % (hr / n, nd / n))
+PYEOF
+
 # usage errors: exit code 1 and a "drec: " message
 for args in "bench --models pop --data $ML --protocol bogus" \
             "bench --models nosuchmodel --data $ML" \
@@ -51,6 +73,20 @@ for args in "bench --models pop --data $ML --protocol bogus" \
     [ $rc -eq 1 ] || fail "expected exit 1 from: drec $args (got $rc)"
     grep -q "^drec: " "$tmp/err" || fail "no 'drec: ' message from: drec $args"
 done
+# ctr: a model that cannot predict rows is reported and left out, the others still run (exit 1)
+"$BIN" bench --models pop,fm --data "ctr:$DATA/criteo-kaggle-tiny/train.tiny.csv" --protocol ctr:0.2 --json -q \
+    >"$tmp/ctr.json" 2>"$tmp/err"
+[ $? -eq 1 ] || fail "bench with a failing model should exit 1"
+grep -q "pop" "$tmp/err" || fail "the failing model is not named: $(cat "$tmp/err")"
+"$PY" -c "
+import json, sys
+r = json.load(open(sys.argv[1]))['results']
+assert [x['model'] for x in r] == ['fm'], r
+assert 0.5 < r[0]['metrics']['auc'] <= 1 and r[0]['metrics']['logloss'] > 0, r
+" "$tmp/ctr.json" || fail "ctr JSON"
+# ratings are not click labels
+"$BIN" bench --models pop --data "$ML" --protocol ctr:0.2 -q >/dev/null 2>"$tmp/err"
+[ $? -eq 1 ] && grep -q "labels in \[0, 1\]" "$tmp/err" || fail "ctr on ratings: $(cat "$tmp/err")"
 "$BIN" eval --help | grep -q -- "--protocol" || fail "eval --help"
 "$BIN" bench --help | grep -q -- "--report" || fail "bench --help"
 echo ok
