@@ -38,6 +38,8 @@ done
 
 echo "== time of mf kfold:5 (whole command: load, 5 x (split, train, evaluate))"
 for t in 1 2; do
-  /usr/bin/time -f "threads=$t: %e s wall, %U s user" \
-    build/drec bench --models mf --data movielens:$DATA --protocol kfold:5 --threads $t --json 2>&1 >/dev/null | grep -v "^drec:"
+  for b in 0 1000; do
+    /usr/bin/time -f "threads=$t bootstrap=$b: %e s wall, %U s user" build/drec bench --models mf \
+      --data movielens:$DATA --protocol kfold:5 --threads $t --bootstrap $b --json 2>&1 >/dev/null | grep -v "^drec:"
+  done
 done

@@ -130,8 +130,9 @@ class Model(nn.Module):
             self.att_fc = nn.Linear(nf * din, 1)
             self.heads = a.heads
         if kind == 'widedeep':
-            self.cross_buckets = a.cross_buckets
-            self.wide = torch.zeros(a.cross_buckets)  # FTRL-trained, no autograd
+            # the wide half (raw features, then crosses) is FTRL-trained, no autograd
+            self.lin.weight.requires_grad_(False)
+            self.wide = torch.zeros(n + a.cross_buckets)
 
     def ids(self, x):
         g = x + self.offsets
@@ -174,7 +175,7 @@ class Model(nn.Module):
                 x = Fn.relu(o + L['r'](x))
             y = y + self.att_fc(x.reshape(B, -1)).squeeze(1)
         if self.kind == 'widedeep' and cross is not None:
-            y = y + self.wide[cross].sum(1)
+            y = y + self.wide[cross].sum(1)  # cross holds raw ids and offset cross ids
         return y
 
 
@@ -249,14 +250,16 @@ def main():
     ytr_t = torch.tensor(ytr)
     ctr_ = cte = None
     if a.model == 'widedeep':
-        ctr_, cte = crosses(gtr.numpy(), a.cross_buckets), crosses(gte.numpy(), a.cross_buckets)
-        ftrl = FTRL(a.cross_buckets, alpha=a.wide_lr, beta=1.0, l1=a.l1, l2=a.l2)
-    opt = torch.optim.Adam(m.parameters(), lr=a.lr)
+        nid = m.oov + 1
+        ctr_ = torch.cat([gtr, crosses(gtr.numpy(), a.cross_buckets) + nid], 1)
+        cte = torch.cat([gte, crosses(gte.numpy(), a.cross_buckets) + nid], 1)
+        ftrl = FTRL(nid + a.cross_buckets, alpha=a.wide_lr, beta=1.0, l1=a.l1, l2=a.l2)
+    opt = torch.optim.Adam([q for q in m.parameters() if q.requires_grad], lr=a.lr)
     n = len(ytr)
-    hist, times = [], []
+    hist, times, cpu = [], [], []
     for ep in range(a.epochs):
         m.train()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         perm = torch.randperm(n)
         tot = 0.0
         for s in range(0, n, a.batch):
@@ -277,6 +280,7 @@ def main():
             opt.step()
             tot += loss.item() * len(b)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         m.eval()
         with torch.no_grad():
             p = torch.sigmoid(m(gte, cte)).numpy()
@@ -289,6 +293,7 @@ def main():
         'auc_final': round(hist[-1][0], 4), 'logloss_final': round(hist[-1][1], 4),
         'auc_best': round(hist[best][0], 4), 'logloss_best': round(hist[best][1], 4), 'best_epoch': best + 1,
         'seconds_per_epoch': round(float(np.median(times)), 3),
+        'cpu_seconds_per_epoch': round(float(np.median(cpu)), 3),
         'blas': os.environ.get('LD_LIBRARY_PATH', 'default')}))
 
 

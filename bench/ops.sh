@@ -37,14 +37,17 @@ done
 import sys
 out, threads, blases = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
 
-def parse(path):
+def parse(path, c_side):
     res, info, peak = {}, [], None
     for line in open(path):
         p = line.split()
         if not p:
             continue
         if p[0] == "RESULT":
-            res[p[1]] = (float(p[2]), float(p[3]) if len(p) > 3 else 0.0)
+            if c_side:   # name median gflop best
+                res[p[1]] = (float(p[2]), float(p[4]), float(p[3]))
+            else:        # name median best
+                res[p[1]] = (float(p[2]), float(p[3]), 0.0)
         elif p[0] == "PEAK":
             peak = float(p[1])
         elif p[0] == "INFO":
@@ -52,21 +55,26 @@ def parse(path):
     return res, info, peak
 
 for t in threads:
-    d, dinfo, peak = parse(f"{out}/drec.{t}")
-    torch = {b: parse(f"{out}/torch.{t}.{b}") for b in blases}
+    d, dinfo, peak = parse(f"{out}/drec.{t}", True)
+    torch = {b: parse(f"{out}/torch.{t}.{b}", False) for b in blases}
     print(f"\n== {t} thread(s) ==")
     for i in dinfo:
         print(f"drec:  {i}")
-    print(f"drec:  sgemm peak (2048^3, best of OpenBLAS threads and drec's split) {peak:.1f} GFLOP/s")
+    print(f"drec:  sgemm peak (best of 512^3, 1024^3, 2048^3, OpenBLAS threads and drec's split) {peak:.1f} GFLOP/s")
     for b in blases:
         for i in torch[b][1]:
             print(f"torch [{b}]: {i}")
-    print(f"{'op':26s} {'drec ms':>10s} {'torch ms':>10s} {'torch BLAS':>17s} {'speed-up':>9s} {'GFLOP/s':>8s} {'% peak':>7s}")
-    for op, (ms, gflop) in d.items():
-        best = min(((torch[b][0][op][0], b) for b in blases if op in torch[b][0]), default=None)
-        tms, tb = best if best else (float("nan"), "-")
-        gfs = gflop / (ms / 1e3) if gflop > 0 else 0
+    print("median and fastest of repeated runs, in ms; speed-up = torch / drec, torch at its fastest BLAS;")
+    print("GFLOP/s from drec's fastest run, against the sgemm peak above")
+    print(f"{'op':26s} {'drec med':>9s} {'torch med':>9s} {'torch BLAS':>16s} {'x (med)':>8s} "
+          f"{'drec min':>9s} {'torch min':>9s} {'x (min)':>8s} {'GFLOP/s':>8s} {'% peak':>7s}")
+    for op, (ms, best, gflop) in d.items():
+        cand = [(torch[b][0][op][0], torch[b][0][op][1], b) for b in blases if op in torch[b][0]]
+        tmed, tmin, tb = min(cand) if cand else (float("nan"), float("nan"), "-")
+        tmin = min((c[1] for c in cand), default=float("nan"))
+        gfs = gflop / (best / 1e3) if gflop > 0 else 0
         gcol = f"{gfs:8.1f}" if gflop > 0 else f"{'-':>8s}"
         pcol = f"{100 * gfs / peak:6.0f}%" if gflop > 0 and peak else f"{'-':>7s}"
-        print(f"{op:26s} {ms:10.4f} {tms:10.4f} {tb:>17s} {tms / ms:8.2f}x {gcol} {pcol}")
+        print(f"{op:26s} {ms:9.4f} {tmed:9.4f} {tb:>16s} {tmed / ms:7.2f}x {best:9.4f} {tmin:9.4f} "
+              f"{tmin / best:7.2f}x {gcol} {pcol}")
 PY

@@ -4,21 +4,23 @@
 set -u
 bin=${DREC_BIN:?}
 fails=0; passes=0
+out=$(mktemp); err=$(mktemp)
+
 ok()   { passes=$((passes+1)); echo "ok      $1"; }
 bad()  { fails=$((fails+1)); echo "NOT OK  $1"; }
 expect_rc() { # name rc cmd...
   local name=$1 want=$2; shift 2
-  "$@" >/tmp/drec-cli.out 2>/tmp/drec-cli.err; local rc=$?
-  if [ "$rc" = "$want" ]; then ok "$name"; else bad "$name (rc $rc, want $want)"; cat /tmp/drec-cli.err; fi
+  "$@" >$out 2>$err; local rc=$?
+  if [ "$rc" = "$want" ]; then ok "$name"; else bad "$name (rc $rc, want $want)"; cat $err; fi
 }
 expect_err() { # name pattern  (on the last command's stderr)
-  if grep -q -- "$2" /tmp/drec-cli.err; then ok "$1"; else bad "$1: stderr lacks '$2'"; cat /tmp/drec-cli.err; fi
+  if grep -q -- "$2" $err; then ok "$1"; else bad "$1: stderr lacks '$2'"; cat $err; fi
 }
 
 expect_rc "drec --help" 0 "$bin" --help
 for v in demo train eval bench recommend similar serve simulate ope info; do
   expect_rc "drec $v --help" 0 "$bin" "$v" --help
-  grep -q "usage: drec $v" /tmp/drec-cli.out && ok "$v help has usage" || bad "$v help has usage"
+  grep -q "usage: drec $v" $out && ok "$v help has usage" || bad "$v help has usage"
 done
 expect_rc "no verb" 1 "$bin"
 expect_rc "unknown verb" 1 "$bin" frobnicate
@@ -38,9 +40,9 @@ expect_err "bad threads message" '\-\-threads: "x" is not an integer'
 tmp=$(mktemp -d)
 expect_rc "train pop" 0 "$bin" train --model pop --data synthetic --out "$tmp/pop.drec" --quiet
 expect_rc "info" 0 "$bin" info "$tmp/pop.drec"
-grep -q "model:       pop" /tmp/drec-cli.out && ok "info names the model" || bad "info names the model"
+grep -q "model:       pop" $out && ok "info names the model" || bad "info names the model"
 expect_rc "recommend" 0 "$bin" recommend --model "$tmp/pop.drec" --user u1 -k 5 --json
-grep -q '"items": \[' /tmp/drec-cli.out && ok "recommend json" || bad "recommend json"
+grep -q '"items": \[' $out && ok "recommend json" || bad "recommend json"
 # a corrupt model file is refused with a clear reason
 cp "$tmp/pop.drec" "$tmp/bad.drec"
 printf 'XXXX' | dd of="$tmp/bad.drec" bs=1 seek=$(( $(stat -c %s "$tmp/bad.drec") - 8 )) conv=notrunc 2>/dev/null
@@ -51,6 +53,6 @@ expect_rc "truncated model" 1 "$bin" info "$tmp/trunc.drec"
 echo "not a model" > "$tmp/text.drec"
 expect_rc "not a model" 1 "$bin" info "$tmp/text.drec"
 expect_err "not a model message" "not a drec model file"
-rm -rf "$tmp"
+rm -rf "$tmp" "$out" "$err"
 echo "$passes passed, $fails failed"
 [ "$fails" = 0 ]

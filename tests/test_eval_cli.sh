@@ -51,6 +51,20 @@ for args in "bench --models pop --data $ML --protocol bogus" \
     [ $rc -eq 1 ] || fail "expected exit 1 from: drec $args (got $rc)"
     grep -q "^drec: " "$tmp/err" || fail "no 'drec: ' message from: drec $args"
 done
+# ctr: a model that cannot predict rows is reported and left out, the others still run (exit 1)
+"$BIN" bench --models pop,fm --data "ctr:$DATA/criteo-kaggle-tiny/train.tiny.csv" --protocol ctr:0.2 --json -q \
+    >"$tmp/ctr.json" 2>"$tmp/err"
+[ $? -eq 1 ] || fail "bench with a failing model should exit 1"
+grep -q "pop" "$tmp/err" || fail "the failing model is not named: $(cat "$tmp/err")"
+"$PY" -c "
+import json, sys
+r = json.load(open(sys.argv[1]))['results']
+assert [x['model'] for x in r] == ['fm'], r
+assert 0.5 < r[0]['metrics']['auc'] <= 1 and r[0]['metrics']['logloss'] > 0, r
+" "$tmp/ctr.json" || fail "ctr JSON"
+# ratings are not click labels
+"$BIN" bench --models pop --data "$ML" --protocol ctr:0.2 -q >/dev/null 2>"$tmp/err"
+[ $? -eq 1 ] && grep -q "labels in \[0, 1\]" "$tmp/err" || fail "ctr on ratings: $(cat "$tmp/err")"
 "$BIN" eval --help | grep -q -- "--protocol" || fail "eval --help"
 "$BIN" bench --help | grep -q -- "--report" || fail "bench --help"
 echo ok

@@ -184,7 +184,9 @@ static drec_tensor *b_unary(drec_tape *tp, drec_tensor **x, drec_param **p, void
     case 14: return drec_l2(tp, x[0]);
     case 15: return drec_l1(tp, x[0]);
     case 16: { int s[3] = {2, 3, 4}; return drec_mul(tp, drec_reshape(tp, x[0], 3, s), drec_reshape(tp, x[0], 3, s)); }
-    default: return drec_slice(tp, x[0], 1, 1, 2);
+    case 17: return drec_slice(tp, x[0], 1, 1, 2);
+    default: /* fan-out: x feeds four ops, whose gradients must add up */
+        return drec_add(tp, drec_relu(tp, x[0]), drec_mul(tp, drec_sigmoid(tp, x[0]), drec_scale(tp, x[0], 2)));
     }
 }
 static drec_tensor *b_layer_norm(drec_tape *tp, drec_tensor **x, drec_param **p, void *c) {
@@ -324,8 +326,8 @@ TEST(gradcheck_all_ops) {
         }
     const char *un[] = {"relu", "leaky_relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "scale",
                         "add_scalar", "dropout", "sum", "mean", "sum_rows", "sum_cols", "l2", "l1",
-                        "reshape", "slice"};
-    for (int u = 0; u < 18; u++) {
+                        "reshape", "slice", "fan-out relu+sigmoid*scale"};
+    for (int u = 0; u < 19; u++) {
         var_spec us[] = {{4, 6, V_LEAF, -3, 3}};
         gradcheck(un[u], 1, us, b_unary, &u);
     }

@@ -12,33 +12,33 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-"$BIN" bench --models pop,itemknn --data "movielens:$DATA/movielens-100k" --protocol loo-sampled:100 \
+"$BIN" bench --models pop,userknn --data "movielens:$DATA/movielens-100k" --protocol loo-sampled:100 \
     --report "$tmp/out" --json -q >"$tmp/bench.json" 2>"$tmp/err" || { cat "$tmp/err"; fail "drec bench failed"; }
 "$PY" - "$tmp/bench.json" <<'PYEOF' || fail "bench JSON"
 import json, sys
 d = json.load(open(sys.argv[1]))
 res = d["results"]
-assert [r["model"] for r in res] == ["pop", "itemknn"], res
+assert [r["model"] for r in res] == ["pop", "userknn"], res
 for r in res:
     for k in ("data", "protocol", "metrics", "train_seconds", "eval_seconds", "threads", "seed"):
         assert k in r, k
     assert r["protocol"] == "loo-sampled:100"
     assert 0 < r["metrics"]["hr@10"] < 1 and 0 < r["metrics"]["ndcg@10"] < r["metrics"]["hr@10"]
     assert r["evaluated"] == 943, r["evaluated"]
-assert d["best"]["hr@10"]["model"] in ("pop", "itemknn")
+assert d["best"]["hr@10"]["model"] in ("pop", "userknn")
 assert "significant" in d["best"]["hr@10"]
 print("json ok")
 PYEOF
-"$BIN" bench --models pop,itemknn --data "movielens:$DATA/movielens-100k" --protocol loo-sampled:100 -q \
+"$BIN" bench --models pop,userknn --data "movielens:$DATA/movielens-100k" --protocol loo-sampled:100 --bootstrap 0 -q \
     >"$tmp/table.txt" 2>&1 || fail "drec bench (table) failed"
-grep -q "^pop " "$tmp/table.txt" && grep -q "^itemknn " "$tmp/table.txt" && grep -q "hr@10" "$tmp/table.txt" \
+grep -q "^pop " "$tmp/table.txt" && grep -q "^userknn " "$tmp/table.txt" && grep -q "hr@10" "$tmp/table.txt" \
     || { cat "$tmp/table.txt"; fail "table"; }
 
 html="$tmp/out/index.html"
 [ -s "$html" ] || fail "no report at $html"
 # self-contained: no scripts, no external resources
 if grep -Eiq "<script|(src|href)=['\"]?(https?:)?//|@import|url\(" "$html"; then fail "report refers to outside resources"; fi
-for want in "<svg" "Leaderboard" "Training curves" "Popularity long tail" "hr@10" "itemknn"; do
+for want in "<svg" "Leaderboard" "Training curves" "Popularity long tail" "hr@10" "userknn"; do
     grep -q "$want" "$html" || fail "report lacks $want"
 done
 

@@ -73,17 +73,19 @@ static int run(drec_params *args) {
     drec_eval_opts o = {.metrics = metrics, .n_metrics = n_metrics, .seed = (uint64_t)seed,
                         .bootstrap = (int)boot, .keep_lists = report != NULL};
     drec_run *runs = drec_calloc((size_t)n_models, sizeof *runs);
-    int done = 0;
+    int done = 0, failed = 0;
     for (int j = 0; j < n_models; j++) {
         drec_note("bench: %s on %s (%s)", names[j], data, p.name);
-        st = drec_protocol_run(names[j], hp, ds, &p, &o, 0, false, &runs[j]);
+        st = drec_protocol_run(names[j], hp, ds, &p, &o, 0, false, &runs[done]);
         if (st) {
+            /* One model that cannot run here does not void the others. */
             rc = cli_fail(st);
-            break;
+            failed++;
+            continue;
         }
         done++;
     }
-    if (!rc) {
+    if (done > 0) {
         if (drec_params_flag(args, "json")) {
             json_t *root = json_object(), *arr = json_array();
             for (int j = 0; j < done; j++) json_array_append_new(arr, cli_run_json(&runs[j], data, p.name, (uint64_t)seed));
@@ -104,6 +106,7 @@ static int run(drec_params *args) {
             else
                 drec_note("report written to %s/index.html", report);
         }
+        if (failed) drec_warn("bench: %d of %d models failed (see above)", failed, n_models);
     }
     for (int j = 0; j < n_models; j++) drec_run_free(&runs[j]);
     free(runs);
@@ -125,6 +128,8 @@ const cli_verb cli_bench = {
         "Ranking: the held-out item's rank among the candidates, ties counting against it; items\n"
         "a user had in training are never candidates.  Users without a test item are skipped and\n"
         "counted.  With kfold:K each metric is the mean over folds, with \"std\" in --json.\n"
+        "A model that fails (say, one that cannot score this kind of data) is reported and left\n"
+        "out; the others are still compared, and the exit code is then 1.\n"
         "The per-epoch validation curve (ndcg@10, or auc for ctr) is measured on the test part\n"
         "for monitoring only.\n"
         "examples:\n"

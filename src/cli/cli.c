@@ -199,7 +199,7 @@ drec_params *cli_hyper_params(drec_params *args) {
     static const char *const not_hyper[] = {"data", "test", "out", "model", "models", "protocol", "metrics",
                                             "json", "report", "config", "quiet", "verbose", "split",
                                             "user-col", "item-col", "rating-col", "time-col", "sep", "k",
-                                            "user", "item", NULL};
+                                            "user", "item", "bootstrap", NULL};
     for (size_t i = 0; i < drec_params_count(args); i++) {
         const char *k, *v;
         drec_params_at(args, i, &k, &v);

@@ -334,44 +334,50 @@ T5 static float a5_exp_shift_sum(float *o, const float *x, float mx, int n) {
     return _mm512_reduce_add_ps(s0);
 }
 
-/* 64 columns (4 zmm accumulators) per block; masked tails. */
+/* Blocks of 64 columns in four zmm accumulators, the last block masked;
+ * rows go two at a time into two accumulator sets (summed at the end) so
+ * consecutive FMAs do not wait on each other. */
 T5 static void a5_lincomb(float *out, const float *c, const float *M, const int32_t *idx, int n, int64_t ld, int len,
                           bool acc) {
-    int j0 = 0;
-    for (; j0 + 64 <= len; j0 += 64) {
+    for (int j0 = 0; j0 < len; j0 += 64) {
+        int w = DREC_MIN(64, len - j0);
+        __mmask16 m0 = tail16(DREC_MIN(w, 16)), m1 = tail16(DREC_MAX(0, DREC_MIN(w - 16, 16)));
+        __mmask16 m2 = tail16(DREC_MAX(0, DREC_MIN(w - 32, 16))), m3 = tail16(DREC_MAX(0, DREC_MIN(w - 48, 16)));
+        float *o = out + j0;
         __m512 a0, a1, a2, a3;
         if (acc) {
-            a0 = _mm512_loadu_ps(out + j0), a1 = _mm512_loadu_ps(out + j0 + 16);
-            a2 = _mm512_loadu_ps(out + j0 + 32), a3 = _mm512_loadu_ps(out + j0 + 48);
+            a0 = _mm512_maskz_loadu_ps(m0, o), a1 = _mm512_maskz_loadu_ps(m1, o + 16);
+            a2 = _mm512_maskz_loadu_ps(m2, o + 32), a3 = _mm512_maskz_loadu_ps(m3, o + 48);
         } else {
             a0 = a1 = a2 = a3 = _mm512_setzero_ps();
         }
-        for (int i = 0; i < n; i++) {
+        __m512 b0 = _mm512_setzero_ps(), b1 = b0, b2 = b0, b3 = b0;
+        int i = 0;
+        for (; i + 2 <= n; i += 2) {
             const float *r = M + (idx ? (int64_t)idx[i] : i) * ld + j0;
-            __m512 ci = _mm512_set1_ps(c[i]);
-            a0 = _mm512_fmadd_ps(ci, _mm512_loadu_ps(r), a0);
-            a1 = _mm512_fmadd_ps(ci, _mm512_loadu_ps(r + 16), a1);
-            a2 = _mm512_fmadd_ps(ci, _mm512_loadu_ps(r + 32), a2);
-            a3 = _mm512_fmadd_ps(ci, _mm512_loadu_ps(r + 48), a3);
+            const float *s = M + (idx ? (int64_t)idx[i + 1] : i + 1) * ld + j0;
+            __m512 ci = _mm512_set1_ps(c[i]), di = _mm512_set1_ps(c[i + 1]);
+            a0 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m0, r), a0);
+            a1 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m1, r + 16), a1);
+            a2 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m2, r + 32), a2);
+            a3 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m3, r + 48), a3);
+            b0 = _mm512_fmadd_ps(di, _mm512_maskz_loadu_ps(m0, s), b0);
+            b1 = _mm512_fmadd_ps(di, _mm512_maskz_loadu_ps(m1, s + 16), b1);
+            b2 = _mm512_fmadd_ps(di, _mm512_maskz_loadu_ps(m2, s + 32), b2);
+            b3 = _mm512_fmadd_ps(di, _mm512_maskz_loadu_ps(m3, s + 48), b3);
         }
-        _mm512_storeu_ps(out + j0, a0), _mm512_storeu_ps(out + j0 + 16, a1);
-        _mm512_storeu_ps(out + j0 + 32, a2), _mm512_storeu_ps(out + j0 + 48, a3);
-    }
-    /* up to 63 columns left: two full-or-masked pairs of 16 */
-    while (j0 < len) {
-        int w = DREC_MIN(32, len - j0);
-        __mmask16 m0 = tail16(DREC_MIN(w, 16)), m1 = w > 16 ? tail16(w - 16) : 0;
-        __m512 a0 = acc ? _mm512_maskz_loadu_ps(m0, out + j0) : _mm512_setzero_ps();
-        __m512 a1 = acc ? _mm512_maskz_loadu_ps(m1, out + j0 + 16) : _mm512_setzero_ps();
-        for (int i = 0; i < n; i++) {
+        if (i < n) {
             const float *r = M + (idx ? (int64_t)idx[i] : i) * ld + j0;
             __m512 ci = _mm512_set1_ps(c[i]);
             a0 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m0, r), a0);
             a1 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m1, r + 16), a1);
+            a2 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m2, r + 32), a2);
+            a3 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m3, r + 48), a3);
         }
-        _mm512_mask_storeu_ps(out + j0, m0, a0);
-        _mm512_mask_storeu_ps(out + j0 + 16, m1, a1);
-        j0 += w;
+        _mm512_mask_storeu_ps(o, m0, _mm512_add_ps(a0, b0));
+        _mm512_mask_storeu_ps(o + 16, m1, _mm512_add_ps(a1, b1));
+        _mm512_mask_storeu_ps(o + 32, m2, _mm512_add_ps(a2, b2));
+        _mm512_mask_storeu_ps(o + 48, m3, _mm512_add_ps(a3, b3));
     }
 }
 

@@ -78,7 +78,11 @@ static void linear_backward(drec_tape *tp, drec_node *nd) {
         dz = drec_tape_floats(tp, y->n);
         act_backward(act, dz, dy, y->data, y->n);
     }
-    if (x->requires_grad) drec_sgemm(false, true, B, K, D, 1, dz, D, W->data, D, 1, drec_grad(tp, x), K);
+    if (x->requires_grad) {
+        bool assign;
+        float *dx = drec_grad_first(tp, x, &assign);
+        drec_sgemm(false, true, B, K, D, 1, dz, D, W->data, D, assign ? 0.0f : 1.0f, dx, K);
+    }
     if (W->requires_grad) drec_sgemm(true, false, K, D, B, 1, x->data, K, dz, D, 1, drec_grad(tp, W), D);
     if (b && b->requires_grad) {
         float *db = drec_grad(tp, b);
@@ -105,16 +109,17 @@ drec_tensor *drec_linear(drec_tape *tp, drec_tensor *x, drec_tensor *W, drec_ten
 
 /* ---- matmul and batched matmul -------------------------------------------- */
 
+/* beta_a / beta_b: 0 when the gradient buffer is fresh (assigned), else 1 */
 static void mm_backward_one(bool ta, bool tb, int M, int N, int K, const float *A, const float *B,
-                            const float *dC, float *dA, float *dB) {
+                            const float *dC, float *dA, float *dB, float beta_a, float beta_b) {
     int lda = ta ? M : K, ldb = tb ? K : N;
     if (dA) {
-        if (!ta) drec_sgemm(false, !tb, M, K, N, 1, dC, N, B, ldb, 1, dA, K);
-        else drec_sgemm(tb, true, K, M, N, 1, B, ldb, dC, N, 1, dA, M);
+        if (!ta) drec_sgemm(false, !tb, M, K, N, 1, dC, N, B, ldb, beta_a, dA, K);
+        else drec_sgemm(tb, true, K, M, N, 1, B, ldb, dC, N, beta_a, dA, M);
     }
     if (dB) {
-        if (!tb) drec_sgemm(!ta, false, K, N, M, 1, A, lda, dC, N, 1, dB, N);
-        else drec_sgemm(true, ta, N, K, M, 1, dC, N, A, lda, 1, dB, K);
+        if (!tb) drec_sgemm(!ta, false, K, N, M, 1, A, lda, dC, N, beta_b, dB, N);
+        else drec_sgemm(true, ta, N, K, M, 1, dC, N, A, lda, beta_b, dB, K);
     }
 }
 
@@ -123,12 +128,17 @@ static void matmul_backward(drec_tape *tp, drec_node *nd) {
     bool ta = nd->i[0], tb = nd->i[1];
     int G = nd->i[2], M = nd->i[3], N = drec_cols(c);
     int K = (int)(a->n / G / M);
-    float *dA = a->requires_grad ? drec_grad(tp, a) : NULL;
-    float *dB = b->requires_grad ? drec_grad(tp, b) : NULL;
+    bool fa = false, fb = false;
+    float *dA = a->requires_grad ? drec_grad_first(tp, a, &fa) : NULL;
+    float *dB = b->requires_grad && b != a ? drec_grad_first(tp, b, &fb) : b->requires_grad ? dA : NULL;
+    if (b == a && fa) { /* a product of a tensor with itself: two contributions, so add */
+        memset(dA, 0, (size_t)a->n * sizeof(float));
+        fa = false;
+    }
     int64_t sa = (int64_t)M * K, sb = (int64_t)K * N, sc = (int64_t)M * N;
     for (int g = 0; g < G; g++)
         mm_backward_one(ta, tb, M, N, K, a->data + g * sa, b->data + g * sb, c->grad + g * sc,
-                        dA ? dA + g * sa : NULL, dB ? dB + g * sb : NULL);
+                        dA ? dA + g * sa : NULL, dB ? dB + g * sb : NULL, fa ? 0.0f : 1.0f, fb ? 0.0f : 1.0f);
 }
 
 static drec_tensor *mm(drec_tape *tp, drec_tensor *a, drec_tensor *b, bool ta, bool tb, int G) {

@@ -71,7 +71,8 @@ static inline void fwd_row(int op, bool vec, float *o, const float *a, const flo
 }
 
 /* da += g * d(a op b)/da over one row */
-static inline void bwd_a_row(int op, bool vec, float *da, const float *g, const float *bv, int D) {
+static inline void bwd_a_row(int op, bool vec, float *da, const float *g, const float *bv, int D, bool assign) {
+    if (assign) memset(da, 0, (size_t)D * sizeof(float)); /* one row, in cache */
     switch (op) {
     case OP_ADD: case OP_SUB: drec_kern->add(da, da, g, D); break;
     case OP_MUL:
@@ -94,7 +95,9 @@ static inline void bwd_a_row(int op, bool vec, float *da, const float *g, const 
 }
 
 /* db_row += g * d(a op b)/db over one row, element-wise (SAME, ROW) */
-static inline void bwd_b_row(int op, float *db, const float *g, const float *a, const float *bv, int D) {
+static inline void bwd_b_row(int op, float *db, const float *g, const float *a, const float *bv, int D,
+                             bool assign) {
+    if (assign) memset(db, 0, (size_t)D * sizeof(float));
     switch (op) {
     case OP_ADD: drec_kern->add(db, db, g, D); break;
     case OP_SUB: drec_kern->axpy(db, -1.0f, g, D); break;
@@ -134,19 +137,21 @@ static void binary_backward(drec_tape *tp, drec_node *nd) {
     bool vec = mode == BC_SAME || mode == BC_ROW;
     const float *g = out->grad, *av = a->data, *bv = b->data;
     if (a->requires_grad) {
-        float *da = drec_grad(tp, a);
+        bool assign;
+        float *da = drec_grad_first(tp, a, &assign);
         DREC_PAR_FOR(a->n > PAR_MIN,
-        for (int64_t r = 0; r < R; r++) bwd_a_row(op, vec, da + r * D, g + r * D, brow(mode, bv, r, D), D););
+        for (int64_t r = 0; r < R; r++) bwd_a_row(op, vec, da + r * D, g + r * D, brow(mode, bv, r, D), D, assign););
     }
     if (b->requires_grad) {
-        float *db = drec_grad(tp, b);
+        bool assign = false;
+        float *db = mode == BC_SAME ? drec_grad_first(tp, b, &assign) : drec_grad(tp, b);
         switch (mode) {
         case BC_SAME:
             DREC_PAR_FOR(a->n > PAR_MIN,
-            for (int64_t r = 0; r < R; r++) bwd_b_row(op, db + r * D, g + r * D, av + r * D, bv + r * D, D););
+            for (int64_t r = 0; r < R; r++) bwd_b_row(op, db + r * D, g + r * D, av + r * D, bv + r * D, D, assign););
             break;
         case BC_ROW: /* rows summed in order */
-            for (int64_t r = 0; r < R; r++) bwd_b_row(op, db, g + r * D, av + r * D, bv, D);
+            for (int64_t r = 0; r < R; r++) bwd_b_row(op, db, g + r * D, av + r * D, bv, D, false);
             break;
         case BC_COL:
             DREC_PAR_FOR(a->n > PAR_MIN,
@@ -198,7 +203,8 @@ static inline float gelu_d(float x) {
 
 /* dx += g * f'(x) over [i0, i1), one loop per op so each vectorises */
 static void unary_bwd_range(int op, float c, float *dx, const float *g, const float *xv, const float *yv,
-                            int64_t i0, int64_t i1) {
+                            int64_t i0, int64_t i1, bool assign) {
+    if (assign) memset(dx + i0, 0, (size_t)(i1 - i0) * sizeof(float)); /* in cache: cheap */
     switch (op) {
     case U_SCALE:
         #pragma omp simd
@@ -289,10 +295,11 @@ static void unary_backward(drec_tape *tp, drec_node *nd) {
     int op = nd->i[0];
     float c = nd->f[0];
     int64_t n = x->n;
-    float *dx = drec_grad(tp, x);
+    bool assign;
+    float *dx = drec_grad_first(tp, x, &assign);
     const float *g = y->grad, *xv = x->data, *yv = y->data;
     DREC_PAR_FOR(n > PAR_MIN,
-    for (int64_t i = 0; i < n; i += CHUNK) unary_bwd_range(op, c, dx, g, xv, yv, i, DREC_MIN(n, i + CHUNK)););
+    for (int64_t i = 0; i < n; i += CHUNK) unary_bwd_range(op, c, dx, g, xv, yv, i, DREC_MIN(n, i + CHUNK), assign););
 }
 
 static drec_tensor *unary(drec_tape *tp, drec_tensor *x, int op, float c) {

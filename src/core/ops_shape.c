@@ -201,10 +201,17 @@ static void reduce_backward(drec_tape *tp, drec_node *nd) {
     drec_tensor *x = nd->in[0];
     int op = nd->i[0];
     float g = nd->out->grad[0];
-    float *dx = drec_grad(tp, x);
+    bool assign;
+    float *dx = drec_grad_first(tp, x, &assign);
     const float *xv = x->data;
     int64_t n = x->n;
     float c = op == R_MEAN ? g / (float)n : g;
+    if (assign && (op == R_SUM || op == R_MEAN)) {
+        DREC_PAR_FOR(n > PAR_MIN,
+        for (int64_t i = 0; i < n; i++) dx[i] = c;);
+        return;
+    }
+    if (assign) memset(dx, 0, (size_t)n * sizeof(float));
     switch (op) {
     case R_SUM: case R_MEAN:
         DREC_PAR_FOR(n > PAR_MIN,

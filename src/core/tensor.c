@@ -45,7 +45,6 @@ void drec_param_free(drec_param *p) {
     drec_free(p->mark);
     drec_free(p->s1);
     drec_free(p->s2);
-    drec_free(p->row_step);
     drec_free(p);
 }
 
@@ -150,6 +149,15 @@ float *drec_grad(drec_tape *tp, drec_tensor *t) {
     }
     if (!t->grad) t->grad = drec_arena_calloc(&tp->arena, (size_t)t->n * sizeof(float));
     return t->grad;
+}
+
+float *drec_grad_first(drec_tape *tp, drec_tensor *t, bool *assign) {
+    *assign = !t->grad && !t->param;
+    if (*assign) {
+        t->grad = drec_arena_alloc(&tp->arena, (size_t)t->n * sizeof(float));
+        return t->grad;
+    }
+    return drec_grad(tp, t);
 }
 
 void drec_backward_seed(drec_tape *tp, drec_tensor *out, const float *seed) {

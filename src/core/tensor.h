@@ -154,7 +154,6 @@ typedef struct drec_param {
     bool all_touched;       /* a dense op used this table this step */
     /* optimizer state, allocated by drec_optim_add (NULL until then) */
     float *s1, *s2;         /* e.g. Adam m/v, FTRL z/n, momentum buffer */
-    int64_t *row_step;      /* reserved for per-row step counts; NULL */
 } drec_param;
 
 /* A [rows, cols] parameter, value zeroed.  name is copied (truncated). */
@@ -239,6 +238,11 @@ drec_node *drec_tape_record(drec_tape *tp, drec_backward_fn fn, drec_tensor *out
 drec_node *drec_tape_push(drec_tape *tp, drec_backward_fn fn, drec_tensor *out);
 /* The gradient buffer of t, allocated zeroed on first use (backward only). */
 float *drec_grad(drec_tape *tp, drec_tensor *t);
+/* For a backward that writes every element of t's gradient: when this is
+ * the first contribution (no buffer yet) the buffer comes uninitialised and
+ * *assign is set, so the op stores (=) instead of adding (+=) and no memset
+ * is spent; later contributors find the buffer and add. */
+float *drec_grad_first(drec_tape *tp, drec_tensor *t, bool *assign);
 
 /* ---- ops -------------------------------------------------------------------
  * Every op returns a new tensor from the arena.  "(grad: x, W)" lists the
@@ -440,8 +444,8 @@ void drec_optim_step(drec_optim *o);
 void drec_optim_free(drec_optim *o);
 /* Global L2 norm of the grads of params[0..n) (sparse: touched rows only). */
 double drec_grad_norm(drec_param *const *params, int n);
-/* FTRL keeps its own weights in (z, n): this writes them to p->t.data.
- * drec_optim_step already does it for the rows it updates. */
+/* FTRL keeps (z, n) per weight in s1, s2 and writes the weights it implies
+ * into p->t.data for every element (or touched row) it updates. */
 
 /* ---- Hogwild (optim.c) ----------------------------------------------------
  * Lock-free parallel SGD (Niu et al. 2011) for sparse embedding models:

@@ -501,6 +501,19 @@ static drec_status row_metrics(const drec_model *m, const drec_eval_split *s, co
         for (size_t j = 0; j < n; j++) score_items(m, te->user[rows[j]], &te->item[rows[j]], 1, &p[j]);
     }
     for (size_t j = 0; j < n; j++) y[j] = te->rating[rows[j]];
+    for (int mi = 0; mi < res->n_metrics; mi++) {
+        drec_metric_kind k = res->m[mi].metric.kind;
+        if (k != DREC_M_LOGLOSS && !(k == DREC_M_AUC && o->mode == DREC_EVAL_ROWS)) continue;
+        for (size_t j = 0; j < n; j++)
+            if (!(y[j] >= 0 && y[j] <= 1)) {
+                float bad = y[j];
+                free(rows), free(p), free(y);
+                return drec_fail(DREC_ERR_INPUT,
+                                 "%s needs labels in [0, 1] and this data has %g (ratings?): use a ranking "
+                                 "protocol, or rmse/mae",
+                                 res->m[mi].name, (double)bad);
+            }
+    }
     res->n_rows = n;
     for (int mi = 0; mi < res->n_metrics; mi++) {
         drec_metric_result *r = &res->m[mi];

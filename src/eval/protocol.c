@@ -261,6 +261,7 @@ drec_status drec_protocol_run(const char *model, const drec_params *hp, const dr
         drec_eval_result r;
         st = drec_evaluate(m, &sp, &eo, &r);
         if (st) {
+            st = drec_fail_wrap(st, "%s", model);
             drec_model_free(m);
             drec_eval_split_free(&sp);
             break;

@@ -144,7 +144,6 @@ static void fit_baselines(const knn_csr *byu, const knn_csr *byi, float mu, int 
 typedef struct knn_cand {
     int32_t id;
     float sim;
-    float val;
 } knn_cand;
 
 static int cand_cmp(const void *a, const void *b) {
@@ -173,6 +172,7 @@ static void compute_sims(const knn_csr *ent, const knn_csr *rat, const double *n
         int32_t *cnt = drec_calloc((size_t)E + 1, sizeof *cnt);
         int32_t *touched = drec_malloc(((size_t)E + 1) * sizeof *touched);
         knn_cand *cand = drec_malloc(((size_t)E + 1) * sizeof *cand);
+        drec_scored *heap = keep > 0 ? drec_malloc(((size_t)keep + 1) * sizeof *heap) : NULL;
 #pragma omp for schedule(dynamic, 16)
         for (int32_t e = 0; e < E; e++) {
             int32_t nt = 0;
@@ -198,13 +198,21 @@ static void compute_sims(const knn_csr *ent, const knn_csr *rat, const double *n
                     double den = norm ? norm[e] * norm[f] : sqrt(sa[f] * sb[f]);
                     double s = den > 0 ? dot[f] / den : 0;
                     s *= (double)n / ((double)n + shrink);
-                    if (s > 0 && isfinite(s)) cand[nc++] = (knn_cand){f, (float)s, 0};
+                    if (s > 0 && isfinite(s)) cand[nc++] = (knn_cand){f, (float)s};
                 }
                 dot[f] = sa[f] = sb[f] = 0;
                 cnt[f] = 0;
             }
-            if (sorted || (keep > 0 && nc > keep)) qsort(cand, (size_t)nc, sizeof *cand, cand_cmp);
-            if (keep > 0 && nc > keep) nc = (int32_t)keep;
+            if (keep > 0 && nc > keep) {
+                /* The `keep` strongest, by a heap: sorting all would cost
+                 * more than finding them. */
+                drec_topk tk;
+                drec_topk_init(&tk, heap, (int)keep);
+                for (int32_t c = 0; c < nc; c++) drec_topk_push(&tk, cand[c].id, cand[c].sim);
+                nc = drec_topk_finish(&tk);
+                for (int32_t c = 0; c < nc; c++) cand[c] = (knn_cand){heap[c].id, heap[c].score};
+            } else if (sorted)
+                qsort(cand, (size_t)nc, sizeof *cand, cand_cmp);
             lens[e] = nc;
             lists[e] = drec_malloc(((size_t)nc + 1) * sizeof **lists);
             memcpy(lists[e], cand, (size_t)nc * sizeof *cand);
@@ -215,6 +223,7 @@ static void compute_sims(const knn_csr *ent, const knn_csr *rat, const double *n
         free(cnt);
         free(touched);
         free(cand);
+        free(heap);
     }
     int64_t *ptr = drec_malloc(((size_t)E + 1) * sizeof *ptr);
     ptr[0] = 0;
@@ -476,8 +485,8 @@ static void knn_predict(const drec_model *m, const drec_dataset *ds, const size_
 #pragma omp parallel
     {
         float *dense = drec_calloc((size_t)s->n_ent + 1, sizeof *dense);
-        size_t cap = 64;
-        knn_cand *cand = drec_malloc(cap * sizeof *cand);
+        float *resid = drec_malloc(((size_t)s->n_ent + 1) * sizeof *resid);
+        drec_scored *heap = drec_malloc(((size_t)s->k + 1) * sizeof *heap);
 #pragma omp for schedule(dynamic, 64)
         for (size_t r = 0; r < n; r++) {
             int32_t u = ds->user[rows[r]], i = ds->item[rows[r]];
@@ -499,32 +508,31 @@ static void knn_predict(const drec_model *m, const drec_dataset *ds, const size_
                  * residuals (item-based: neighbours of i among u's items). */
                 int32_t e = user_based ? u : i, o = user_based ? i : u;
                 for (int64_t t = s->nb_ptr[e]; t < s->nb_ptr[e + 1]; t++) dense[s->nb_idx[t]] = s->nb_sim[t];
-                size_t nc = 0;
+                /* The k most similar among what o has, strongest first
+                 * (ties: lower id), with their residuals. */
+                drec_topk tk;
+                drec_topk_init(&tk, heap, s->k);
                 for (int64_t j = s->res_ptr[o]; j < s->res_ptr[o + 1]; j++) {
-                    float sim = dense[s->res_idx[j]];
+                    int32_t x = s->res_idx[j];
+                    float sim = dense[x];
                     if (sim <= 0) continue;
-                    if (nc == cap) {
-                        cap *= 2;
-                        cand = drec_realloc(cand, cap * sizeof *cand);
-                    }
-                    cand[nc++] = (knn_cand){s->res_idx[j], sim, s->res_val[j]};
+                    resid[x] = s->res_val[j];
+                    drec_topk_push(&tk, x, sim);
                 }
                 for (int64_t t = s->nb_ptr[e]; t < s->nb_ptr[e + 1]; t++) dense[s->nb_idx[t]] = 0;
-                if (nc > (size_t)s->k) {
-                    qsort(cand, nc, sizeof *cand, cand_cmp);
-                    nc = (size_t)s->k;
-                }
+                int nc = drec_topk_finish(&tk);
                 double num = 0, den = 0;
-                for (size_t c = 0; c < nc; c++) {
-                    num += (double)cand[c].sim * cand[c].val;
-                    den += cand[c].sim;
+                for (int c = 0; c < nc; c++) {
+                    num += (double)heap[c].score * resid[heap[c].id];
+                    den += heap[c].score;
                 }
                 if (den > 0) est += (float)(num / den);
             }
             out[r] = DREC_MIN(DREC_MAX(est, s->rmin), s->rmax);
         }
         free(dense);
-        free(cand);
+        free(resid);
+        free(heap);
     }
 }
 

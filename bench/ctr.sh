@@ -1,0 +1,135 @@
+#!/bin/bash
+# bench/ctr.sh — drec's CTR models against their PyTorch peers
+# (bench/ctr_torch.py) on Frappe: train on frappe.validation.libfm, test on
+# frappe.test.libfm, embedding 10, deep layers 400-400-400, batch 4096,
+# Adam lr 0.001, the same thread count for both.
+#
+#   bench/ctr.sh                      # everything (quality: 20 epochs; timing: 2)
+#   MODELS="deepfm" THREADS=1 bench/ctr.sh
+#   QUALITY=0 bench/ctr.sh            # timing only
+#
+# Quality: AUC and log-loss on the test file after every epoch; best and
+# final.  Timing: seconds per training epoch (no evaluation) as wall time
+# and as CPU time (user + sys), because on a shared machine wall time
+# mostly measures the neighbours; the torch peer runs under each BLAS
+# alternative (LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/{openblas-pthread,
+# openblas-openmp,blas}) and is compared at its fastest.  GFLOP/s: the
+# model's dense multiply-adds per epoch (forward + both backward products)
+# over drec's CPU seconds, against this machine's one-core sgemm peak
+# (OpenBLAS, 4096x400x400, measured here).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-../shared/data/frappe-nfm}
+TRAIN=$DATA/frappe.validation.libfm
+TEST=$DATA/frappe.test.libfm
+THREADS=${THREADS:-2}
+EPOCHS=${EPOCHS:-20}
+TEPOCHS=${TEPOCHS:-2}
+QUALITY=${QUALITY:-1}
+MODELS=${MODELS:-"lr fm widedeep deepfm xdeepfm autoint"}
+BLASES=${BLASES:-"openblas-pthread openblas-openmp blas"}
+OUT=${OUT:-/tmp/drec-ctr-bench}
+PY=/usr/bin/python3
+DREC=${DREC:-build/drec}
+HP=(--dim 10 --layers 400,400,400 --batch 4096 --lr 0.001 --threads "$THREADS")
+mkdir -p "$OUT"
+export OMP_NUM_THREADS=$THREADS
+
+# one-core sgemm peak (GFLOP per CPU second)
+OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread $PY - >"$OUT/peak.txt" <<'EOF'
+import numpy as np, time
+a = np.random.rand(4096, 400).astype(np.float32); b = np.random.rand(400, 400).astype(np.float32)
+best = 0
+for _ in range(20):
+    c0 = time.process_time()
+    for _ in range(5): a @ b
+    best = max(best, 5 * 2 * 4096 * 400 * 400 / (time.process_time() - c0) / 1e9)
+print(round(best, 1))
+EOF
+echo "sgemm peak: $(cat "$OUT/peak.txt") GFLOP/s per core (OpenBLAS, one thread)" >&2
+
+for m in $MODELS; do
+    if [ "$QUALITY" = 1 ]; then
+        echo "== $m: quality ($EPOCHS epochs)" >&2
+        $DREC train --model "$m" --data "ctr:$TRAIN" --test "ctr:$TEST" "${HP[@]}" --epochs "$EPOCHS" --json \
+            >"$OUT/drec_$m.json" 2>"$OUT/drec_$m.log" || echo "drec $m failed" >&2
+        $PY bench/ctr_torch.py --model "$m" --train "$TRAIN" --test "$TEST" --threads "$THREADS" \
+            --epochs "$EPOCHS" >"$OUT/torch_$m.json" 2>"$OUT/torch_$m.log" || echo "torch $m failed" >&2
+    fi
+    echo "== $m: timing ($TEPOCHS epochs, $THREADS threads)" >&2
+    /usr/bin/time -f "%e %U %S" -o "$OUT/drect_$m.time" $DREC train --model "$m" --data "ctr:$TRAIN" "${HP[@]}" \
+        --epochs "$TEPOCHS" --json >"$OUT/drect_$m.json" 2>/dev/null || echo "drec $m failed" >&2
+    for b in $BLASES; do
+        LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/$b $PY bench/ctr_torch.py --model "$m" --train "$TRAIN" \
+            --test "$TEST" --threads "$THREADS" --epochs "$TEPOCHS" >"$OUT/torcht_${m}_$b.json" 2>/dev/null ||
+            echo "torch $m ($b) failed" >&2
+    done
+done
+
+MODELS="$MODELS" BLASES="$BLASES" OUT="$OUT" TEPOCHS="$TEPOCHS" THREADS="$THREADS" $PY - <<'EOF'
+import json, os
+out, models, blases = os.environ['OUT'], os.environ['MODELS'].split(), os.environ['BLASES'].split()
+tep = int(os.environ['TEPOCHS'])
+peak = float(open(f'{out}/peak.txt').read())
+F, D, H = 10, 10, [400, 400, 400]
+
+def macs(m):
+    """Dense multiply-adds per row, forward (the backward does two more products each)."""
+    if m in ('lr', 'fm'):
+        return 0
+    x, s = F * D, 0
+    for h in H:
+        s += x * h
+        x = h
+    s += x
+    if m == 'xdeepfm':
+        hk = F
+        for i, h in enumerate([64, 64]):
+            s += D * hk * F * h
+            hk = h // 2
+    if m == 'autoint':
+        din = D
+        for _ in range(3):
+            s += 4 * F * din * 32 + 2 * F * F * 32
+            din = 32
+    return s
+
+def load(p):
+    try:
+        return json.load(open(p))
+    except Exception:
+        return None
+
+rows = 57722
+print(f"threads {os.environ['THREADS']}; sgemm peak {peak} GFLOP/s per core")
+print(f"{'model':9} {'drec auc best/final':>20} {'logloss':>8} {'torch auc best/final':>21} {'logloss':>8} "
+      f"{'drec s/ep wall/cpu':>19} {'torch s/ep wall/cpu (blas)':>36} {'GFLOP/s/core':>12} {'%peak':>6}")
+for m in models:
+    d, t = load(f'{out}/drec_{m}.json'), load(f'{out}/torch_{m}.json')
+    dq = '-'
+    dl = '-'
+    if d:
+        curve = d.get('val_curve') or []
+        v = d.get('validation', {})
+        dq = f"{max(curve):.4f}/{v.get('auc', float('nan')):.4f}" if curve else '-'
+        dl = f"{v.get('logloss', float('nan')):.4f}"
+    tq = f"{t['auc_best']:.4f}/{t['auc_final']:.4f}" if t else '-'
+    tl = f"{t['logloss_final']:.4f}" if t else '-'
+    dt = load(f'{out}/drect_{m}.json')
+    try:
+        wall, usr, sys_ = map(float, open(f'{out}/drect_{m}.time').read().split()[-3:])
+    except Exception:
+        wall = usr = sys_ = float('nan')
+    dsec = dt['seconds_per_epoch'] if dt else float('nan')
+    dcpu = (usr + sys_) / tep
+    best = None
+    for b in blases:
+        r = load(f'{out}/torcht_{m}_{b}.json')
+        if r and (best is None or r['cpu_seconds_per_epoch'] < best[2]):
+            best = (b, r['seconds_per_epoch'], r['cpu_seconds_per_epoch'])
+    ts = f"{best[1]:.2f}/{best[2]:.2f} ({best[0]})" if best else '-'
+    fl = 3 * 2 * macs(m) * rows / 1e9
+    gf = fl / dcpu if fl else float('nan')
+    print(f"{m:9} {dq:>20} {dl:>8} {tq:>21} {tl:>8} {dsec:>8.2f}/{dcpu:<10.2f} {ts:>36} {gf:>12.1f} "
+          f"{(100 * gf / peak if fl else float('nan')):>5.0f}%")
+EOF
