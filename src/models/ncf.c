@@ -46,7 +46,6 @@
 #define NCF_MAX_THREADS 64
 #define NCF_MIN_ROWS_PER_THREAD 1024
 #define NCF_CATCHUP 256 /* (b1 / sqrt(b2))^256 < 1e-11: later idle steps move nothing */
-#define NCF_CATCHUP_FLAT 12000 /* past this step c(t) varies < 1e-6 over NCF_CATCHUP steps */
 
 enum { NCF_GMF = 1, NCF_MLP = 2, NCF_NEUMF = 3 };
 
@@ -107,7 +106,7 @@ typedef struct ncf_train {
     long step;
     /* Adam catch-up tables (see table_update): b1^k, b2^k, the bias
      * factor c(t) = sqrt(1 - b2^t) / (1 - b1^t), (b1 / sqrt(b2))^j. */
-    double *pw1, *pw2, *ctab;
+    double *pw1, *pw2, *ctab, *awin; /* awin: see catch_up_terms */
     long n_tab;
     double rpow[NCF_CATCHUP + 1], rsum[NCF_CATCHUP + 1]; /* r^j, sum_{i<=j} r^i */
     float *cu;                     /* (rows of the largest table, 3) per-row catch-up terms */
@@ -140,14 +139,14 @@ NCF_INLINE ncf_v8 v8_load(const float *p) {
     memcpy(&v, p, sizeof v);
     return v;
 }
-NCF_INLINE void v8_store(float *p, ncf_v8 v) { memcpy(p, &v, sizeof v); }
-/* v where keep > 0, else 0. */
-NCF_INLINE ncf_v8 v8_where_pos(ncf_v8 keep, ncf_v8 v) {
-    const ncf_v8 zero = {0};
-    ncf_m8 m = keep > zero;
-    return (ncf_v8)((ncf_m8)v & m);
-}
-NCF_INLINE ncf_v8 v8_relu(ncf_v8 v) { return v8_where_pos(v, v); }
+#define v8_store(p, v)                                                                            \
+    do {                                                                                          \
+        ncf_v8 v8_t_ = (v);                                                                       \
+        memcpy((p), &v8_t_, sizeof v8_t_);                                                        \
+    } while (0)
+/* v where keep > 0, else 0 (macros: no vector crosses a call). */
+#define v8_where_pos(keep, v) ((ncf_v8)((ncf_m8)(v) & ((keep) > (ncf_v8){0})))
+#define v8_relu(v) v8_where_pos(v, v)
 
 /* y (n, out) = [relu](x (n, in) . w (in, out) + b), reference. */
 NCF_INLINE void linear_fwd_ref(float *restrict y, const float *restrict x, const float *restrict w,
@@ -653,25 +652,30 @@ static void table_acc(ncf_table *t, const int32_t *rows, int n, const float *src
  * updated at step t: k = t - 1 - t0 idle steps. */
 static void adam_tables(ncf_train *tr, long need) {
     if (need < tr->n_tab) return;
-    long n = DREC_MAX(need + 1, 2 * tr->n_tab);
+    long n = DREC_MAX(need + 1, 2 * tr->n_tab), W = NCF_CATCHUP;
     tr->pw1 = drec_realloc(tr->pw1, (size_t)n * sizeof *tr->pw1);
     tr->pw2 = drec_realloc(tr->pw2, (size_t)n * sizeof *tr->pw2);
-    tr->ctab = drec_realloc(tr->ctab, (size_t)n * sizeof *tr->ctab);
+    tr->ctab = drec_realloc(tr->ctab, (size_t)(n + W) * sizeof *tr->ctab);
+    tr->awin = drec_realloc(tr->awin, (size_t)n * sizeof *tr->awin);
     for (long k = tr->n_tab; k < n; k++) {
         tr->pw1[k] = pow(tr->beta1, (double)k);
         tr->pw2[k] = pow(tr->beta2, (double)k);
-        tr->ctab[k] = k ? sqrt(1 - tr->pw2[k]) / (1 - tr->pw1[k]) : 0;
+    }
+    for (long k = tr->n_tab ? tr->n_tab + W : 0; k < n + W; k++)
+        tr->ctab[k] = k ? sqrt(1 - pow(tr->beta2, (double)k)) / (1 - pow(tr->beta1, (double)k)) : 0;
+    for (long t = tr->n_tab; t < n; t++) {
+        double a = 0;
+        for (long j = 1; j <= W; j++) a += tr->rpow[j] * tr->ctab[t + j];
+        tr->awin[t] = a;
     }
     tr->n_tab = n;
 }
 
+/* S(t0, k) = sum_{j=1..k} r^j c(t0+j) in O(1): with the window sums
+ * A(t) = sum_{j=1..W} r^j c(t+j) (W = NCF_CATCHUP), S = A(t0) - r^k A(t0+k)
+ * for k < W (the two windows differ by terms below r^W ~ 1e-11), else A(t0). */
 static void catch_up_terms(ncf_train *tr, long t0, long k, float *lrS, float *d1, float *d2) {
-    double S = 0;
-    long J = DREC_MIN(k, (long)NCF_CATCHUP);
-    if (t0 >= NCF_CATCHUP_FLAT)
-        S = tr->ctab[t0 + 1] * tr->rsum[J]; /* c(t) has settled: constant to 1e-6 */
-    else
-        for (long j = 1; j <= J; j++) S += tr->rpow[j] * tr->ctab[t0 + j];
+    double S = k >= NCF_CATCHUP ? tr->awin[t0] : tr->awin[t0] - tr->rpow[k] * tr->awin[t0 + k];
     *lrS = (float)(tr->lr * S);
     *d1 = (float)tr->pw1[k];
     *d2 = (float)tr->pw2[k];
@@ -791,6 +795,7 @@ static void train_free(ncf_net *n, ncf_train *tr) {
     free(tr->pw1);
     free(tr->pw2);
     free(tr->ctab);
+    free(tr->awin);
     free(tr->cu);
     ncf_table *tabs[4] = {&n->gu, &n->gi, &n->mu, &n->mi};
     for (int t = 0; t < 4; t++)
