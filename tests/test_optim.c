@@ -115,7 +115,7 @@ TEST(lazy_sparse_updates_touch_only_batch_rows) {
             CHECK_NEAR(E->t.data[r * 2 + j], r == 1 ? 0.9 : 1.0, 1e-6); /* Adam's first step: lr */
             CHECK_NEAR(E->s1[r * 2 + j], r == 1 ? 0.2 : 0.0, 1e-7);     /* m = (1-b1) g, g = 2 */
         }
-    CHECK(E->n_touched == 0 && E->mark[1] == 0);
+    CHECK(E->n_touched == 0 && E->slot[1] == -1);
     /* A dense op on the table (full softmax over items) updates every row. */
     drec_tape_reset(&tp);
     drec_backward(&tp, drec_sum(&tp, drec_pt(E)));
@@ -126,6 +126,36 @@ TEST(lazy_sparse_updates_touch_only_batch_rows) {
      * vhat = 0.001/0.001999 -> w = 1 - 0.1 * 0.5263158/0.7072836 = 0.9255869 */
     CHECK_NEAR(E->t.data[0], 0.9255869, 2e-6);
     CHECK(!E->all_touched);
+    drec_optim_free(o);
+    drec_param_free(E);
+    drec_tape_free(&tp);
+}
+
+/* Embedding and a dense op on one table in one step: the compact rows fold
+ * into the dense gradient. */
+TEST(sparse_table_mixed_sparse_and_dense_use) {
+    drec_tape tp;
+    drec_tape_init(&tp, 0);
+    drec_param *E = drec_param_new("E", 3, 2, DREC_PARAM_SPARSE);
+    drec_init_const(E, 1.0f);
+    drec_optim_config c = drec_optim_defaults(DREC_OPT_SGD);
+    c.lr = 1;
+    drec_optim *o = drec_optim_new(&c);
+    drec_optim_add(o, E);
+    int32_t ids[1] = {1};
+    drec_tensor *e = drec_embedding(&tp, E, drec_ifrom(&tp, ids, 1));
+    drec_backward(&tp, drec_add(&tp, drec_sum(&tp, e), drec_sum(&tp, drec_pt(E))));
+    drec_optim_step(o);
+    for (int r = 0; r < 3; r++)
+        for (int j = 0; j < 2; j++) CHECK_NEAR(E->t.data[r * 2 + j], r == 1 ? -1.0 : 0.0, 0); /* g = 2 or 1 */
+    CHECK(E->n_touched == 0 && E->slot[1] == -1 && !E->all_touched);
+    /* next step: sparse only again */
+    drec_tape_reset(&tp);
+    e = drec_embedding(&tp, E, drec_ifrom(&tp, ids, 1));
+    drec_backward(&tp, drec_sum(&tp, e));
+    drec_optim_step(o);
+    CHECK_NEAR(E->t.data[0], 0, 0);
+    CHECK_NEAR(E->t.data[2], -2, 0);
     drec_optim_free(o);
     drec_param_free(E);
     drec_tape_free(&tp);
@@ -231,6 +261,7 @@ int main(void) {
     RUN(adagrad_rmsprop);
     RUN(ftrl_proximal);
     RUN(lazy_sparse_updates_touch_only_batch_rows);
+    RUN(sparse_table_mixed_sparse_and_dense_use);
     RUN(clip_grad_norm);
     RUN(schedules);
     RUN(config_check);

@@ -6,6 +6,8 @@
 #include "eval/stats.h"
 #include "harness.h"
 
+#include <omp.h>
+
 TEST(incomplete_beta_closed_forms) {
     /* I_x(2,3) = sum_{j=2..4} C(4,j) x^j (1-x)^(4-j): 11/16 at x = 1/2 */
     CHECK_NEAR(drec_betainc(2, 3, 0.5), 11.0 / 16, 1e-12);
@@ -75,6 +77,10 @@ TEST(bootstrap_intervals) {
     drec_bootstrap_ci(x, NULL, n, DREC_STAT_MEAN, 1000, 0.95, 5, &lo, &hi);
     drec_bootstrap_ci(x, NULL, n, DREC_STAT_MEAN, 1000, 0.95, 5, &lo2, &hi2);
     CHECK(lo == lo2 && hi == hi2); /* fixed seed, same interval */
+    omp_set_num_threads(1);
+    drec_bootstrap_ci(x, NULL, n, DREC_STAT_MEAN, 1000, 0.95, 5, &lo2, &hi2);
+    omp_set_num_threads(2);
+    CHECK(lo == lo2 && hi == hi2); /* and at any thread count */
     CHECK(lo < mean && mean < hi);
     /* width close to 2 * 1.96 / sqrt(n) = 0.0877 */
     CHECK_NEAR(hi - lo, 2 * 1.96 / sqrt((double)n), 0.012);

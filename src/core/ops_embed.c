@@ -2,9 +2,11 @@
  * ops_embed.c — embedding lookup, embedding-bag, and row gather/scatter.
  *
  * Shapes: table [N,D], ids int [B] (or [nnz] with offsets int [B+1]).
- * Backward into an embedding table writes a row-sparse gradient: each
- * touched row is recorded once (drec_param_touch) and its gradient row
- * accumulated, so the optimizer updates only those rows.
+ * Backward into a sparse table writes a row-sparse gradient: each touched
+ * row is recorded once (drec_param_touch) and its gradient accumulated in a
+ * compact buffer (one row per distinct id, contiguous and cache-resident),
+ * so the optimizer updates only those rows and no table-sized gradient is
+ * ever written.
  *
  * Scatter-adds are parallel by ownership: thread t adds only into rows r
  * with r % nthreads == t, visiting sources in order, so every row sums in
@@ -40,9 +42,14 @@ static void check_ids(const drec_tensor *ids, int64_t N) {
     for (int64_t i = 0; i < ids->n; i++) DREC_ASSERT(ids->idx[i] >= 0 && ids->idx[i] < N);
 }
 
-static void touch_all(drec_param *p, const drec_tensor *ids) {
-    if (!drec_param_sparse(p)) return;
-    for (int64_t i = 0; i < ids->n; i++) drec_param_touch(p, ids->idx[i]);
+/* Touches every id's row; returns each lookup's slot in p->sgrad (arena). */
+static int32_t *touch_all(drec_tape *tp, drec_param *p, const drec_tensor *ids) {
+    int32_t *slots = drec_arena_alloc(&tp->arena, (size_t)(ids->n ? ids->n : 1) * sizeof(int32_t));
+    for (int64_t i = 0; i < ids->n; i++) {
+        drec_param_touch(p, ids->idx[i]);
+        slots[i] = p->slot[ids->idx[i]];
+    }
+    return slots;
 }
 
 /* ---- embedding ------------------------------------------------------------- */
@@ -50,8 +57,15 @@ static void touch_all(drec_param *p, const drec_tensor *ids) {
 static void embedding_backward(drec_tape *tp, drec_node *nd) {
     drec_param *p = nd->in[0]->param;
     drec_tensor *ids = nd->in[1];
-    touch_all(p, ids);
-    scatter_rows(p->t.grad, drec_cols(&p->t), ids->idx, nd->out->grad, NULL, ids->n);
+    int D = drec_cols(&p->t);
+    const float *dout = nd->out->grad;
+    if (!drec_param_sparse(p)) {
+        scatter_rows(p->t.grad, D, ids->idx, dout, NULL, ids->n);
+        return;
+    }
+    /* compact rows: slot k of sgrad gathers every lookup of row touched[k] */
+    int32_t *slots = touch_all(tp, p, ids);
+    scatter_rows(p->sgrad, D, slots, dout, NULL, ids->n);
 }
 
 drec_tensor *drec_embedding(drec_tape *tp, drec_param *table, drec_tensor *ids) {
@@ -83,15 +97,19 @@ static void bag_backward(drec_tape *tp, drec_node *nd) {
     drec_tensor *ids = nd->in[1], *offsets = nd->in[2];
     int D = drec_cols(&p->t), B = (int)offsets->n - 1;
     const float *scale = nd->saved, *dout = nd->out->grad;
-    touch_all(p, ids);
+    const int32_t *rows = ids->idx;
     float *g = p->t.grad;
+    if (drec_param_sparse(p)) {
+        rows = touch_all(tp, p, ids);
+        g = p->sgrad;
+    }
     int64_t nnz = ids->n;
     DREC_PAR(nnz * D > PAR_MIN,
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         for (int b = 0; b < B; b++)
             for (int32_t j = offsets->idx[b]; j < offsets->idx[b + 1]; j++) {
-                int32_t r = ids->idx[j];
+                int32_t r = rows[j];
                 if (r % nt == t) drec_kern->axpy(g + (int64_t)r * D, scale[j], dout + (int64_t)b * D, D);
             }
     });

@@ -8,6 +8,7 @@
  * element and parallel over rows with no reductions, so they are
  * deterministic for any thread count.  Formulas match torch.optim.
  */
+#include "kernels.h"
 #include "tensor.h"
 
 #include <math.h>
@@ -193,21 +194,27 @@ static void update(const step_ctx *k, float *restrict w, float *restrict g, floa
     memset(g, 0, (size_t)n * sizeof(float));
 }
 
-static bool lazy(const drec_param *p) { return drec_param_sparse(p) && !p->all_touched; }
+/* A sparse table that a dense op also used this step: add its compact
+ * rows into the dense gradient and forget them, so the step is dense. */
+static void fold_sparse(drec_param *p) {
+    int d = drec_cols(&p->t);
+    for (int32_t k = 0; k < p->n_touched; k++) {
+        int32_t r = p->touched[k];
+        drec_kern->add(p->t.grad + (int64_t)r * d, p->t.grad + (int64_t)r * d, p->sgrad + (int64_t)k * d, d);
+        p->slot[r] = -1;
+    }
+    p->n_touched = 0;
+}
 
 double drec_grad_norm(drec_param *const *params, int n) {
     double s = 0;
     for (int k = 0; k < n; k++) {
         const drec_param *p = params[k];
         int d = drec_cols(&p->t);
-        if (lazy(p)) {
-            for (int32_t t = 0; t < p->n_touched; t++) {
-                const float *g = p->t.grad + (int64_t)p->touched[t] * d;
-                for (int j = 0; j < d; j++) s += (double)g[j] * g[j];
-            }
-        } else {
+        if (drec_param_sparse(p))
+            for (int64_t i = 0; i < (int64_t)p->n_touched * d; i++) s += (double)p->sgrad[i] * p->sgrad[i];
+        if (p->t.grad && (!drec_param_sparse(p) || p->all_touched))
             for (int64_t i = 0; i < p->t.n; i++) s += (double)p->t.grad[i] * p->t.grad[i];
-        }
     }
     return sqrt(s);
 }
@@ -221,6 +228,8 @@ void drec_optim_step(drec_optim *o) {
     k.bc2_sqrt = sqrtf(1.0f - powf(o->cfg.beta2, (float)o->step));
     k.clip_scale = 1.0f;
     o->last_lr = k.lr;
+    for (int q = 0; q < o->n_params; q++)
+        if (drec_param_sparse(o->params[q]) && o->params[q]->all_touched) fold_sparse(o->params[q]);
     if (o->cfg.clip_norm > 0) {
         double norm = drec_grad_norm(o->params, o->n_params);
         o->last_grad_norm = (float)norm;
@@ -229,27 +238,27 @@ void drec_optim_step(drec_optim *o) {
     for (int q = 0; q < o->n_params; q++) {
         drec_param *p = o->params[q];
         int d = drec_cols(&p->t);
-        float *w = p->t.data, *g = p->t.grad, *s1 = p->s1, *s2 = p->s2;
-        if (lazy(p)) {
+        float *w = p->t.data, *s1 = p->s1, *s2 = p->s2;
+        if (drec_param_sparse(p) && !p->all_touched) {
             int32_t nt = p->n_touched;
             const int32_t *rows = p->touched;
+            float *g = p->sgrad;
             DREC_PAR_FOR((int64_t)nt * d > (1 << 18),
             for (int32_t t = 0; t < nt; t++) {
                 int64_t off = (int64_t)rows[t] * d;
-                update(&k, w + off, g + off, s1 ? s1 + off : NULL, s2 ? s2 + off : NULL, d);
+                update(&k, w + off, g + (int64_t)t * d, s1 ? s1 + off : NULL, s2 ? s2 + off : NULL, d);
             });
-            for (int32_t t = 0; t < nt; t++) p->mark[rows[t]] = 0;
+            for (int32_t t = 0; t < nt; t++) p->slot[rows[t]] = -1;
+            p->n_touched = 0;
         } else {
             int64_t n = p->t.n, chunk = 4096;
+            float *g = p->t.grad;
             DREC_PAR_FOR(n > (1 << 18),
             for (int64_t i = 0; i < n; i += chunk) {
                 int m = (int)DREC_MIN(chunk, n - i);
                 update(&k, w + i, g + i, s1 ? s1 + i : NULL, s2 ? s2 + i : NULL, m);
             });
-            if (drec_param_sparse(p))
-                for (int32_t t = 0; t < p->n_touched; t++) p->mark[p->touched[t]] = 0;
         }
-        p->n_touched = 0;
         p->all_touched = false;
     }
 }

@@ -27,12 +27,17 @@ drec_param *drec_param_new(const char *name, int rows, int cols, unsigned flags)
     p->t.requires_grad = true;
     p->t.param = p;
     p->t.data = drec_aligned_alloc((size_t)n * sizeof(float));
-    p->t.grad = drec_aligned_alloc((size_t)n * sizeof(float));
     memset(p->t.data, 0, (size_t)n * sizeof(float));
-    memset(p->t.grad, 0, (size_t)n * sizeof(float));
     if (flags & DREC_PARAM_SPARSE) {
-        p->touched = drec_malloc((size_t)rows * sizeof(int32_t));
-        p->mark = drec_calloc((size_t)rows, 1);
+        /* the dense gradient waits until a dense op needs it */
+        p->cap_touched = DREC_MIN(rows, 4096);
+        p->touched = drec_malloc((size_t)p->cap_touched * sizeof(int32_t));
+        p->sgrad = drec_aligned_alloc((size_t)p->cap_touched * cols * sizeof(float));
+        p->slot = drec_malloc((size_t)rows * sizeof(int32_t));
+        for (int r = 0; r < rows; r++) p->slot[r] = -1;
+    } else {
+        p->t.grad = drec_aligned_alloc((size_t)n * sizeof(float));
+        memset(p->t.grad, 0, (size_t)n * sizeof(float));
     }
     return p;
 }
@@ -42,28 +47,47 @@ void drec_param_free(drec_param *p) {
     drec_free(p->t.data);
     drec_free(p->t.grad);
     drec_free(p->touched);
-    drec_free(p->mark);
+    drec_free(p->sgrad);
+    drec_free(p->slot);
     drec_free(p->s1);
     drec_free(p->s2);
     drec_free(p);
 }
 
 void drec_param_zero_grad(drec_param *p) {
-    if (drec_param_sparse(p) && !p->all_touched) {
-        int d = drec_cols(&p->t);
-        for (int32_t k = 0; k < p->n_touched; k++) {
-            int32_t r = p->touched[k];
-            memset(p->t.grad + (int64_t)r * d, 0, (size_t)d * sizeof(float));
-            p->mark[r] = 0;
-        }
-    } else {
-        memset(p->t.grad, 0, (size_t)p->t.n * sizeof(float));
-        if (drec_param_sparse(p)) {
-            for (int32_t k = 0; k < p->n_touched; k++) p->mark[p->touched[k]] = 0;
-        }
+    if (drec_param_sparse(p)) {
+        for (int32_t k = 0; k < p->n_touched; k++) p->slot[p->touched[k]] = -1;
+        p->n_touched = 0;
     }
-    p->n_touched = 0;
+    if (p->t.grad && (!drec_param_sparse(p) || p->all_touched))
+        memset(p->t.grad, 0, (size_t)p->t.n * sizeof(float));
     p->all_touched = false;
+}
+
+void drec_param_grow_touched(drec_param *p) {
+    int rows = p->t.shape[0], d = p->t.shape[1];
+    int cap = (int)DREC_MIN((int64_t)rows, 2 * (int64_t)p->cap_touched);
+    DREC_ASSERT(cap > p->cap_touched);
+    p->touched = drec_realloc(p->touched, (size_t)cap * sizeof(int32_t));
+    float *g = drec_aligned_alloc((size_t)cap * d * sizeof(float));
+    memcpy(g, p->sgrad, (size_t)p->n_touched * d * sizeof(float));
+    drec_free(p->sgrad);
+    p->sgrad = g;
+    p->cap_touched = cap;
+}
+
+void drec_param_grad_dense(const drec_param *p, float *out) {
+    int d = drec_cols(&p->t);
+    if (p->t.grad && (!drec_param_sparse(p) || p->all_touched))
+        memcpy(out, p->t.grad, (size_t)p->t.n * sizeof(float));
+    else
+        memset(out, 0, (size_t)p->t.n * sizeof(float));
+    if (drec_param_sparse(p))
+        for (int32_t k = 0; k < p->n_touched; k++) {
+            float *o = out + (int64_t)p->touched[k] * d;
+            const float *g = p->sgrad + (int64_t)k * d;
+            for (int j = 0; j < d; j++) o[j] += g[j];
+        }
 }
 
 /* ---- initialisers ------------------------------------------------------------ */
@@ -143,8 +167,14 @@ drec_node *drec_tape_record(drec_tape *tp, drec_backward_fn fn, drec_tensor *out
 
 float *drec_grad(drec_tape *tp, drec_tensor *t) {
     if (t->param) {
-        /* A sparse table used by a dense op: every row may have a gradient. */
-        if (drec_param_sparse(t->param)) t->param->all_touched = true;
+        drec_param *p = t->param;
+        if (drec_param_sparse(p) && !p->all_touched) {
+            /* A sparse table used by a dense op: every row may have a
+             * gradient, so it gets a dense one (allocated once, kept). */
+            if (!t->grad) t->grad = drec_aligned_alloc((size_t)t->n * sizeof(float));
+            memset(t->grad, 0, (size_t)t->n * sizeof(float));
+            p->all_touched = true;
+        }
         return t->grad;
     }
     if (!t->grad) t->grad = drec_arena_calloc(&tp->arena, (size_t)t->n * sizeof(float));

@@ -137,20 +137,25 @@ static inline int64_t drec_rows(const drec_tensor *t) {
  * optimizer after each step) and its optimizer state (optim.c).  All of it
  * is heap memory that outlives the tape; free with drec_param_free.
  *
- * DREC_PARAM_SPARSE marks an embedding table: embedding ops record which
- * rows a step touched (deduplicated, in first-touch order), and the
- * optimizers update only those rows (lazy updates: a step is O(batch), not
- * O(table)).  If a sparse table is also used by a dense op (say, a full
- * softmax over all items), the step marks every row touched. */
+ * DREC_PARAM_SPARSE marks an embedding table.  Its gradient is row-sparse:
+ * embedding ops record each touched row once (first-touch order, in
+ * touched[]) and accumulate its gradient in a compact buffer, row k of
+ * sgrad belonging to table row touched[k]; the optimizers update only those
+ * rows (lazy updates: a step is O(batch), not O(table)).  t.grad stays NULL
+ * until a dense op uses the table (say, a full softmax over all items);
+ * then a dense gradient is allocated, all_touched is set and the step
+ * updates every row.  drec_param_grad_dense() gives the whole gradient in
+ * table layout (tests, inspection). */
 enum { DREC_PARAM_SPARSE = 1 };
 typedef struct drec_param {
-    drec_tensor t;          /* value tensor: t.data = value, t.grad = gradient */
+    drec_tensor t;          /* value tensor: t.data = value, t.grad = gradient (see above) */
     char name[48];
     unsigned flags;
-    /* row-sparse gradient bookkeeping (sparse params only) */
-    int32_t *touched;       /* rows touched this step, first-touch order */
-    int32_t n_touched;
-    uint8_t *mark;          /* (rows) 1 if in touched[] */
+    /* row-sparse gradient (sparse params only) */
+    int32_t *touched;       /* (cap_touched) rows touched this step, first-touch order */
+    int32_t n_touched, cap_touched;
+    int32_t *slot;          /* (rows) index into touched/sgrad, -1 if untouched */
+    float *sgrad;           /* (cap_touched, cols) gradient rows, in touched[] order */
     bool all_touched;       /* a dense op used this table this step */
     /* optimizer state, allocated by drec_optim_add (NULL until then) */
     float *s1, *s2;         /* e.g. Adam m/v, FTRL z/n, momentum buffer */
@@ -161,12 +166,27 @@ drec_param *drec_param_new(const char *name, int rows, int cols, unsigned flags)
 void drec_param_free(drec_param *p);
 static inline drec_tensor *drec_pt(drec_param *p) { return &p->t; }
 static inline bool drec_param_sparse(const drec_param *p) { return p->flags & DREC_PARAM_SPARSE; }
-/* Zeroes the gradient (only the touched rows of a sparse table). */
+/* Zeroes the gradient (for a sparse table: forgets the touched rows). */
 void drec_param_zero_grad(drec_param *p);
-/* Marks row r of a sparse table touched (embedding ops call this). */
-static inline void drec_param_touch(drec_param *p, int32_t r) {
-    if (!p->mark[r]) { p->mark[r] = 1; p->touched[p->n_touched++] = r; }
+/* Grows the touched-row buffers (rarely: only when a step touches more
+ * distinct rows than any before). */
+void drec_param_grow_touched(drec_param *p);
+/* Row r of a sparse table touched: returns its gradient row (zeroed on the
+ * first touch of the step).  Embedding ops call this. */
+static inline float *drec_param_touch(drec_param *p, int32_t r) {
+    int32_t s = p->slot[r];
+    int d = p->t.shape[1];
+    if (s < 0) {
+        if (p->n_touched == p->cap_touched) drec_param_grow_touched(p);
+        s = p->n_touched++;
+        p->slot[r] = s;
+        p->touched[s] = r;
+        memset(p->sgrad + (int64_t)s * d, 0, (size_t)d * sizeof(float));
+    }
+    return p->sgrad + (int64_t)s * d;
 }
+/* The whole gradient in table layout (rows x cols floats) into out. */
+void drec_param_grad_dense(const drec_param *p, float *out);
 
 /* Initialisers.  fan_in = rows, fan_out = cols for a [in, out] weight. */
 void drec_init_zeros(drec_param *p);

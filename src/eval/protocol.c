@@ -227,6 +227,8 @@ drec_status drec_protocol_run(const char *model, const drec_params *hp, const dr
     drec_eval_opts eo = *o;
     eo.mode = drec_protocol_mode(p);
     if (eo.mode == DREC_EVAL_SAMPLED && eo.n_sampled <= 0) eo.n_sampled = p->n;
+    /* With several folds the intervals are taken once, over all folds. */
+    if (folds > 1) eo.bootstrap = 0;
     double sum[DREC_MAX_METRICS] = {0}, sumsq[DREC_MAX_METRICS] = {0};
     for (int f = 0; f < folds; f++) {
         drec_eval_split sp;

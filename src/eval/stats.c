@@ -2,6 +2,7 @@
  * stats.c — Student's t CDF, the paired t-test and bootstrap intervals.
  * The incomplete beta function follows the classic continued fraction
  * (modified Lentz), evaluated on whichever side of the mean converges.
+ * Bootstrap resamples run in parallel, each with its own seeded generator.
  */
 #include "stats.h"
 
@@ -118,9 +119,11 @@ void drec_bootstrap_ci(const double *x, const double *y, size_t n, drec_stat_kin
         return;
     }
     double *stat = drec_malloc((size_t)B * sizeof *stat);
-    drec_rng rng;
-    drec_rng_seed(&rng, seed);
+    /* One generator per resample: the same intervals at any thread count. */
+#pragma omp parallel for schedule(static) if ((double)B * (double)m > 1e6)
     for (int b = 0; b < B; b++) {
+        drec_rng rng;
+        drec_rng_seed2(&rng, seed, (uint64_t)b);
         double s = 0;
         for (size_t j = 0; j < m; j++) s += v[drec_rng_below(&rng, (uint32_t)m)];
         s /= (double)m;
