@@ -63,6 +63,36 @@ assert abs(got["hr@10"] - hr / n) < 1e-12 and abs(got["ndcg@10"] - nd / n) < 1e-
 print("pop on ncf matches the reference: hr@10 %.4f ndcg@10 %.4f" % (hr / n, nd / n))
 PYEOF
 
+# and loo-full on u.data: the latest rating per user (file order breaking ties) held out, ranked by
+# training popularity against every item the user did not rate in training
+"$BIN" bench --models pop --data "$ML" --protocol loo-full --metrics hr@10,ndcg@10,mrr@10 --bootstrap 0 \
+    --json -q >"$tmp/loofull.json" || fail "bench pop loo-full"
+"$PY" - "$DATA/movielens-100k/u.data" "$tmp/loofull.json" <<'PYEOF' || fail "pop loo-full: drec and the Python reference disagree"
+import collections, json, math, sys
+rows = [line.split("\t") for line in open(sys.argv[1])]
+got = json.load(open(sys.argv[2]))["results"][0]["metrics"]
+by_user = collections.defaultdict(list)
+for k, (u, i, r, t) in enumerate(rows):
+    by_user[u].append((int(t), k, i))
+items = {r[1] for r in rows}
+held, train = {}, collections.defaultdict(set)
+for u, evs in by_user.items():
+    evs.sort()
+    held[u] = evs[-1][2]
+    train[u] = {i for _, _, i in evs[:-1]}
+cnt = collections.Counter(i for u in train for _, _, i in by_user[u][:-1])
+hr = nd = mrr = 0
+for u, target in held.items():
+    s = cnt[target]
+    rank = 1 + sum(1 for j in items if j != target and j not in train[u] and cnt[j] >= s)
+    if rank <= 10:
+        hr += 1; nd += 1 / math.log2(rank + 1); mrr += 1 / rank
+n = len(held)
+want = {"hr@10": hr / n, "ndcg@10": nd / n, "mrr@10": mrr / n}
+assert all(abs(got[k] - v) < 1e-12 for k, v in want.items()), (got, want)
+print("pop loo-full matches the reference:", want)
+PYEOF
+
 # usage errors: exit code 1 and a "drec: " message
 for args in "bench --models pop --data $ML --protocol bogus" \
             "bench --models nosuchmodel --data $ML" \

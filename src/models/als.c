@@ -57,6 +57,10 @@ static inline float dotk(const float *a, const float *b, int k) {
 static void cg_solve(const float *G, const float *Y, int k, const int32_t *idx, const float *conf, int64_t n,
                      float *x, int steps, float *scratch) {
     float *r = scratch, *p = scratch + k, *Ap = scratch + 2 * k;
+    if (n == 0) { /* nothing observed: the exact solution is 0 */
+        memset(x, 0, (size_t)k * sizeof *x);
+        return;
+    }
     /* r = b - A x */
     for (int a = 0; a < k; a++) r[a] = -dotk(G + (size_t)a * k, x, k);
     for (int64_t j = 0; j < n; j++) {
