@@ -8,7 +8,7 @@
 
 static const cli_opt opts[] = {
     {"model", 'm', "FILE", "trained model file"},
-    {"data", 'd', "SPEC", "the data (see below for which part is the test part)"},
+    {"data", 'd', "SPEC", "the data (see above for which part is the test part)"},
     {"test", 0, "SPEC", "a separate test set (the test part is then all of it)"},
     {"protocol", 'p', "P", "split --data by this protocol and evaluate its test part"},
     {"fold", 0, "F", "kfold:K: which fold's test part (0-based, default 0)"},

@@ -142,7 +142,9 @@ const cli_verb cli_train = {
                "  drec train --model als --data synthetic --dim 64 --epochs 15 --out als.drec --json\n"
                "  drec train --model mf --data movielens:DIR --split holdout:0.2 --out mf.drec --json\n"
                "With --split P the saved model has seen only P's training part (seed --seed), so\n"
-               "`drec eval --model FILE --data SPEC --protocol P --seed S` scores the same test part.",
+               "`drec eval --model FILE --data SPEC --protocol P --seed S` scores the same test part\n"
+               "(with kfold:K, fold 0: train on the other folds).  The summary then has the test\n"
+               "part's metrics and, per epoch, the loss and validation ndcg@10 (auc for ctr).",
     .opts = opts,
     .hyper = true,
     .run = run,

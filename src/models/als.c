@@ -108,9 +108,9 @@ static void sweep(float *F, int32_t n_rows, const float *O, int64_t n_other, int
     free(G);
 }
 
-/* Weighted squared loss over observed cells plus regularisation, per
- * observed cell (the unobserved part is skipped: it is what makes the exact
- * objective O(U I)). */
+/* The confidence-weighted squared error c_ui (1 - x_u . y_i)^2 averaged over
+ * the observed cells: a training curve, not the full objective (whose
+ * unobserved part and regulariser would cost a pass over U x I). */
 static double observed_loss(const als_state *s, const drec_dataset *t, const float *conf_u) {
     double loss = 0;
     for (int32_t u = 0; u < t->n_users; u++)

@@ -355,7 +355,7 @@ static void work_init(work *w, const net *n, int cap, int max_nnz, int max_cross
     w->dx0 = fz(B * (size_t)n->in);
     for (int l = 0; h->kind != K_LR && l < h->n_layers; l++) {
         size_t sz = B * (size_t)h->layers[l];
-        w->a[l] = fz(sz);
+        if (h->bn) w->a[l] = fz(sz);
         w->h[l] = fz(sz);
         if (h->bn) {
             w->xh[l] = fz(sz);
@@ -575,29 +575,46 @@ static void fwd_deep(const net *n, int B, bool train, work *w) {
     int in = n->in;
     for (int l = 0; l < h->n_layers; l++) {
         int H = h->layers[l];
-        float *a = w->a[l];
         const float *bias = n->w + n->b[l].off;
-        for (int b = 0; b < B; b++) memcpy(a + (size_t)b * H, bias, (size_t)H * sizeof *a);
-        gemm(false, false, B, H, in, 1.0f, x, in, n->w + n->W[l].off, H, 1.0f, a, H);
-        if (h->bn) bn_forward(n, l, B, train, w);
         float *hh = w->h[l];
+        /* Without batch norm the product lands in h and bias + ReLU (+
+         * dropout) run in place in one pass; with it, a keeps the
+         * normalised pre-activation. */
+        const float *a = hh;
+        if (h->bn) {
+            float *aa = w->a[l];
+            for (int b = 0; b < B; b++) memcpy(aa + (size_t)b * H, bias, (size_t)H * sizeof *aa);
+            gemm(false, false, B, H, in, 1.0f, x, in, n->w + n->W[l].off, H, 1.0f, aa, H);
+            bn_forward(n, l, B, train, w);
+            a = aa;
+        } else {
+            gemm(false, false, B, H, in, 1.0f, x, in, n->w + n->W[l].off, H, 0.0f, hh, H);
+        }
+        const float *restrict badd = h->bn ? NULL : bias;
         bool drop = train && h->dropout > 0;
         float keep = (float)(1.0 - h->dropout), sc = 1.0f / keep;
         uint64_t ms = mask_seed(n, l);
 #pragma omp parallel for schedule(static) if (PAR(B * H))
         for (int b = 0; b < B; b++) {
-            const float *ar = a + (size_t)b * H;
-            float *hr = hh + (size_t)b * H;
+            const float *restrict ar = a + (size_t)b * H;
+            float *restrict hr = hh + (size_t)b * H;
             if (!drop) {
-                for (int j = 0; j < H; j++) hr[j] = ar[j] > 0 ? ar[j] : 0;
+                if (badd)
+                    for (int j = 0; j < H; j++) {
+                        float v = ar[j] + badd[j];
+                        hr[j] = v > 0 ? v : 0;
+                    }
+                else
+                    for (int j = 0; j < H; j++) hr[j] = ar[j] > 0 ? ar[j] : 0;
                 continue;
             }
             drec_rng r;
             drec_rng_seed2(&r, ms, (uint64_t)b);
             uint8_t *mk = w->mask[l] + (size_t)b * H;
             for (int j = 0; j < H; j++) {
+                float v = badd ? ar[j] + badd[j] : ar[j];
                 mk[j] = drec_rng_float(&r) < keep;
-                hr[j] = mk[j] && ar[j] > 0 ? ar[j] * sc : 0;
+                hr[j] = mk[j] && v > 0 ? v * sc : 0;
             }
         }
         x = hh;
@@ -735,7 +752,7 @@ static void forward(const net *n, const batch *bt, bool train, work *w) {
 /* ---- backward -------------------------------------------------------------- */
 
 /* Column sums of a [B, H] matrix added into out[H] (fixed order). */
-static void colsum_add(const float *x, int B, int H, float *out) {
+static void colsum_add(const float *restrict x, int B, int H, float *restrict out) {
     for (int b = 0; b < B; b++)
         for (int j = 0; j < H; j++) out[j] += x[(size_t)b * H + j];
 }
@@ -747,8 +764,12 @@ static void bwd_deep(net *n, int B, work *w) {
     const float *x = L ? w->h[L - 1] : w->x0;
     float *gWo = n->g + n->Wo.off;
     const float *wo = n->w + n->Wo.off;
-    /* dWo = x^T dlogit; dx = dlogit wo^T */
-    gemm(true, false, in, 1, B, 1.0f, x, in, w->dlogit, 1, 1.0f, gWo, 1);
+    /* dWo = x^T dlogit (row-major accumulation; a one-column product) */
+    for (int b = 0; b < B; b++) {
+        const float *restrict xr = x + (size_t)b * in;
+        float *restrict gw = gWo, g = w->dlogit[b];
+        for (int j = 0; j < in; j++) gw[j] += g * xr[j];
+    }
     float s = 0;
     for (int b = 0; b < B; b++) s += w->dlogit[b];
     n->g[n->bo.off] += s;
@@ -759,15 +780,15 @@ static void bwd_deep(net *n, int B, work *w) {
     for (int l = L - 1; l >= 0; l--) {
         int H = h->layers[l];
         int pin = l ? h->layers[l - 1] : n->in;
-        const float *a = w->a[l];
-        float sc = (float)(1.0 / (1.0 - h->dropout));
-        /* through dropout and ReLU: dh becomes d(a) */
+        const float *hh = w->h[l];
+        float sc = h->dropout > 0 ? (float)(1.0 / (1.0 - h->dropout)) : 1.0f;
+        /* through dropout and ReLU: h > 0 exactly where the unit was kept
+         * and active */
 #pragma omp parallel for schedule(static) if (PAR(B * H))
         for (int b = 0; b < B; b++) {
-            float *dr = dh + (size_t)b * H;
-            const float *ar = a + (size_t)b * H;
-            const uint8_t *mk = w->mask[l] ? w->mask[l] + (size_t)b * H : NULL;
-            for (int j = 0; j < H; j++) dr[j] = ar[j] > 0 && (!mk || mk[j]) ? (mk ? dr[j] * sc : dr[j]) : 0;
+            float *restrict dr = dh + (size_t)b * H;
+            const float *restrict hr = hh + (size_t)b * H;
+            for (int j = 0; j < H; j++) dr[j] = hr[j] > 0 ? dr[j] * sc : 0;
         }
         if (h->bn) {
             float *gg = n->g + n->gam[l].off, *gb = n->g + n->bet[l].off;
@@ -1012,7 +1033,10 @@ static void backward(net *n, const batch *bt, work *w, int *nu, int *ncu) {
                 if (!D) continue;
                 float *g = w->G + (size_t)sl * D;
                 const float *dx = w->dx0 + (size_t)b * n->in + f * D, *e = n->E + (size_t)id * D;
-                for (int d = 0; d < D; d++) g[d] += v * dx[d] + l2 * e[d];
+                if (l2 != 0)
+                    for (int d = 0; d < D; d++) g[d] += v * dx[d] + l2 * e[d];
+                else
+                    for (int d = 0; d < D; d++) g[d] += v * dx[d];
             }
     }
     *nu = U;
