@@ -8,6 +8,7 @@
 #include "models/model.h"
 
 #include <jansson.h>
+#include <math.h>
 
 static const cli_opt opts[] = {
     {"file", 0, "FILE", "model file (or data spec) to describe; also accepted as --file"},
@@ -62,7 +63,9 @@ static int run(drec_params *args) {
         printf("file:        %s\nmodel:       %s — %s\nusers:       %d\nitems:       %d\n", path, m->vt->name,
                m->vt->summary, m->n_users, m->n_items);
         printf("trained:     %.2fs", m->train_seconds);
-        if (m->n_epochs) printf(", %d epochs, final loss %.5f", m->n_epochs, m->loss_curve[m->n_epochs - 1]);
+        if (m->n_epochs) printf(", %d epochs", m->n_epochs);
+        if (m->n_epochs && !isnan(m->loss_curve[m->n_epochs - 1]))
+            printf(", final loss %.5f", m->loss_curve[m->n_epochs - 1]);
         printf("\nparams:     ");
         if (!drec_params_count(m->params)) printf(" (defaults)");
         for (size_t i = 0; i < drec_params_count(m->params); i++) {

@@ -122,7 +122,10 @@ static int run(drec_params *args) {
         json_decref(o);
     } else {
         printf("trained %s on %s in %.2fs", name, drec_params_str(args, "data", ""), m->train_seconds);
-        if (m->n_epochs) printf(" (%d epochs, final loss %.5f)", m->n_epochs, m->loss_curve[m->n_epochs - 1]);
+        if (m->n_epochs && !isnan(m->loss_curve[m->n_epochs - 1]))
+            printf(" (%d epochs, final loss %.5f)", m->n_epochs, m->loss_curve[m->n_epochs - 1]);
+        else if (m->n_epochs)
+            printf(" (%d epochs)", m->n_epochs);
         printf("\n");
         if (validated) cli_print_table(stdout, &run, 1, drec_params_str(args, "data", ""), proto.name);
         if (out) printf("saved %s\n", out);

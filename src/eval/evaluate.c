@@ -521,6 +521,14 @@ static drec_status row_metrics(const drec_model *m, const drec_eval_split *s, co
         case DREC_M_RMSE:
         case DREC_M_MAE:
         case DREC_M_LOGLOSS:
+            /* A ranking score (a popularity count, a dot product) is not a
+             * rating or a probability: report "not applicable", not a
+             * meaningless error. */
+            if (!m->vt->predict && !(m->vt->caps & DREC_CAP_RATING)) {
+                snprintf(res->note, sizeof res->note, "%s is not applicable: %s ranks items, it does not predict %s",
+                         r->name, m->vt->name, r->metric.kind == DREC_M_LOGLOSS ? "probabilities" : "ratings");
+                break;
+            }
             r->per = drec_malloc(n * sizeof *r->per);
             r->n_per = n;
             r->stat = r->metric.kind == DREC_M_RMSE ? DREC_STAT_SQRT_MEAN : DREC_STAT_MEAN;

@@ -22,7 +22,9 @@
  *
  * Rating and click metrics (rmse, mae, auc, logloss) are always computed
  * over test rows, with the model's predict hook when it has one and its
- * score for (user, item) otherwise; in the ranking modes auc is per user.
+ * score for (user, item) otherwise (rmse/mae/logloss only for models that
+ * predict ratings or probabilities: NAN with a note for ranking-only
+ * models); in the ranking modes auc is per user.
  * Users with training data and no usable test item are skipped and counted
  * (n_skipped).  Same seed and same data = same numbers, at any thread count.
  */

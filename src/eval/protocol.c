@@ -118,7 +118,8 @@ drec_status drec_protocol_split(const drec_protocol *p, const drec_dataset *ds, 
             out->neg_ptr = ds->neg_ptr;
             out->neg_idx = ds->neg_idx;
             int64_t per = ds->test->n ? ds->neg_ptr[1] - ds->neg_ptr[0] : 0;
-            if (per != p->n)
+            static _Thread_local const drec_dataset *noted; /* say it once per dataset */
+            if (per != p->n && noted != ds && (noted = ds))
                 drec_note("%s: using the data's own %lld negatives per test row", p->name, (long long)per);
         }
         return DREC_OK;

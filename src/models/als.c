@@ -297,7 +297,7 @@ static void als_free(drec_model *m) {
 const drec_model_vt drec_als_vt = {
     .name = "als",
     .summary = "implicit-feedback ALS with confidence weighting and a conjugate-gradient solver (--dim, --reg, "
-               "--epochs, --set alpha=40, --set cg=3)",
+               "--epochs, --set alpha=3, --set cg=3)",
     .caps = DREC_CAP_RANK | DREC_CAP_FOLDIN,
     .fit = als_fit,
     .score = als_score,

@@ -106,9 +106,9 @@ typedef struct ncf_train {
     long step;
     /* Adam catch-up tables (see table_update): b1^k, b2^k, the bias
      * factor c(t) = sqrt(1 - b2^t) / (1 - b1^t), (b1 / sqrt(b2))^j. */
-    double *pw1, *pw2, *ctab;
+    double *pw1, *pw2, *ctab, *awin; /* awin: see catch_up_terms */
     long n_tab;
-    double rpow[NCF_CATCHUP + 1];
+    double rpow[NCF_CATCHUP + 1], rsum[NCF_CATCHUP + 1]; /* r^j, sum_{i<=j} r^i */
     float *cu;                     /* (rows of the largest table, 3) per-row catch-up terms */
     bool dense_all;                /* update every row every step (the test's reference) */
     float *gdense, *mdense, *vdense; /* (n_dense) */
@@ -139,14 +139,14 @@ NCF_INLINE ncf_v8 v8_load(const float *p) {
     memcpy(&v, p, sizeof v);
     return v;
 }
-NCF_INLINE void v8_store(float *p, ncf_v8 v) { memcpy(p, &v, sizeof v); }
-/* v where keep > 0, else 0. */
-NCF_INLINE ncf_v8 v8_where_pos(ncf_v8 keep, ncf_v8 v) {
-    const ncf_v8 zero = {0};
-    ncf_m8 m = keep > zero;
-    return (ncf_v8)((ncf_m8)v & m);
-}
-NCF_INLINE ncf_v8 v8_relu(ncf_v8 v) { return v8_where_pos(v, v); }
+#define v8_store(p, v)                                                                            \
+    do {                                                                                          \
+        ncf_v8 v8_t_ = (v);                                                                       \
+        memcpy((p), &v8_t_, sizeof v8_t_);                                                        \
+    } while (0)
+/* v where keep > 0, else 0 (macros: no vector crosses a call). */
+#define v8_where_pos(keep, v) ((ncf_v8)((ncf_m8)(v) & ((keep) > (ncf_v8){0})))
+#define v8_relu(v) v8_where_pos(v, v)
 
 /* y (n, out) = [relu](x (n, in) . w (in, out) + b), reference. */
 NCF_INLINE void linear_fwd_ref(float *restrict y, const float *restrict x, const float *restrict w,
@@ -627,36 +627,55 @@ static void table_train_free(ncf_table *t) {
     t->stamp = t->touched = t->upto = t->list = NULL;
 }
 
-/* Adds a row gradient (row-sparse: the row joins the touched list). */
-static inline void table_acc(ncf_table *t, int32_t row, const float *d, int32_t step) {
-    if (t->stamp[row] != step) {
-        t->stamp[row] = step;
-        t->touched[t->n_touched++] = row;
+/* g[rows[r]] += src[r] for r < n (src rows `stride` apart), in order. */
+NCF_HOT static void ncf_scatter_add(float *restrict g, int dim, const int32_t *restrict rows, int n,
+                                    const float *restrict src, int stride) {
+    for (int r = 0; r < n; r++) {
+        float *restrict gr = g + (size_t)rows[r] * dim;
+        const float *restrict sr = src + (size_t)r * stride;
+        for (int k = 0; k < dim; k++) gr[k] += sr[k];
     }
-    float *g = t->g + (size_t)row * t->dim;
-    for (int k = 0; k < t->dim; k++) g[k] += d[k];
+}
+
+/* Adds the row gradients src[r] (rows `stride` apart) of rows[0..n) to t:
+ * row-sparse, the rows join the touched list. */
+static void table_acc(ncf_table *t, const int32_t *rows, int n, const float *src, int stride, int32_t step) {
+    for (int r = 0; r < n; r++)
+        if (t->stamp[rows[r]] != step) {
+            t->stamp[rows[r]] = step;
+            t->touched[t->n_touched++] = rows[r];
+        }
+    ncf_scatter_add(t->g, t->dim, rows, n, src, stride);
 }
 
 /* The catch-up of a row last updated at Adam step t0 (0: never) and next
  * updated at step t: k = t - 1 - t0 idle steps. */
 static void adam_tables(ncf_train *tr, long need) {
     if (need < tr->n_tab) return;
-    long n = DREC_MAX(need + 1, 2 * tr->n_tab);
+    long n = DREC_MAX(need + 1, 2 * tr->n_tab), W = NCF_CATCHUP;
     tr->pw1 = drec_realloc(tr->pw1, (size_t)n * sizeof *tr->pw1);
     tr->pw2 = drec_realloc(tr->pw2, (size_t)n * sizeof *tr->pw2);
-    tr->ctab = drec_realloc(tr->ctab, (size_t)n * sizeof *tr->ctab);
+    tr->ctab = drec_realloc(tr->ctab, (size_t)(n + W) * sizeof *tr->ctab);
+    tr->awin = drec_realloc(tr->awin, (size_t)n * sizeof *tr->awin);
     for (long k = tr->n_tab; k < n; k++) {
         tr->pw1[k] = pow(tr->beta1, (double)k);
         tr->pw2[k] = pow(tr->beta2, (double)k);
-        tr->ctab[k] = k ? sqrt(1 - tr->pw2[k]) / (1 - tr->pw1[k]) : 0;
+    }
+    for (long k = tr->n_tab ? tr->n_tab + W : 0; k < n + W; k++)
+        tr->ctab[k] = k ? sqrt(1 - pow(tr->beta2, (double)k)) / (1 - pow(tr->beta1, (double)k)) : 0;
+    for (long t = tr->n_tab; t < n; t++) {
+        double a = 0;
+        for (long j = 1; j <= W; j++) a += tr->rpow[j] * tr->ctab[t + j];
+        tr->awin[t] = a;
     }
     tr->n_tab = n;
 }
 
+/* S(t0, k) = sum_{j=1..k} r^j c(t0+j) in O(1): with the window sums
+ * A(t) = sum_{j=1..W} r^j c(t+j) (W = NCF_CATCHUP), S = A(t0) - r^k A(t0+k)
+ * for k < W (the two windows differ by terms below r^W ~ 1e-11), else A(t0). */
 static void catch_up_terms(ncf_train *tr, long t0, long k, float *lrS, float *d1, float *d2) {
-    double S = 0;
-    long J = DREC_MIN(k, (long)NCF_CATCHUP);
-    for (long j = 1; j <= J; j++) S += tr->rpow[j] * tr->ctab[t0 + j];
+    double S = k >= NCF_CATCHUP ? tr->awin[t0] : tr->awin[t0] - tr->rpow[k] * tr->awin[t0 + k];
     *lrS = (float)(tr->lr * S);
     *d1 = (float)tr->pw1[k];
     *d2 = (float)tr->pw2[k];
@@ -750,7 +769,11 @@ static ncf_train *train_new(ncf_net *n, int threads, int cap, bool adam, double 
     tr->cu = drec_malloc((size_t)3 * most * sizeof *tr->cu);
     double r = tr->beta1 / sqrt(tr->beta2);
     tr->rpow[0] = 1;
-    for (int j = 1; j <= NCF_CATCHUP; j++) tr->rpow[j] = tr->rpow[j - 1] * r;
+    tr->rsum[0] = 0;
+    for (int j = 1; j <= NCF_CATCHUP; j++) {
+        tr->rpow[j] = tr->rpow[j - 1] * r;
+        tr->rsum[j] = tr->rsum[j - 1] + tr->rpow[j];
+    }
     return tr;
 }
 
@@ -772,6 +795,7 @@ static void train_free(ncf_net *n, ncf_train *tr) {
     free(tr->pw1);
     free(tr->pw2);
     free(tr->ctab);
+    free(tr->awin);
     free(tr->cu);
     ncf_table *tabs[4] = {&n->gu, &n->gi, &n->mu, &n->mi};
     for (int t = 0; t < 4; t++)
@@ -923,16 +947,13 @@ static double net_step(ncf_net *n, ncf_train *tr, const int32_t *u, const int32_
     /* Embedding gradients, added in row order (independent of threads). */
     int32_t step = (int32_t)tr->step;
     int F = n->F, E = n->L[0] / 2;
-    for (int r = 0; r < nrows; r++) {
-        if (has_gmf(n)) {
-            table_acc(&n->gu, u[r], tr->dgu + (size_t)r * F, step);
-            table_acc(&n->gi, it[r], tr->dgi + (size_t)r * F, step);
-        }
-        if (has_mlp(n)) {
-            const float *dx = tr->dact[0] + (size_t)r * n->L[0];
-            table_acc(&n->mu, u[r], dx, step);
-            table_acc(&n->mi, it[r], dx + E, step);
-        }
+    if (has_gmf(n)) {
+        table_acc(&n->gu, u, nrows, tr->dgu, F, step);
+        table_acc(&n->gi, it, nrows, tr->dgi, F, step);
+    }
+    if (has_mlp(n)) {
+        table_acc(&n->mu, u, nrows, tr->dact[0], n->L[0], step);
+        table_acc(&n->mi, it, nrows, tr->dact[0] + E, n->L[0], step);
     }
     tr->step++;
     ncf_adam_hp h = {0};
@@ -1018,73 +1039,88 @@ static drec_status read_hp(const drec_model *m, const drec_params *p, int kind, 
 /* Trains net for hp->epochs over the sampler's positives.  m: the model
  * whose curve is recorded (drec_fit_epoch), or NULL for a pre-training
  * phase.  stream separates the random draws of the phases. */
+/* Fisher-Yates over a[0..n) and, when b != NULL, b[0..n) alongside. */
+static void shuffle_units(drec_rng *rng, uint64_t *a, int32_t *b, size_t n) {
+    for (size_t k = n; k > 1; k--) {
+        size_t j = (size_t)drec_rng_below(rng, (uint32_t)k);
+        uint64_t t = a[k - 1];
+        a[k - 1] = a[j];
+        a[j] = t;
+        if (b) {
+            int32_t x = b[k - 1];
+            b[k - 1] = b[j];
+            b[j] = x;
+        }
+    }
+}
+
 static void net_fit(ncf_net *net, drec_model *m, const ncf_hp *hp, drec_sampler *smp, uint64_t seed,
                     uint64_t stream, const char *label) {
     int N = (int)hp->neg;
     int64_t P = smp->ptr[smp->n_users];
-    /* BCE: each positive and N negatives, one row each.  BPR: N pairs per
-     * positive, two rows each. */
-    size_t rows = hp->bpr ? (size_t)P * N * 2 : (size_t)P * (N + 1);
-    int32_t *su = drec_malloc((rows + 1) * sizeof *su), *si = drec_malloc((rows + 1) * sizeof *si);
-    int32_t *tu = drec_malloc((rows + 1) * sizeof *tu), *ti = drec_malloc((rows + 1) * sizeof *ti);
-    float *sy = hp->bpr ? NULL : drec_malloc((rows + 1) * sizeof *sy);
-    float *ty = hp->bpr ? NULL : drec_malloc((rows + 1) * sizeof *ty);
-    size_t units = hp->bpr ? rows / 2 : rows; /* shuffled units: rows or pairs */
-    int32_t *perm = drec_malloc((units + 1) * sizeof *perm);
+    /* The shuffled units, one word each so that a shuffle moves one thing:
+     * BCE: a row, user << 32 | label << 31 | item, each positive followed by
+     * N negatives.  BPR: a pair, user << 32 | positive, its negative in neg. */
+    size_t units = (size_t)P * (hp->bpr ? N : N + 1);
+    uint64_t *unit = drec_malloc((units + 1) * sizeof *unit);
+    int32_t *neg = hp->bpr ? drec_malloc((units + 1) * sizeof *neg) : NULL;
     int per_unit = hp->bpr ? 2 : 1;
-    int cap = (int)DREC_MIN((size_t)hp->batch * per_unit, DREC_MAX(rows, (size_t)1));
+    int cap = (int)DREC_MIN((size_t)hp->batch * per_unit, DREC_MAX(units * per_unit, (size_t)1));
+    int32_t *su = drec_malloc((size_t)cap * sizeof *su), *si = drec_malloc((size_t)cap * sizeof *si);
+    float *sy = drec_malloc((size_t)cap * sizeof *sy);
     ncf_train *tr = train_new(net, (int)hp->threads, cap, hp->adam, hp->lr, hp->reg);
     drec_rng rng;
     drec_rng_seed2(&rng, seed, stream);
     int32_t negs[1024];
     for (long ep = 0; ep < hp->epochs; ep++) {
         size_t n = 0;
-        for (int32_t uu = 0; uu < smp->n_users; uu++)
+        for (int32_t uu = 0; uu < smp->n_users; uu++) {
+            uint64_t hi = (uint64_t)(uint32_t)uu << 32;
             for (int64_t k = smp->ptr[uu]; k < smp->ptr[uu + 1]; k++) {
                 int32_t pos = smp->items[k];
                 int got = drec_sampler_negs(smp, &rng, uu, negs, N);
-                if (hp->bpr) {
-                    for (int j = 0; j < got; j++) {
-                        tu[n] = uu, ti[n] = pos, n++;
-                        tu[n] = uu, ti[n] = negs[j], n++;
-                    }
-                } else {
-                    tu[n] = uu, ti[n] = pos, ty[n] = 1, n++;
-                    for (int j = 0; j < got; j++) tu[n] = uu, ti[n] = negs[j], ty[n] = 0, n++;
+                if (hp->bpr)
+                    for (int j = 0; j < got; j++) neg[n] = negs[j], unit[n++] = hi | (uint32_t)pos;
+                else {
+                    unit[n++] = hi | 1u << 31 | (uint32_t)pos;
+                    for (int j = 0; j < got; j++) unit[n++] = hi | (uint32_t)negs[j];
                 }
             }
-        size_t nu = n / per_unit;
-        for (size_t k = 0; k < nu; k++) perm[k] = (int32_t)k;
-        drec_rng_shuffle_i32(&rng, perm, nu);
-        for (size_t k = 0; k < nu; k++)
-            for (int j = 0; j < per_unit; j++) {
-                size_t a = k * per_unit + j, b = (size_t)perm[k] * per_unit + j;
-                su[a] = tu[b];
-                si[a] = ti[b];
-                if (sy) sy[a] = ty[b];
-            }
-        double loss = 0;
-        for (size_t s = 0; s < n; s += (size_t)cap) {
-            int nb = (int)DREC_MIN((size_t)cap, n - s);
-            loss += net_step(net, tr, su + s, si + s, sy ? sy + s : NULL, nb);
         }
-        loss /= (double)DREC_MAX(nu, (size_t)1);
+        shuffle_units(&rng, unit, neg, n);
+        double loss = 0;
+        size_t per_step = (size_t)cap / per_unit;
+        for (size_t s = 0; s < n; s += per_step) {
+            int nb = (int)DREC_MIN(per_step, n - s);
+            for (int r = 0; r < nb; r++) {
+                uint64_t w = unit[s + r];
+                int32_t uu = (int32_t)(w >> 32), it = (int32_t)(w & 0x7fffffff);
+                if (hp->bpr) {
+                    su[2 * r] = su[2 * r + 1] = uu;
+                    si[2 * r] = it;
+                    si[2 * r + 1] = neg[s + r];
+                } else {
+                    su[r] = uu;
+                    si[r] = it;
+                    sy[r] = (float)(w >> 31 & 1);
+                }
+            }
+            loss += net_step(net, tr, su, si, hp->bpr ? NULL : sy, nb * per_unit);
+        }
+        loss /= (double)DREC_MAX(n, (size_t)1);
         tables_flush(net, tr);
         net_refresh(net, true);
         if (m) {
             if (drec_fit_epoch(m, (int)ep, (int)hp->epochs, loss)) break;
         } else
-            drec_verbose("neumf: pre-training %s: epoch %ld/%ld loss %.5f", label, ep + 1,
-                         hp->epochs, loss);
+            drec_verbose("neumf: pre-training %s: epoch %ld/%ld loss %.5f", label, ep + 1, hp->epochs, loss);
     }
     train_free(net, tr);
+    free(unit);
+    free(neg);
     free(su);
     free(si);
-    free(tu);
-    free(ti);
     free(sy);
-    free(ty);
-    free(perm);
 }
 
 static int kind_of(const drec_model *m) {
