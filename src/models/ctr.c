@@ -57,6 +57,7 @@ typedef struct hyper {
     long att_layers, att_dim, heads;
     bool bn, adagrad;
     int part; /* widedeep: 0 both halves, 1 wide only, 2 deep only */
+    long lazy; /* 1: optimizer updates only the embedding rows a batch uses */
     int schedule; /* 0 constant, 1 cosine, 2 exp, 3 step */
 } hyper;
 
@@ -107,6 +108,7 @@ static drec_status read_hyper(const drec_params *p, int kind, hyper *h) {
     if (!st) st = drec_params_int(p, "seed", 1, &h->seed);
     if (!st) st = drec_params_int(p, "warmup", 0, &h->warmup);
     if (!st) st = drec_params_int(p, "patience", 0, &h->patience);
+    if (!st) st = drec_params_int(p, "lazy", 1, &h->lazy);
     if (!st) st = drec_params_float(p, "lr", 0.001, &h->lr);
     if (!st) st = drec_params_float(p, "reg", 0.0, &h->reg);
     if (!st) st = drec_params_float(p, "dropout", 0.0, &h->dropout);
@@ -1124,16 +1126,23 @@ static void update(net *n, work *w, int U, int CU, float lr, float wide_scale) {
     for (int i = 0; i < n->n_w; i++) adam1(&n->w[i], &n->m1[i], &n->m2[i], n->g[i], lr, c1, c2, ag);
     int D = n->D;
     bool wide = h->kind == K_WIDEDEEP, frozen = wide && h->part == 2; /* deep only: no first order */
-#pragma omp parallel for schedule(static) if (PAR(U * (D + 1)))
-    for (int u = 0; u < U; u++) {
-        int32_t id = w->uniq[u];
-        if (wide && !frozen)
-            ftrl1(&n->lin[id], &n->lin_m1[id], &n->lin_m2[id], w->G1[u] * wide_scale, h);
-        else if (!wide)
-            adam1(&n->lin[id], &n->lin_m1[id], &n->lin_m2[id], w->G1[u], lr, c1, c2, ag);
+    /* Lazy (default): only the rows in the batch move.  --set lazy=0: every
+     * row moves each step with a zero gradient where absent, as PyTorch's
+     * dense Adam does (O(table) a step; for small tables). */
+    int64_t rows = h->lazy ? U : n->n_ids;
+#pragma omp parallel for schedule(static) if (PAR(rows * (D + 1)))
+    for (int64_t k = 0; k < rows; k++) {
+        int32_t id = h->lazy ? w->uniq[k] : (int32_t)k;
+        int32_t u = h->lazy ? (int32_t)k : w->slot[id];
+        float g1 = u >= 0 ? w->G1[u] : 0.0f;
+        if (wide && !frozen) {
+            if (u >= 0) ftrl1(&n->lin[id], &n->lin_m1[id], &n->lin_m2[id], g1 * wide_scale, h);
+        } else if (!wide) {
+            adam1(&n->lin[id], &n->lin_m1[id], &n->lin_m2[id], g1, lr, c1, c2, ag);
+        }
         for (int d = 0; d < D; d++) {
             size_t i = (size_t)id * D + d;
-            adam1(&n->E[i], &n->Em1[i], &n->Em2[i], w->G[(size_t)u * D + d], lr, c1, c2, ag);
+            adam1(&n->E[i], &n->Em1[i], &n->Em2[i], u >= 0 ? w->G[(size_t)u * D + d] : 0.0f, lr, c1, c2, ag);
         }
     }
     for (int u = 0; u < U; u++) w->slot[w->uniq[u]] = -1;
