@@ -479,6 +479,18 @@ typedef struct batch {
 
 /* ---- forward --------------------------------------------------------------- */
 
+/* Bag f of row r as [lo, hi) into idx/val.  One-hot rows (Frappe, Criteo
+ * after bucketing) skip the offsets: bag f of row r is entry r*F + f. */
+static inline void bag_of(const drec_featrows *fr, size_t r, int f, int64_t *lo, int64_t *hi) {
+    if (fr->one_hot) {
+        *lo = (int64_t)(r * (size_t)fr->n_fields) + f;
+        *hi = *lo + 1;
+    } else {
+        *lo = fr->ptr[r * (size_t)fr->n_fields + f];
+        *hi = fr->ptr[r * (size_t)fr->n_fields + f + 1];
+    }
+}
+
 /* Embedding-bag: x0[b, f*D:(f+1)*D] = sum_k val_k E[idx_k]; first order
  * and crosses go straight into the logit. */
 static void fwd_sparse(const net *n, const batch *bt, work *w) {
@@ -487,13 +499,14 @@ static void fwd_sparse(const net *n, const batch *bt, work *w) {
 #pragma omp parallel for schedule(static) if (PAR(bt->B * n->F * (n->D + 1)))
     for (int b = 0; b < bt->B; b++) {
         size_t r = bt->rows[b];
-        const int64_t *p = fr->ptr + r * (size_t)F;
         float lg = n->w[n->bias.off];
         float *x = w->x0 + (size_t)b * (size_t)n->in;
         for (int f = 0; f < F; f++) {
             float *xf = x + f * D;
             for (int d = 0; d < D; d++) xf[d] = 0;
-            for (int64_t k = p[f]; k < p[f + 1]; k++) {
+            int64_t lo, hi;
+            bag_of(fr, r, f, &lo, &hi);
+            for (int64_t k = lo; k < hi; k++) {
                 int32_t id = fr->idx[k];
                 float v = fr->val[k];
                 lg += v * n->lin[id];
@@ -991,8 +1004,9 @@ static double loss_grad(const batch *bt, work *w) {
     float inv = 1.0f / (float)bt->B;
     for (int b = 0; b < bt->B; b++) {
         float z = w->logit[b], y = bt->fr->label[bt->rows[b]];
-        loss += (double)(fmaxf(z, 0) - z * y + log1pf(expf(-fabsf(z))));
-        float p = 1.0f / (1.0f + expf(-z));
+        float e = expf(-fabsf(z)); /* one exp serves the loss and the sigmoid */
+        loss += (double)(fmaxf(z, 0) - z * y + log1pf(e));
+        float p = z >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
         w->dlogit[b] = (p - y) * inv;
     }
     return loss / bt->B;
@@ -1017,9 +1031,10 @@ static void backward(net *n, const batch *bt, work *w, int *nu, int *ncu) {
     float l2 = (float)(2.0 * n->hp.reg / B);
     for (int b = 0; b < B; b++) {
         size_t r = bt->rows[b];
-        const int64_t *p = fr->ptr + r * (size_t)F;
-        for (int f = 0; f < F; f++)
-            for (int64_t q = p[f]; q < p[f + 1]; q++) {
+        for (int f = 0; f < F; f++) {
+            int64_t lo, hi;
+            bag_of(fr, r, f, &lo, &hi);
+            for (int64_t q = lo; q < hi; q++) {
                 int32_t id = fr->idx[q];
                 int32_t sl = w->slot[id];
                 if (sl < 0) {
@@ -1038,6 +1053,7 @@ static void backward(net *n, const batch *bt, work *w, int *nu, int *ncu) {
                 else
                     for (int d = 0; d < D; d++) g[d] += v * dx[d];
             }
+        }
     }
     *nu = U;
     int CU = 0;
