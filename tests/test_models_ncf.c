@@ -260,6 +260,45 @@ TEST(sparse_adam_matches_dense_adam) {
     net_free(a), net_free(b);
 }
 
+/* A step split across two threads (each with its own rows and dense
+ * partial) against the same step on one: the same update, up to the order
+ * of the float sums. */
+TEST(threaded_step_matches_one_thread) {
+    int L[4] = {16, 16, 8, 8};
+    ncf_net *a = net_new(NCF_NEUMF, 50, 60, 8, 3, L), *b = net_new(NCF_NEUMF, 50, 60, 8, 3, L);
+    drec_rng rng;
+    drec_rng_seed(&rng, 9);
+    net_init(a, &rng);
+    ncf_table *ta[4] = {&a->gu, &a->gi, &a->mu, &a->mi}, *tb[4] = {&b->gu, &b->gi, &b->mu, &b->mi};
+    for (int t = 0; t < 4; t++) memcpy(tb[t]->w, ta[t]->w, sizeof(float) * ta[t]->rows * ta[t]->dim);
+    memcpy(b->dense, a->dense, sizeof(float) * a->n_dense);
+    net_refresh(a, true), net_refresh(b, true);
+    int rows = 2 * NCF_MIN_ROWS_PER_THREAD;
+    ncf_train *tra = train_new(a, 1, rows, false, 0.5, 0), *trb = train_new(b, 2, rows, false, 0.5, 0);
+    int32_t *u = malloc(sizeof(int32_t) * rows), *it = malloc(sizeof(int32_t) * rows);
+    float *y = malloc(sizeof(float) * rows);
+    for (int r = 0; r < rows; r++) {
+        u[r] = (int32_t)drec_rng_below(&rng, 50);
+        it[r] = (int32_t)drec_rng_below(&rng, 60);
+        y[r] = (float)(r % 3 == 0);
+    }
+    double la = net_step(a, tra, u, it, y, rows), lb = net_step(b, trb, u, it, y, rows);
+    CHECK_NEAR(la, lb, 1e-6 * fabs(la));
+    double worst = 0;
+    for (int t = 0; t < 4; t++)
+        for (size_t k = 0; k < (size_t)ta[t]->rows * ta[t]->dim; k++)
+            worst = DREC_MAX(worst, fabs(ta[t]->w[k] - tb[t]->w[k]));
+    for (size_t k = 0; k < a->n_dense; k++) worst = DREC_MAX(worst, fabs(a->dense[k] - b->dense[k]));
+    CHECK(worst < 1e-6);
+    /* And the split did happen: thread 1 wrote its partial. */
+    double part1 = 0;
+    for (size_t k = 0; k < b->n_dense; k++) part1 += fabs(trb->part[b->n_dense + k]);
+    CHECK(part1 > 0);
+    free(u), free(it), free(y);
+    train_free(a, tra), train_free(b, trb);
+    net_free(a), net_free(b);
+}
+
 /* ---- the fast scoring path ------------------------------------------------- */
 
 TEST(score_matches_training_forward) {
@@ -473,6 +512,7 @@ int main(void) {
     RUN(blocked_kernels_match_reference);
     RUN(adam_step_by_hand);
     RUN(sparse_adam_matches_dense_adam);
+    RUN(threaded_step_matches_one_thread);
     RUN(score_matches_training_forward);
     RUN(each_model_beats_popularity);
     RUN(pretrained_fusion_and_save_load);

@@ -193,8 +193,127 @@ NCF_INLINE void linear_fwd_v8(float *restrict y, const float *restrict x, const 
     linear_fwd_ref(y + (size_t)r * out, x + (size_t)r * in, w, b, n - r, in, out, relu);
 }
 
+typedef float ncf_v16 __attribute__((vector_size(64)));
+typedef int32_t ncf_m16 __attribute__((vector_size(64)));
+NCF_INLINE ncf_v16 v16_load(const float *p) {
+    ncf_v16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+#define v16_store(p, v)                                                                           \
+    do {                                                                                          \
+        ncf_v16 v16_t_ = (v);                                                                     \
+        memcpy((p), &v16_t_, sizeof v16_t_);                                                      \
+    } while (0)
+#define v16_where_pos(keep, v) ((ncf_v16)((ncf_m16)(v) & ((keep) > (ncf_v16){0})))
+#define v16_relu(v) v16_where_pos(v, v)
+
+/* The same kernels on 16-float vectors (one AVX-512 register; two AVX2
+ * ones), for widths that are multiples of 16. */
+NCF_INLINE void linear_bwd_x_ref(float *restrict dx, const float *restrict dy, const float *restrict wo,
+                                 const float *restrict mask, int n, int in, int out);
+NCF_INLINE void linear_bwd_w_ref(float *restrict gw, float *restrict gb, const float *restrict x,
+                                 const float *restrict dy, int n, int in, int out, int k0);
+NCF_INLINE void linear_fwd_v16(float *restrict y, const float *restrict x, const float *restrict w,
+                              const float *restrict b, int n, int in, const int NV, bool relu) {
+    const int out = 16 * NV;
+    int r = 0;
+    for (; r + 4 <= n; r += 4) {
+        ncf_v16 a[4][4];
+        for (int v = 0; v < NV; v++) a[0][v] = a[1][v] = a[2][v] = a[3][v] = v16_load(b + 16 * v);
+        const float *x0 = x + (size_t)r * in;
+        for (int k = 0; k < in; k++) {
+            const float *wk = w + (size_t)k * out;
+            /* Scalar * vector: GCC broadcasts (a splat built by hand is
+             * assembled lane by lane). */
+            const float s0 = x0[k], s1 = x0[in + k], s2 = x0[2 * in + k], s3 = x0[3 * in + k];
+            for (int v = 0; v < NV; v++) {
+                ncf_v16 wv = v16_load(wk + 16 * v);
+                a[0][v] += s0 * wv;
+                a[1][v] += s1 * wv;
+                a[2][v] += s2 * wv;
+                a[3][v] += s3 * wv;
+            }
+        }
+        for (int q = 0; q < 4; q++)
+            for (int v = 0; v < NV; v++) v16_store(y + (size_t)(r + q) * out + 16 * v, relu ? v16_relu(a[q][v]) : a[q][v]);
+    }
+    linear_fwd_ref(y + (size_t)r * out, x + (size_t)r * in, w, b, n - r, in, out, relu);
+}
+
+NCF_INLINE void linear_bwd_x_v16(float *restrict dx, const float *restrict dy, const float *restrict wo,
+                                const float *restrict mask, int n, const int NV, int out) {
+    const int in = 16 * NV;
+    int r = 0;
+    for (; r + 2 <= n; r += 2) {
+        ncf_v16 a[2][8];
+        for (int v = 0; v < NV; v++) a[0][v] = a[1][v] = (ncf_v16){0};
+        const float *d0 = dy + (size_t)r * out;
+        for (int o = 0; o < out; o++) {
+            const float *wr = wo + (size_t)o * in;
+            const float s0 = d0[o], s1 = d0[out + o];
+            for (int v = 0; v < NV; v++) {
+                ncf_v16 wv = v16_load(wr + 16 * v);
+                a[0][v] += s0 * wv;
+                a[1][v] += s1 * wv;
+            }
+        }
+        for (int q = 0; q < 2; q++)
+            for (int v = 0; v < NV; v++) {
+                float *p = dx + (size_t)(r + q) * in + 16 * v;
+                if (mask) {
+                    v16_store(p, v16_where_pos(v16_load(mask + (size_t)(r + q) * in + 16 * v), a[q][v]));
+                } else
+                    v16_store(p, a[q][v]);
+            }
+    }
+    linear_bwd_x_ref(dx + (size_t)r * in, dy + (size_t)r * out, wo, mask ? mask + (size_t)r * in : NULL, n - r, in,
+                     out);
+}
+
+NCF_INLINE void linear_bwd_w_v16(float *restrict gw, float *restrict gb, const float *restrict x,
+                                const float *restrict dy, int n, int in, const int NV) {
+    const int out = 16 * NV;
+    int k = 0;
+    for (; k + 4 <= in; k += 4) {
+        ncf_v16 a[4][4];
+        for (int q = 0; q < 4; q++)
+            for (int v = 0; v < NV; v++) a[q][v] = v16_load(gw + (size_t)(k + q) * out + 16 * v);
+        for (int r = 0; r < n; r++) {
+            const float *xr = x + (size_t)r * in + k;
+            const float s0 = xr[0], s1 = xr[1], s2 = xr[2], s3 = xr[3];
+            for (int v = 0; v < NV; v++) {
+                ncf_v16 d = v16_load(dy + (size_t)r * out + 16 * v);
+                a[0][v] += s0 * d;
+                a[1][v] += s1 * d;
+                a[2][v] += s2 * d;
+                a[3][v] += s3 * d;
+            }
+        }
+        for (int q = 0; q < 4; q++)
+            for (int v = 0; v < NV; v++) v16_store(gw + (size_t)(k + q) * out + 16 * v, a[q][v]);
+    }
+    ncf_v16 bsum[4];
+    for (int v = 0; v < NV; v++) bsum[v] = v16_load(gb + 16 * v);
+    for (int r = 0; r < n; r++)
+        for (int v = 0; v < NV; v++) bsum[v] += v16_load(dy + (size_t)r * out + 16 * v);
+    for (int v = 0; v < NV; v++) v16_store(gb + 16 * v, bsum[v]);
+    if (k < in) { /* rows of gw left over when in % 4 != 0; the bias is done */
+        for (int r = 0; r < n; r++)
+            for (int kk = k; kk < in; kk++)
+                for (int o = 0; o < out; o++) gw[(size_t)kk * out + o] += x[(size_t)r * in + kk] * dy[(size_t)r * out + o];
+    }
+}
+
 NCF_HOT_V8 static void ncf_linear_fwd(float *restrict y, const float *restrict x, const float *restrict w,
                                    const float *restrict b, int n, int in, int out, bool relu) {
+    if (out % 16 == 0 && out <= 32) {
+        if (out == 16)
+            linear_fwd_v16(y, x, w, b, n, in, 1, relu);
+        else
+            linear_fwd_v16(y, x, w, b, n, in, 2, relu);
+        return;
+    }
     switch (out % 8 ? 0 : out / 8) {
     case 1: linear_fwd_v8(y, x, w, b, n, in, 1, relu); break;
     case 2: linear_fwd_v8(y, x, w, b, n, in, 2, relu); break;
@@ -257,6 +376,11 @@ NCF_INLINE void linear_bwd_x_v8(float *restrict dx, const float *restrict dy, co
 
 NCF_HOT_V8 static void ncf_linear_bwd_x(float *restrict dx, const float *restrict dy, const float *restrict wo,
                                      const float *restrict mask, int n, int in, int out) {
+    switch (in % 16 ? 0 : in / 16) {
+    case 1: linear_bwd_x_v16(dx, dy, wo, mask, n, 1, out); return;
+    case 2: linear_bwd_x_v16(dx, dy, wo, mask, n, 2, out); return;
+    case 4: linear_bwd_x_v16(dx, dy, wo, mask, n, 4, out); return;
+    }
     switch (in % 8 ? 0 : in / 8) {
     case 1: linear_bwd_x_v8(dx, dy, wo, mask, n, 1, out); break;
     case 2: linear_bwd_x_v8(dx, dy, wo, mask, n, 2, out); break;
@@ -318,6 +442,13 @@ NCF_INLINE void linear_bwd_w_v8(float *restrict gw, float *restrict gb, const fl
 
 NCF_HOT_V8 static void ncf_linear_bwd_w(float *restrict gw, float *restrict gb, const float *restrict x,
                                      const float *restrict dy, int n, int in, int out) {
+    if (out % 16 == 0 && out <= 32) {
+        if (out == 16)
+            linear_bwd_w_v16(gw, gb, x, dy, n, in, 1);
+        else
+            linear_bwd_w_v16(gw, gb, x, dy, n, in, 2);
+        return;
+    }
     switch (out % 8 ? 0 : out / 8) {
     case 1: linear_bwd_w_v8(gw, gb, x, dy, n, in, 1); break;
     case 2: linear_bwd_w_v8(gw, gb, x, dy, n, in, 2); break;
