@@ -2,7 +2,8 @@
 # bench/ctr.sh — drec's CTR models against their PyTorch peers
 # (bench/ctr_torch.py) on Frappe: train on frappe.validation.libfm, test on
 # frappe.test.libfm, embedding 10, deep layers 400-400-400, batch 4096,
-# Adam lr 0.001, the same thread count for both.
+# Adam lr $LR (0.01), the same thread count for both; EXTRA adds drec flags
+# (e.g. EXTRA="--set lazy=0" for dense Adam on the embeddings, as PyTorch).
 #
 #   bench/ctr.sh                      # everything (quality: 20 epochs; timing: 2)
 #   MODELS="deepfm" THREADS=1 bench/ctr.sh
@@ -31,7 +32,8 @@ BLASES=${BLASES:-"openblas-pthread openblas-openmp blas"}
 OUT=${OUT:-/tmp/drec-ctr-bench}
 PY=/usr/bin/python3
 DREC=${DREC:-build/drec}
-HP=(--dim 10 --layers 400,400,400 --batch 4096 --lr 0.001 --threads "$THREADS")
+LR=${LR:-0.01}
+HP=(--dim 10 --layers 400,400,400 --batch 4096 --lr "$LR" --threads "$THREADS" ${EXTRA:-})
 mkdir -p "$OUT"
 export OMP_NUM_THREADS=$THREADS
 
@@ -54,14 +56,14 @@ for m in $MODELS; do
         $DREC train --model "$m" --data "ctr:$TRAIN" --test "ctr:$TEST" "${HP[@]}" --epochs "$EPOCHS" --json \
             >"$OUT/drec_$m.json" 2>"$OUT/drec_$m.log" || echo "drec $m failed" >&2
         $PY bench/ctr_torch.py --model "$m" --train "$TRAIN" --test "$TEST" --threads "$THREADS" \
-            --epochs "$EPOCHS" >"$OUT/torch_$m.json" 2>"$OUT/torch_$m.log" || echo "torch $m failed" >&2
+            --lr "$LR" --epochs "$EPOCHS" >"$OUT/torch_$m.json" 2>"$OUT/torch_$m.log" || echo "torch $m failed" >&2
     fi
     echo "== $m: timing ($TEPOCHS epochs, $THREADS threads)" >&2
     /usr/bin/time -f "%e %U %S" -o "$OUT/drect_$m.time" $DREC train --model "$m" --data "ctr:$TRAIN" "${HP[@]}" \
         --epochs "$TEPOCHS" --json >"$OUT/drect_$m.json" 2>/dev/null || echo "drec $m failed" >&2
     for b in $BLASES; do
         LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/$b $PY bench/ctr_torch.py --model "$m" --train "$TRAIN" \
-            --test "$TEST" --threads "$THREADS" --epochs "$TEPOCHS" >"$OUT/torcht_${m}_$b.json" 2>/dev/null ||
+            --test "$TEST" --threads "$THREADS" --lr "$LR" --epochs "$TEPOCHS" >"$OUT/torcht_${m}_$b.json" 2>/dev/null ||
             echo "torch $m ($b) failed" >&2
     done
 done

@@ -20,7 +20,8 @@
  * batch as the long dimension, so the wide MLPs run at BLAS speed; the
  * embedding-bag, FM, CIN outer products and the tiny per-row attention are
  * plain loops parallel over the batch.  Embedding and first-order rows get
- * row-sparse gradients and lazy optimizer updates (a step costs O(batch)).
+ * row-sparse gradients and lazy optimizer updates (a step costs O(batch));
+ * --set lazy=0 moves every row each step instead, as a dense Adam does.
  *
  * Shapes: B = batch rows, F = fields, D = embedding dim, H = hidden width,
  * M = F (CIN's x0 rows), A = attention width (heads * per-head width).
