@@ -1147,6 +1147,8 @@ static void update(net *n, work *w, int U, int CU, float lr, float wide_scale) {
         }
     }
     for (int u = 0; u < U; u++) w->slot[w->uniq[u]] = -1;
+    /* distinct coordinates: the FTRL steps are independent */
+#pragma omp parallel for schedule(static) if (PAR(CU * 16))
     for (int u = 0; u < CU; u++) {
         int32_t id = w->cuniq[u];
         ftrl1(&n->wc[id], &n->wc_z[id], &n->wc_n[id], w->CG[u], h);
