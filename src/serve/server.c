@@ -128,7 +128,7 @@ typedef struct reply {
 } reply;
 
 static reply json_reply(int status, json_t *o) {
-    char *s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
+    char *s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_REAL_PRECISION(7));
     json_decref(o);
     return (reply){status, s, "application/json"};
 }
