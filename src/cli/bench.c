@@ -18,11 +18,6 @@ static const cli_opt opts[] = {
     {"report", 0, "DIR", "write a self-contained HTML report (DIR/index.html)"},
     {"bootstrap", 0, "N", "bootstrap resamples for the 95% intervals (default 1000; 0 = none)"},
     {"json", 0, NULL, "print {\"results\": [...]} on stdout"},
-    {"user-col", 0, "COL", "csv: user column (name or 1-based number)"},
-    {"item-col", 0, "COL", "csv: item column"},
-    {"rating-col", 0, "COL", "csv: rating column"},
-    {"time-col", 0, "COL", "csv: timestamp column"},
-    {"sep", 0, "C", "csv: separator (default: detected)"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -137,6 +132,7 @@ const cli_verb cli_bench = {
         "             --protocol loo-sampled:100 --report out/\n"
         "  drec bench --models pop,mf --data ncf:../shared/data/ncf-ml-100k/ml-1m --json",
     .opts = opts,
+    .csv = true,
     .hyper = true,
     .run = run,
 };

@@ -26,6 +26,15 @@ const cli_opt cli_hyper_opts[] = {
     {NULL, 0, NULL, NULL},
 };
 
+const cli_opt cli_csv_opts[] = {
+    {"user-col", 0, "COL", "csv: user column (name or 1-based number)"},
+    {"item-col", 0, "COL", "csv: item column"},
+    {"rating-col", 0, "COL", "csv: rating column (none: implicit)"},
+    {"time-col", 0, "COL", "csv: timestamp column (none: file order)"},
+    {"sep", 0, "C", "csv: separator (default: detected)"},
+    {NULL, 0, NULL, NULL},
+};
+
 static const cli_opt common_opts[] = {
     {"threads", 0, "N", "threads to use (default: all cores)"},
     {"seed", 0, "N", "random seed (default 1)"},
@@ -59,6 +68,10 @@ void cli_print_help(const cli_verb *v, FILE *out) {
     if (v->opts && v->opts->name) {
         fprintf(out, "\noptions:\n");
         print_opts(out, v->opts);
+    }
+    if (v->csv) {
+        fprintf(out, "\ncsv: data options:\n");
+        print_opts(out, cli_csv_opts);
     }
     if (v->hyper) {
         fprintf(out, "\nhyper-parameters (a model ignores what it does not use, and says so):\n");
@@ -109,6 +122,7 @@ drec_params *cli_parse(const cli_verb *v, int argc, char **argv, bool *help_show
             o = find_opt(v->opts, name, 0);
             if (!o) o = find_opt(common_opts, name, 0);
             if (!o && v->hyper) o = find_opt(cli_hyper_opts, name, 0);
+            if (!o && v->csv) o = find_opt(cli_csv_opts, name, 0);
         } else if (s[0] == '-' && s[1] && !s[2]) {
             o = find_opt(v->opts, NULL, s[1]);
             if (!o) o = find_opt(common_opts, NULL, s[1]);

@@ -28,10 +28,12 @@ typedef struct cli_verb {
     const char *details;  /* paragraphs for `drec VERB --help` (may be NULL) */
     const cli_opt *opts;  /* NULL-terminated by a {NULL} entry */
     bool hyper;           /* accepts the shared hyper-parameter flags */
+    bool csv;             /* reads data specs: accepts the csv column options */
     int (*run)(drec_params *args);
 } cli_verb;
 
 extern const cli_opt cli_hyper_opts[];
+extern const cli_opt cli_csv_opts[];
 
 /* Parses argv (after the verb) into a fresh params set.  --help prints the
  * verb's help and sets *help_shown.  Returns NULL after printing an error. */

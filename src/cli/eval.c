@@ -15,11 +15,6 @@ static const cli_opt opts[] = {
     {"metrics", 0, "LIST", "metrics, e.g. hr@10,ndcg@10,rmse (default: by protocol)"},
     {"bootstrap", 0, "N", "bootstrap resamples for the 95% intervals (default 1000; 0 = none)"},
     {"json", 0, NULL, "print the result as JSON on stdout"},
-    {"user-col", 0, "COL", "csv: user column (name or 1-based number)"},
-    {"item-col", 0, "COL", "csv: item column"},
-    {"rating-col", 0, "COL", "csv: rating column"},
-    {"time-col", 0, "COL", "csv: timestamp column"},
-    {"sep", 0, "C", "csv: separator (default: detected)"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -129,5 +124,6 @@ const cli_verb cli_eval = {
         "  drec train --model pop --data movielens:DIR --split loo-full --out pop.drec\n"
         "  drec eval --model pop.drec --data movielens:DIR --protocol loo-full --json",
     .opts = opts,
+    .csv = true,
     .run = run,
 };

@@ -13,11 +13,6 @@
 static const cli_opt opts[] = {
     {"file", 0, "FILE", "model file (or data spec) to describe; also accepted as --file"},
     {"json", 0, NULL, "print JSON"},
-    {"user-col", 0, "COL", "csv: user column (name or 1-based number)"},
-    {"item-col", 0, "COL", "csv: item column"},
-    {"rating-col", 0, "COL", "csv: rating column (none: implicit)"},
-    {"time-col", 0, "COL", "csv: time column (none: file order)"},
-    {"sep", 0, "C", "csv: separator (default: detected)"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -86,5 +81,6 @@ const cli_verb cli_info = {
     .details = "Loads FILE, verifying its format version, every checksum and every shape, and prints\n"
                "the model, its users and items, and the hyper-parameters it was trained with.",
     .opts = opts,
+    .csv = true,
     .run = run,
 };

@@ -22,11 +22,6 @@ static const cli_opt opts[] = {
     {"test", 0, "SPEC", "a separate test set to report metrics on (train on all of --data)"},
     {"metrics", 0, "LIST", "validation metrics with --split/--test (default: by protocol)"},
     {"json", 0, NULL, "print the training summary as JSON on stdout"},
-    {"user-col", 0, "COL", "csv: user column (name or 1-based number)"},
-    {"item-col", 0, "COL", "csv: item column"},
-    {"rating-col", 0, "COL", "csv: rating column"},
-    {"time-col", 0, "COL", "csv: timestamp column"},
-    {"sep", 0, "C", "csv: separator (default: detected)"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -149,6 +144,7 @@ const cli_verb cli_train = {
                "(with kfold:K, fold 0: train on the other folds).  The summary then has the test\n"
                "part's metrics and, per epoch, the loss and validation ndcg@10 (auc for ctr).",
     .opts = opts,
+    .csv = true,
     .hyper = true,
     .run = run,
 };
