@@ -28,6 +28,9 @@ char *testdata_path(const char *rel);
 int run_cmd(const char *cmd, char **out);
 /* Writes text to a fresh temp file and returns its path (malloc'd). */
 char *write_temp(const char *name, const char *text, size_t len);
+/* Removes the temp folder that holds path (made by write_temp) and every
+ * file in it; anything outside /tmp/drec-test-* is left alone. */
+void remove_temp(const char *path);
 
 #define TEST(name) static void name(void)
 #define RUN(name) harness_run(#name, name)

@@ -13,26 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Removes the temp folder that holds path (made by write_temp) and every
- * file in it. */
-static void remove_temp(const char *path) {
-    if (!path) return;
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(path, '/') - path), path);
-    if (strncmp(dir, "/tmp/drec-test-", 15) != 0) return;
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[1300];
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.') continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 /* Loads spec; returns the status and keeps the message in msg. */
 static drec_status try_load(const char *spec, drec_params *opts, char *msg, size_t cap) {
     drec_dataset *ds = NULL;
