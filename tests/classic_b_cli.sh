@@ -9,27 +9,12 @@ data=${DREC_DATA:?}/movielens-100k
 [ "${DREC_SANITIZED:-0}" != 0 ] && data=$data/u1.test
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fails=0; passes=0
-ok()  { passes=$((passes+1)); echo "ok      $1"; }
-bad() { fails=$((fails+1)); echo "NOT OK  $1"; }
+. "$(dirname "$0")/lib.bash"
 
 for spec in "als --epochs 5" "bpr --epochs 5" "fm --epochs 2 --set task=classification" "tfidf" \
             "hybrid --epochs 5"; do
   set -- $spec
-  m=$1
-  if "$bin" train --model $spec --data movielens:$data --out "$tmp/$m.drec" >"$tmp/out" 2>"$tmp/err"; then
-    ok "$m trains and saves"
-  else
-    bad "$m trains and saves"; cat "$tmp/err"; continue
-  fi
-  "$bin" recommend --model "$tmp/$m.drec" --user 196 -k 5 --json >"$tmp/rec" 2>"$tmp/err"
-  n=$(grep -o '"item"' "$tmp/rec" | wc -l)
-  [ "$n" = 5 ] && ok "$m recommends 5 items for user 196" || { bad "$m recommends 5 items ($n)"; cat "$tmp/rec" "$tmp/err"; }
-  if [ $m != fm ]; then
-    "$bin" similar --model "$tmp/$m.drec" --item 50 -k 3 --json >"$tmp/sim" 2>"$tmp/err"
-    n=$(grep -o '"item"' "$tmp/sim" | wc -l)
-    [ "$n" -ge 3 ] && ok "$m lists items similar to 50" || { bad "$m lists similar items ($n)"; cat "$tmp/sim" "$tmp/err"; }
-  fi
+  model_roundtrip movielens:$data "$tmp" $([ $1 != fm ] && echo 1 || echo 0) $spec
 done
 "$bin" train --model hybrid --data movielens:$data --set cf=nosuch >/dev/null 2>"$tmp/err"
 rc=$?
@@ -38,5 +23,4 @@ rc=$?
 rc=$?
 [ $rc = 1 ] && grep -q "dim must be" "$tmp/err" && ok "als --dim 0 is a usage error" || { bad "als --dim 0 (rc $rc)"; cat "$tmp/err"; }
 
-echo "$passes passed, $fails failed"
-[ $fails = 0 ]
+summary

@@ -3,11 +3,9 @@
 # a "drec: ..." message on stderr, a model trains, saves, loads and answers.
 set -u
 bin=${DREC_BIN:?}
-fails=0; passes=0
+. "$(dirname "$0")/lib.bash"
 out=$(mktemp); err=$(mktemp)
 
-ok()   { passes=$((passes+1)); echo "ok      $1"; }
-bad()  { fails=$((fails+1)); echo "NOT OK  $1"; }
 expect_rc() { # name rc cmd...
   local name=$1 want=$2; shift 2
   "$@" >$out 2>$err; local rc=$?
@@ -54,5 +52,4 @@ echo "not a model" > "$tmp/text.drec"
 expect_rc "not a model" 1 "$bin" info "$tmp/text.drec"
 expect_err "not a model message" "not a drec model file"
 rm -rf "$tmp" "$out" "$err"
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+summary

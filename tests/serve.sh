@@ -4,10 +4,7 @@
 # commit under a burst, and a hot reload that bumps the model version.
 set -u
 bin=${DREC_BIN:?}
-fails=0; passes=0
-ok()  { passes=$((passes+1)); echo "ok      $1"; }
-bad() { fails=$((fails+1)); echo "NOT OK  $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. "$(dirname "$0")/lib.bash"
 
 tmp=$(mktemp -d)
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -63,5 +60,4 @@ check "bad reload refused"  '[ "$(get -XPOST -H "X-API-Key: k3y" $url/v1/models/
 check "old model still serves" '[ "$(get "$url/v1/recommend?user=u1&k=1")" = 200 ] && grep -q "main@2" $tmp/body'
 kill -TERM $pid; wait $pid; rc=$?
 check "clean shutdown"      '[ $rc = 0 ]'
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+summary
