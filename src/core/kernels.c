@@ -475,50 +475,56 @@ T5 static float a5_exp_shift_sum(float *o, const float *x, float mx, int n) {
     return _mm512_reduce_add_ps(s0);
 }
 
-/* Blocks of 64 columns in four zmm accumulators, the last block masked;
- * rows go two at a time into two accumulator sets (summed at the end) so
- * consecutive FMAs do not wait on each other. */
+/* One block of up to 64 columns: nb (1..4, a constant after inlining) zmm
+ * accumulators per row set, only the blocks the width needs (a narrow
+ * product, say a 32-wide head or a short causal row, does no work on
+ * masked-off lanes); rows go four at a time into four accumulator sets
+ * (summed at the end) so that consecutive FMAs do not wait on each other. */
+T5 static inline __attribute__((always_inline)) void a5_lc_block(float *o, const float *c, const float *M,
+                                                                 const int32_t *idx, int n, int64_t ld, int nb,
+                                                                 __mmask16 last, bool acc) {
+    __m512 s0[4], s1[4], s2[4], s3[4];
+    for (int k = 0; k < nb; k++) {
+        __mmask16 m = k == nb - 1 ? last : (__mmask16)0xffff;
+        s0[k] = acc ? _mm512_maskz_loadu_ps(m, o + 16 * k) : _mm512_setzero_ps();
+        s1[k] = s2[k] = s3[k] = _mm512_setzero_ps();
+    }
+#define LC_ROW(S, i)                                                                                  \
+    do {                                                                                              \
+        const float *r_ = M + (idx ? (int64_t)idx[i] : (int64_t)(i)) * ld;                            \
+        __m512 c_ = _mm512_set1_ps(c[i]);                                                             \
+        for (int k = 0; k < nb; k++) {                                                                \
+            __m512 v_ = k == nb - 1 ? _mm512_maskz_loadu_ps(last, r_ + 16 * k) : _mm512_loadu_ps(r_ + 16 * k); \
+            S[k] = _mm512_fmadd_ps(c_, v_, S[k]);                                                     \
+        }                                                                                             \
+    } while (0)
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        LC_ROW(s0, i);
+        LC_ROW(s1, i + 1);
+        LC_ROW(s2, i + 2);
+        LC_ROW(s3, i + 3);
+    }
+    for (; i < n; i++) LC_ROW(s0, i);
+#undef LC_ROW
+    for (int k = 0; k < nb; k++) {
+        __mmask16 m = k == nb - 1 ? last : (__mmask16)0xffff;
+        _mm512_mask_storeu_ps(o + 16 * k, m, _mm512_add_ps(_mm512_add_ps(s0[k], s1[k]), _mm512_add_ps(s2[k], s3[k])));
+    }
+}
+
 T5 static void a5_lincomb(float *out, const float *c, const float *M, const int32_t *idx, int n, int64_t ld, int len,
                           bool acc) {
     for (int j0 = 0; j0 < len; j0 += 64) {
-        int w = DREC_MIN(64, len - j0);
-        __mmask16 m0 = tail16(DREC_MIN(w, 16)), m1 = tail16(DREC_MAX(0, DREC_MIN(w - 16, 16)));
-        __mmask16 m2 = tail16(DREC_MAX(0, DREC_MIN(w - 32, 16))), m3 = tail16(DREC_MAX(0, DREC_MIN(w - 48, 16)));
-        float *o = out + j0;
-        __m512 a0, a1, a2, a3;
-        if (acc) {
-            a0 = _mm512_maskz_loadu_ps(m0, o), a1 = _mm512_maskz_loadu_ps(m1, o + 16);
-            a2 = _mm512_maskz_loadu_ps(m2, o + 32), a3 = _mm512_maskz_loadu_ps(m3, o + 48);
-        } else {
-            a0 = a1 = a2 = a3 = _mm512_setzero_ps();
+        int w = DREC_MIN(64, len - j0), nb = (w + 15) / 16;
+        __mmask16 last = tail16(w - 16 * (nb - 1));
+        const float *Mj = M + j0;
+        switch (nb) {
+        case 1: a5_lc_block(out + j0, c, Mj, idx, n, ld, 1, last, acc); break;
+        case 2: a5_lc_block(out + j0, c, Mj, idx, n, ld, 2, last, acc); break;
+        case 3: a5_lc_block(out + j0, c, Mj, idx, n, ld, 3, last, acc); break;
+        default: a5_lc_block(out + j0, c, Mj, idx, n, ld, 4, last, acc); break;
         }
-        __m512 b0 = _mm512_setzero_ps(), b1 = b0, b2 = b0, b3 = b0;
-        int i = 0;
-        for (; i + 2 <= n; i += 2) {
-            const float *r = M + (idx ? (int64_t)idx[i] : i) * ld + j0;
-            const float *s = M + (idx ? (int64_t)idx[i + 1] : i + 1) * ld + j0;
-            __m512 ci = _mm512_set1_ps(c[i]), di = _mm512_set1_ps(c[i + 1]);
-            a0 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m0, r), a0);
-            a1 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m1, r + 16), a1);
-            a2 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m2, r + 32), a2);
-            a3 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m3, r + 48), a3);
-            b0 = _mm512_fmadd_ps(di, _mm512_maskz_loadu_ps(m0, s), b0);
-            b1 = _mm512_fmadd_ps(di, _mm512_maskz_loadu_ps(m1, s + 16), b1);
-            b2 = _mm512_fmadd_ps(di, _mm512_maskz_loadu_ps(m2, s + 32), b2);
-            b3 = _mm512_fmadd_ps(di, _mm512_maskz_loadu_ps(m3, s + 48), b3);
-        }
-        if (i < n) {
-            const float *r = M + (idx ? (int64_t)idx[i] : i) * ld + j0;
-            __m512 ci = _mm512_set1_ps(c[i]);
-            a0 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m0, r), a0);
-            a1 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m1, r + 16), a1);
-            a2 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m2, r + 32), a2);
-            a3 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m3, r + 48), a3);
-        }
-        _mm512_mask_storeu_ps(o, m0, _mm512_add_ps(a0, b0));
-        _mm512_mask_storeu_ps(o + 16, m1, _mm512_add_ps(a1, b1));
-        _mm512_mask_storeu_ps(o + 32, m2, _mm512_add_ps(a2, b2));
-        _mm512_mask_storeu_ps(o + 48, m3, _mm512_add_ps(a3, b3));
     }
 }
 
