@@ -63,7 +63,7 @@ drec_status drec_model_train_ctx(const char *name, const drec_dataset *train, co
     drec_progress_begin(&m->progress, vt->name, 0);
     double t0 = drec_now();
     st = vt->fit(m, train, m->params);
-    m->train_seconds = drec_now() - t0;
+    m->train_seconds = drec_now() - t0 - m->val_seconds;
     drec_progress_end(&m->progress);
     m->fit_ctx = NULL;
     if (st) {
@@ -91,7 +91,9 @@ bool drec_fit_epoch(drec_model *m, int epoch, int total_epochs, double loss) {
     const drec_fit_ctx *ctx = m->fit_ctx;
     double val = NAN;
     if (ctx && ctx->validate) {
+        double t0 = drec_now();
         val = ctx->validate(m, ctx->user);
+        m->val_seconds += drec_now() - t0;
         m->val_curve[epoch] = (float)val;
     }
     if (m->progress.total == 0) m->progress.total = (size_t)total_epochs;

@@ -87,7 +87,8 @@ struct drec_model {
     int n_epochs;
     float *loss_curve;         /* (n_epochs) */
     float *val_curve;          /* (n_epochs) or NAN entries */
-    double train_seconds;
+    double train_seconds;          /* fitting only: the per-epoch validation is in val_seconds */
+    double val_seconds;
     const drec_fit_ctx *fit_ctx; /* during fit only */
     drec_progress progress;
     int best_epoch;
