@@ -67,6 +67,7 @@ typedef struct drec_fit_ctx {
     void *user;
     const char *metric_name; /* e.g. "ndcg@10" */
     int patience;            /* early stopping: epochs without gain; 0 = off */
+    bool keep_best;          /* end with the weights of the best epoch (a snapshot on disk) */
 } drec_fit_ctx;
 
 struct drec_model {
@@ -93,6 +94,7 @@ struct drec_model {
     drec_progress progress;
     int best_epoch;
     double best_val;
+    char *best_path;           /* keep_best: the best epoch's model file, while fitting */
 };
 
 /* The registry (registry.c). */
