@@ -23,15 +23,7 @@ static void act_forward(drec_act act, float *v, int64_t n) {
         for (int64_t i = 0; i < n; i++) v[i] = v[i] > 0 ? v[i] : 0.0f;
         break;
     case DREC_ACT_SIGMOID:
-        for (int64_t i = 0; i < n; i += 4096) {
-            int m = (int)DREC_MIN(4096, n - i);
-            float *w = v + i;
-            #pragma omp simd
-            for (int j = 0; j < m; j++) w[j] = -w[j];
-            drec_kern->exp(w, w, m);
-            #pragma omp simd
-            for (int j = 0; j < m; j++) w[j] = 1.0f / (1.0f + w[j]);
-        }
+        for (int64_t i = 0; i < n; i += 4096) drec_kern->sigmoid(v + i, v + i, (int)DREC_MIN(4096, n - i));
         break;
     case DREC_ACT_TANH:
         for (int64_t i = 0; i < n; i += 4096) {
@@ -58,8 +50,7 @@ static void act_backward(drec_act act, float *dz, const float *dy, const float *
         }
         break;
     case DREC_ACT_SIGMOID:
-        #pragma omp simd
-        for (int64_t i = 0; i < n; i++) dz[i] = dy[i] * y[i] * (1 - y[i]);
+        for (int64_t i = 0; i < n; i += 1 << 20) drec_kern->sigmoid_grad(dz + i, dy + i, y + i, (int)DREC_MIN(1 << 20, n - i), false);
         break;
     default:
         #pragma omp simd
