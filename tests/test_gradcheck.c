@@ -263,6 +263,24 @@ static drec_tensor *b_gru(drec_tape *tp, drec_tensor **x, drec_param **p, void *
     return drec_gru_cell(tp, x[0], x[1], x[2], x[3], x[4], x[5]);
 }
 
+/* Element-wise chains whose backward hands gradient buffers down in place
+ * (an add's pass-through, a product or activation over its output's
+ * gradient), with fan-out so that a shared buffer later takes additions. */
+static drec_tensor *b_inplace(drec_tape *tp, drec_tensor **x, drec_param **p, void *c) {
+    switch (*(int *)c) {
+    case 0: /* the ops_bench chain: sum(sigmoid(x * w + b_row) * s) */
+        return drec_sum(tp, drec_mul(tp, drec_sigmoid(tp, drec_add(tp, drec_mul(tp, x[0], x[1]), x[2])), x[3]));
+    case 1: /* const + x, const * x, x * const: b's and a's buffers taken in place */
+        return drec_add(tp, drec_mul(tp, drec_add(tp, x[3], x[0]), x[1]),
+                        drec_mul(tp, drec_tanh(tp, drec_mul(tp, x[3], x[0])), drec_mul(tp, x[0], x[3])));
+    case 2: /* x - x, x + x, relu(x) + x: one tensor on both sides and fanned out */
+        return drec_add(tp, drec_mul(tp, drec_sub(tp, x[0], x[0]), x[1]),
+                        drec_add(tp, drec_add(tp, x[0], x[0]), drec_add(tp, drec_relu(tp, x[1]), x[1])));
+    default: /* row-broadcast product and sum, then a mean */
+        return drec_mean(tp, drec_sigmoid(tp, drec_mul(tp, drec_sub(tp, x[0], x[2]), x[2])));
+    }
+}
+
 /* A chain through a sparse table and dense layers: the whole sparse path. */
 static drec_tensor *b_chain(drec_tape *tp, drec_tensor **x, drec_param **p, void *c) {
     drec_tensor *e = drec_embedding(tp, p[0], drec_ifrom(tp, ids7, 7));          /* [7,4] */
@@ -335,6 +353,12 @@ TEST(gradcheck_all_ops) {
     for (int u = 0; u < 19; u++) {
         var_spec us[] = {{4, 6, V_LEAF, -3, 3}};
         gradcheck(un[u], 1, us, b_unary, &u);
+    }
+    const char *ipn[] = {"in-place chain (ops_bench)", "in-place const operands", "in-place same operand",
+                         "in-place row broadcast"};
+    for (int m = 0; m < 4; m++) {
+        const var_spec ip[] = {{4, 6, V_LEAF, -2, 2}, {4, 6, V_LEAF, -2, 2}, {1, 6, V_LEAF}, {4, 6, V_CONST}};
+        gradcheck(ipn[m], 4, ip, b_inplace, &m);
     }
     const var_spec ln[] = {{5, 6, V_LEAF, -2, 2}, {1, 6, V_PARAM}, {1, 6, V_PARAM}};
     gradcheck("layer_norm", 3, ln, b_layer_norm, NULL);
@@ -570,6 +594,51 @@ TEST(kernels_match_scalar) {
                 for (int j = 0; j < len; j++) CHECK_NEAR(l2[j], l1[j], 1e-5);
                 CHECK(len == 133 || l2[len] == 12345.0f); /* nothing written past len */
             }
+        /* the element-wise kernels, every tail length */
+        for (int n = 0; n < 40; n++) {
+            float s1[40], s2[40], g1[40], g2[40], f1[41], f2[41];
+            CHECK_OK(drec_kernels_select("scalar"));
+            drec_kern->sigmoid(s1, a, n);
+            for (int i = 0; i < n; i++) g1[i] = a[i + 40];
+            drec_kern->sigmoid_grad(g1, b, s1, n, true);
+            for (int i = 0; i < n; i++) f1[i] = a[i];
+            drec_kern->muladd(f1, b, a + 50, n);
+            f1[n] = f2[n] = 7.0f;
+            CHECK_OK(drec_kernels_select(paths[p]));
+            drec_kern->sigmoid(s2, a, n);
+            for (int i = 0; i < n; i++) CHECK_NEAR(s2[i], s1[i], 3e-7 * s1[i] + 1e-30);
+            for (int i = 0; i < n; i++) g2[i] = a[i + 40];
+            drec_kern->sigmoid_grad(g2, b, s1, n, true);
+            for (int i = 0; i < n; i++) CHECK_NEAR(g2[i], g1[i], 1e-6);
+            drec_kern->sigmoid_grad(g2, b, s1, n, false);
+            for (int i = 0; i < n; i++) CHECK_NEAR(g2[i], b[i] * s1[i] * (1 - s1[i]), 1e-7);
+            for (int i = 0; i < n; i++) f2[i] = a[i];
+            drec_kern->muladd(f2, b, a + 50, n);
+            for (int i = 0; i < n; i++) CHECK_NEAR(f2[i], f1[i], 1e-5);
+            drec_kern->fill(f2, -2.5f, n);
+            for (int i = 0; i < n; i++) CHECK(f2[i] == -2.5f);
+            CHECK(f2[n] == 7.0f); /* nothing written past n */
+        }
+        /* row gather and the compact scatter (copy on a row's first write, then add) */
+        for (int len = 1; len <= 40; len += 3) {
+            static float g1[6 * 41], g2[6 * 41], c1[3 * 41], c2[3 * 41];
+            const int32_t gi[6] = {4, 0, 6, 6, 2, 1}, sl[6] = {~1, ~0, 1, 0, ~2, 2};
+            CHECK_OK(drec_kernels_select("scalar"));
+            drec_kern->gather(g1, M, gi, 6, 133, len);
+            for (int i = 0; i < 3 * 41; i++) c1[i] = 99.0f;
+            drec_kern->scatter(c1, g1, sl, 6, len);
+            CHECK_OK(drec_kernels_select(paths[p]));
+            for (int i = 0; i < 6 * 41; i++) g2[i] = 12345.0f;
+            drec_kern->gather(g2, M, gi, 6, 133, len);
+            for (int m = 0; m < 6; m++)
+                for (int j = 0; j < len; j++) CHECK(g2[m * len + j] == M[gi[m] * 133 + j]);
+            CHECK(g2[6 * len] == 12345.0f);
+            for (int i = 0; i < 3 * 41; i++) c2[i] = 99.0f;
+            drec_kern->scatter(c2, g2, sl, 6, len);
+            for (int i = 0; i < 3 * 41; i++) CHECK(c2[i] == c1[i]);
+            for (int j = 0; j < len; j++) CHECK(c2[j] == g2[len + j] + g2[3 * len + j]); /* slot 0: rows 1 and 3 */
+            CHECK(c2[3 * len] == 99.0f);
+        }
         for (int n = 0; n < 40; n++) {
             float y1[40], y2[40];
             for (int i = 0; i < n; i++) y1[i] = y2[i] = b[i];

@@ -7,6 +7,7 @@
  * own negatives used exactly, session next-item prediction, rating and click
  * metrics over rows, and k-fold means and standard deviations.
  */
+#include "data/split.h"
 #include "eval/protocol.h"
 #include "harness.h"
 
@@ -474,6 +475,54 @@ TEST(kfold_mean_and_std_over_folds) {
     drec_dataset_free(ds);
 }
 
+/* patience=N: the model trains on the training part less a validation part
+ * (here each user's latest training item), stops on it, and comes back as
+ * its best epoch: evaluated on that validation part by hand, it scores the
+ * best value of its curve, and the test part was never looked at. */
+TEST(early_stopping_on_a_validation_part) {
+    drec_dataset *ds = NULL;
+    CHECK_OK(drec_dataset_load("synthetic:users=300,items=200,events=30,seed=5", &ds));
+    if (!ds) return;
+    drec_protocol p;
+    CHECK_OK(drec_protocol_parse("loo-full", &p));
+    drec_metric ms[1];
+    int n;
+    CHECK_OK(drec_metrics_parse("ndcg@10", ms, 1, &n));
+    drec_eval_opts o = {.metrics = ms, .n_metrics = n, .seed = 1};
+    drec_params *hp = drec_params_new();
+    const char *kv[][2] = {{"epochs", "40"}, {"patience", "2"}, {"lr", "0.3"}, {"dim", "32"}, {"threads", "1"}};
+    for (size_t k = 0; k < DREC_ARRAY_LEN(kv); k++) drec_params_set(hp, kv[k][0], kv[k][1]);
+    drec_run run;
+    CHECK_OK(drec_protocol_run("bpr", hp, ds, &p, &o, 0, true, &run));
+    drec_model *m = run.model;
+    if (!m) return;
+    CHECK(!run.val_on_test);
+    CHECK(m->n_epochs >= 1 && m->n_epochs <= 40 && m->best_epoch >= 0 && m->best_epoch < m->n_epochs);
+    float best = -1;
+    for (int e = 0; e < m->n_epochs; e++) best = DREC_MAX(best, m->val_curve[e]);
+    CHECK(m->val_curve[m->best_epoch] == best);
+    fprintf(stderr, "  bpr: %d epochs run, epoch %d kept (validation ndcg@10 %.4f)\n", m->n_epochs,
+            m->best_epoch + 1, best);
+    /* the same validation part by hand */
+    drec_eval_split sp, vs = {0};
+    CHECK_OK(drec_protocol_split(&p, ds, 0, 1, &sp));
+    CHECK_OK(drec_split_loo(sp.train, &vs.train, &vs.test));
+    vs.own_train = vs.own_test = true;
+    CHECK(m->seen_ptr[m->n_users] == vs.train->user_ptr[vs.train->n_users]);
+    drec_eval_opts vo = o;
+    vo.mode = DREC_EVAL_FULL;
+    vo.max_units = 2000;
+    drec_eval_result r;
+    CHECK_OK(drec_evaluate(m, &vs, &vo, &r));
+    CHECK_NEAR(r.m[0].value, m->best_val, 1e-9);
+    drec_eval_result_free(&r);
+    drec_eval_split_free(&vs);
+    drec_eval_split_free(&sp);
+    drec_run_free(&run);
+    drec_params_free(hp);
+    drec_dataset_free(ds);
+}
+
 int main(void) {
     RUN(full_ranking_by_hand);
     RUN(diversity_from_embeddings_then_attributes);
@@ -484,5 +533,6 @@ int main(void) {
     RUN(rating_and_click_rows);
     RUN(protocol_names);
     RUN(kfold_mean_and_std_over_folds);
+    RUN(early_stopping_on_a_validation_part);
     return harness_summary();
 }

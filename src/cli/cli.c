@@ -21,6 +21,8 @@ const cli_opt cli_hyper_opts[] = {
     {"blocks", 0, "N", "transformer blocks"},
     {"heads", 0, "N", "attention heads"},
     {"pretrain", 0, NULL, "pre-train parts first (neumf)"},
+    {"patience", 0, "N", "early stopping on a validation part: N epochs without gain"},
+    {"val", 0, "F", "validation share of the training rows for --patience (default 0.1)"},
     {"config", 0, "FILE", "JSON object of hyper-parameters"},
     {"set", 0, "KEY=VALUE", "any other model hyper-parameter (repeatable)"},
     {NULL, 0, NULL, NULL},

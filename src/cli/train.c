@@ -87,6 +87,7 @@ static int run(drec_params *args) {
         json_object_set_new(o, "train_seconds", json_real(m->train_seconds));
         json_object_set_new(o, "seconds_per_epoch",
                             m->n_epochs ? json_real(m->train_seconds / m->n_epochs) : json_null());
+        json_object_set_new(o, "validation_seconds", json_real(m->val_seconds));
         json_object_set_new(o, "final_loss", m->n_epochs && !isnan(m->loss_curve[m->n_epochs - 1])
                                                  ? json_real(m->loss_curve[m->n_epochs - 1])
                                                  : json_null());
@@ -109,6 +110,10 @@ static int run(drec_params *args) {
                 json_object_set_new(o, "loss_curve", lc);
                 json_object_set_new(o, "val_curve", vc);
                 json_object_set_new(o, "val_metric", json_string(run.val_metric));
+                /* the curve's data: the validation part (patience=N), else the test part */
+                json_object_set_new(o, "val_on", json_string(run.val_on_test ? "test" : "validation"));
+                if (!run.val_on_test && m->best_epoch >= 0)
+                    json_object_set_new(o, "best_epoch", json_integer(m->best_epoch + 1));
             }
         }
         char *s = json_dumps(o, JSON_PRESERVE_ORDER);
@@ -142,7 +147,10 @@ const cli_verb cli_train = {
                "With --split P the saved model has seen only P's training part (seed --seed), so\n"
                "`drec eval --model FILE --data SPEC --protocol P --seed S` scores the same test part\n"
                "(with kfold:K, fold 0: train on the other folds).  The summary then has the test\n"
-               "part's metrics and, per epoch, the loss and validation ndcg@10 (auc for ctr).",
+               "part's metrics and, per epoch, the loss and the test part's ndcg@10 (auc for ctr),\n"
+               "a curve to look at, not to choose by.  --patience N holds out a validation part\n"
+               "of the training part instead (--val F of the rows, default 0.1; each user's latest\n"
+               "item under loo-*), stops after N epochs without gain on it and keeps the best epoch.",
     .opts = opts,
     .csv = true,
     .hyper = true,

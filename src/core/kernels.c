@@ -41,11 +41,26 @@ static void sc_axpy(float *y, float a, const float *x, int n) {
 static void sc_scale(float *y, float a, int n) {
     for (int i = 0; i < n; i++) y[i] *= a;
 }
+static void sc_fill(float *y, float a, int n) {
+    for (int i = 0; i < n; i++) y[i] = a;
+}
 static void sc_add(float *o, const float *a, const float *b, int n) {
     for (int i = 0; i < n; i++) o[i] = a[i] + b[i];
 }
 static void sc_mul(float *o, const float *a, const float *b, int n) {
     for (int i = 0; i < n; i++) o[i] = a[i] * b[i];
+}
+static void sc_muladd(float *o, const float *a, const float *b, int n) {
+    for (int i = 0; i < n; i++) o[i] += a[i] * b[i];
+}
+static void sc_sigmoid(float *o, const float *x, int n) {
+    for (int i = 0; i < n; i++) o[i] = 1.0f / (1.0f + expf(-x[i]));
+}
+static void sc_sigmoid_grad(float *dx, const float *g, const float *y, int n, bool acc) {
+    for (int i = 0; i < n; i++) {
+        float d = g[i] * y[i] * (1 - y[i]);
+        dx[i] = acc ? dx[i] + d : d;
+    }
 }
 static void sc_exp(float *o, const float *x, int n) {
     for (int i = 0; i < n; i++) o[i] = expf(x[i]);
@@ -65,8 +80,21 @@ static void sc_lincomb(float *out, const float *c, const float *M, const int32_t
     }
 }
 
-static const drec_kernels k_scalar = {"scalar", sc_dot, sc_sum, sc_max, sc_axpy, sc_scale,
-                                      sc_add, sc_mul, sc_exp, sc_exp_shift_sum, sc_lincomb};
+static void sc_gather(float *out, const float *M, const int32_t *idx, int n, int64_t ld, int len) {
+    for (int m = 0; m < n; m++) memcpy(out + (int64_t)m * len, M + (int64_t)idx[m] * ld, (size_t)len * sizeof(float));
+}
+static void sc_scatter(float *out, const float *src, const int32_t *slot, int n, int len) {
+    for (int m = 0; m < n; m++) {
+        int32_t s = slot[m];
+        const float *x = src + (int64_t)m * len;
+        float *o = out + (int64_t)(s < 0 ? ~s : s) * len;
+        for (int j = 0; j < len; j++) o[j] = s < 0 ? x[j] : o[j] + x[j];
+    }
+}
+
+static const drec_kernels k_scalar = {"scalar", sc_dot, sc_sum, sc_max, sc_axpy, sc_scale, sc_fill, sc_add, sc_mul,
+                                      sc_muladd, sc_sigmoid, sc_sigmoid_grad, sc_exp, sc_exp_shift_sum, sc_lincomb,
+                                      sc_gather, sc_scatter};
 
 /* ---- AVX2 + FMA --------------------------------------------------------------- */
 
@@ -141,6 +169,12 @@ T2 static void a2_scale(float *y, float a, int n) {
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(va, _mm256_loadu_ps(y + i)));
     for (; i < n; i++) y[i] *= a;
 }
+T2 static void a2_fill(float *y, float a, int n) {
+    __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, va);
+    for (; i < n; i++) y[i] = a;
+}
 T2 static void a2_add(float *o, const float *a, const float *b, int n) {
     int i = 0;
     for (; i + 8 <= n; i += 8)
@@ -152,6 +186,42 @@ T2 static void a2_mul(float *o, const float *a, const float *b, int n) {
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
     for (; i < n; i++) o[i] = a[i] * b[i];
+}
+T2 static void a2_muladd(float *o, const float *a, const float *b, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(o + i, _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), _mm256_loadu_ps(o + i)));
+    for (; i < n; i++) o[i] += a[i] * b[i];
+}
+/* 1/(1+e^-x) with rcp + one Newton step instead of a division (which would
+ * dominate: a divide issues every few cycles, the rest of the loop is FMAs) */
+T2 static inline __m256 sigmoid8(__m256 x) {
+    __m256 d = _mm256_add_ps(_mm256_set1_ps(1.0f), exp8(_mm256_sub_ps(_mm256_setzero_ps(), x)));
+    __m256 r = _mm256_rcp_ps(d);
+    return _mm256_mul_ps(r, _mm256_fnmadd_ps(d, r, _mm256_set1_ps(2.0f)));
+}
+T2 static void a2_sigmoid(float *o, const float *x, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(o + i, sigmoid8(_mm256_loadu_ps(x + i)));
+    if (i < n) {
+        float t[8] = {0};
+        memcpy(t, x + i, (size_t)(n - i) * sizeof(float));
+        _mm256_storeu_ps(t, sigmoid8(_mm256_loadu_ps(t)));
+        memcpy(o + i, t, (size_t)(n - i) * sizeof(float));
+    }
+}
+T2 static void a2_sigmoid_grad(float *dx, const float *g, const float *y, int n, bool acc) {
+    int i = 0;
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (; i + 8 <= n; i += 8) {
+        __m256 yv = _mm256_loadu_ps(y + i);
+        __m256 d = _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(g + i), yv), _mm256_sub_ps(one, yv));
+        _mm256_storeu_ps(dx + i, acc ? _mm256_add_ps(_mm256_loadu_ps(dx + i), d) : d);
+    }
+    for (; i < n; i++) {
+        float d = g[i] * y[i] * (1 - y[i]);
+        dx[i] = acc ? dx[i] + d : d;
+    }
 }
 T2 static void a2_exp(float *o, const float *x, int n) {
     int i = 0;
@@ -217,8 +287,39 @@ T2 static void a2_lincomb(float *out, const float *c, const float *M, const int3
     }
 }
 
-static const drec_kernels k_avx2 = {"avx2", a2_dot, a2_sum, a2_max, a2_axpy, a2_scale,
-                                    a2_add, a2_mul, a2_exp, a2_exp_shift_sum, a2_lincomb};
+#define GATHER_AHEAD 8
+T2 static void a2_gather(float *out, const float *M, const int32_t *idx, int n, int64_t ld, int len) {
+    for (int m = 0; m < n; m++) {
+        if (m + GATHER_AHEAD < n) {
+            const float *f = M + (int64_t)idx[m + GATHER_AHEAD] * ld;
+            for (int j = 0; j < len; j += 16) _mm_prefetch((const char *)(f + j), _MM_HINT_T0);
+        }
+        const float *r = M + (int64_t)idx[m] * ld;
+        float *o = out + (int64_t)m * len;
+        int j = 0;
+        for (; j + 8 <= len; j += 8) _mm256_storeu_ps(o + j, _mm256_loadu_ps(r + j));
+        for (; j < len; j++) o[j] = r[j];
+    }
+}
+T2 static void a2_scatter(float *out, const float *src, const int32_t *slot, int n, int len) {
+    for (int m = 0; m < n; m++) {
+        int32_t s = slot[m];
+        const float *x = src + (int64_t)m * len;
+        float *o = out + (int64_t)(s < 0 ? ~s : s) * len;
+        int j = 0;
+        if (s < 0) {
+            for (; j + 8 <= len; j += 8) _mm256_storeu_ps(o + j, _mm256_loadu_ps(x + j));
+            for (; j < len; j++) o[j] = x[j];
+        } else {
+            for (; j + 8 <= len; j += 8) _mm256_storeu_ps(o + j, _mm256_add_ps(_mm256_loadu_ps(o + j), _mm256_loadu_ps(x + j)));
+            for (; j < len; j++) o[j] += x[j];
+        }
+    }
+}
+
+static const drec_kernels k_avx2 = {"avx2", a2_dot, a2_sum, a2_max, a2_axpy, a2_scale, a2_fill, a2_add, a2_mul,
+                                    a2_muladd, a2_sigmoid, a2_sigmoid_grad, a2_exp, a2_exp_shift_sum, a2_lincomb,
+                                    a2_gather, a2_scatter};
 
 /* ---- AVX-512 ------------------------------------------------------------------ */
 
@@ -239,8 +340,9 @@ T5 static inline __m512 exp16(__m512 x) {
     y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459E-1f));
     y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201E-1f));
     y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
-    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(fx), _mm512_set1_epi32(127)), 23);
-    y = _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+    /* y * 2^fx in one instruction; fx is in [-126, 128], so the result is the
+     * same as building 2^fx in the exponent bits */
+    y = _mm512_scalef_ps(y, fx);
     return _mm512_maskz_mov_ps((__mmask16)~under, y);
 }
 T5 static inline __mmask16 tail16(int r) { return (__mmask16)((1u << r) - 1u); }
@@ -291,6 +393,12 @@ T5 static void a5_scale(float *y, float a, int n) {
         _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(va, _mm512_maskz_loadu_ps(m, y + i)));
     }
 }
+T5 static void a5_fill(float *y, float a, int n) {
+    __m512 va = _mm512_set1_ps(a);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, va);
+    if (i < n) _mm512_mask_storeu_ps(y + i, tail16(n - i), va);
+}
 T5 static void a5_add(float *o, const float *a, const float *b, int n) {
     int i = 0;
     for (; i + 16 <= n; i += 16)
@@ -307,6 +415,39 @@ T5 static void a5_mul(float *o, const float *a, const float *b, int n) {
     if (i < n) {
         __mmask16 m = tail16(n - i);
         _mm512_mask_storeu_ps(o + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i)));
+    }
+}
+T5 static void a5_muladd(float *o, const float *a, const float *b, int n) {
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(o + i, _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), _mm512_loadu_ps(o + i)));
+    if (i < n) {
+        __mmask16 m = tail16(n - i);
+        _mm512_mask_storeu_ps(o + i, m, _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i),
+                                                         _mm512_maskz_loadu_ps(m, o + i)));
+    }
+}
+T5 static inline __m512 sigmoid16(__m512 x) {
+    __m512 d = _mm512_add_ps(_mm512_set1_ps(1.0f), exp16(_mm512_sub_ps(_mm512_setzero_ps(), x)));
+    __m512 r = _mm512_rcp14_ps(d);
+    return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
+}
+T5 static void a5_sigmoid(float *o, const float *x, int n) {
+    int i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(o + i, sigmoid16(_mm512_loadu_ps(x + i)));
+    if (i < n) {
+        __mmask16 m = tail16(n - i);
+        _mm512_mask_storeu_ps(o + i, m, sigmoid16(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+T5 static void a5_sigmoid_grad(float *dx, const float *g, const float *y, int n, bool acc) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : tail16(n - i);
+        __m512 yv = _mm512_maskz_loadu_ps(m, y + i);
+        __m512 d = _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, g + i), yv), _mm512_sub_ps(one, yv));
+        if (acc) d = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dx + i), d);
+        _mm512_mask_storeu_ps(dx + i, m, d);
     }
 }
 T5 static void a5_exp(float *o, const float *x, int n) {
@@ -334,55 +475,96 @@ T5 static float a5_exp_shift_sum(float *o, const float *x, float mx, int n) {
     return _mm512_reduce_add_ps(s0);
 }
 
-/* Blocks of 64 columns in four zmm accumulators, the last block masked;
- * rows go two at a time into two accumulator sets (summed at the end) so
- * consecutive FMAs do not wait on each other. */
-T5 static void a5_lincomb(float *out, const float *c, const float *M, const int32_t *idx, int n, int64_t ld, int len,
-                          bool acc) {
-    for (int j0 = 0; j0 < len; j0 += 64) {
-        int w = DREC_MIN(64, len - j0);
-        __mmask16 m0 = tail16(DREC_MIN(w, 16)), m1 = tail16(DREC_MAX(0, DREC_MIN(w - 16, 16)));
-        __mmask16 m2 = tail16(DREC_MAX(0, DREC_MIN(w - 32, 16))), m3 = tail16(DREC_MAX(0, DREC_MIN(w - 48, 16)));
-        float *o = out + j0;
-        __m512 a0, a1, a2, a3;
-        if (acc) {
-            a0 = _mm512_maskz_loadu_ps(m0, o), a1 = _mm512_maskz_loadu_ps(m1, o + 16);
-            a2 = _mm512_maskz_loadu_ps(m2, o + 32), a3 = _mm512_maskz_loadu_ps(m3, o + 48);
-        } else {
-            a0 = a1 = a2 = a3 = _mm512_setzero_ps();
-        }
-        __m512 b0 = _mm512_setzero_ps(), b1 = b0, b2 = b0, b3 = b0;
-        int i = 0;
-        for (; i + 2 <= n; i += 2) {
-            const float *r = M + (idx ? (int64_t)idx[i] : i) * ld + j0;
-            const float *s = M + (idx ? (int64_t)idx[i + 1] : i + 1) * ld + j0;
-            __m512 ci = _mm512_set1_ps(c[i]), di = _mm512_set1_ps(c[i + 1]);
-            a0 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m0, r), a0);
-            a1 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m1, r + 16), a1);
-            a2 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m2, r + 32), a2);
-            a3 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m3, r + 48), a3);
-            b0 = _mm512_fmadd_ps(di, _mm512_maskz_loadu_ps(m0, s), b0);
-            b1 = _mm512_fmadd_ps(di, _mm512_maskz_loadu_ps(m1, s + 16), b1);
-            b2 = _mm512_fmadd_ps(di, _mm512_maskz_loadu_ps(m2, s + 32), b2);
-            b3 = _mm512_fmadd_ps(di, _mm512_maskz_loadu_ps(m3, s + 48), b3);
-        }
-        if (i < n) {
-            const float *r = M + (idx ? (int64_t)idx[i] : i) * ld + j0;
-            __m512 ci = _mm512_set1_ps(c[i]);
-            a0 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m0, r), a0);
-            a1 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m1, r + 16), a1);
-            a2 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m2, r + 32), a2);
-            a3 = _mm512_fmadd_ps(ci, _mm512_maskz_loadu_ps(m3, r + 48), a3);
-        }
-        _mm512_mask_storeu_ps(o, m0, _mm512_add_ps(a0, b0));
-        _mm512_mask_storeu_ps(o + 16, m1, _mm512_add_ps(a1, b1));
-        _mm512_mask_storeu_ps(o + 32, m2, _mm512_add_ps(a2, b2));
-        _mm512_mask_storeu_ps(o + 48, m3, _mm512_add_ps(a3, b3));
+/* One block of up to 64 columns: nb (1..4, a constant after inlining) zmm
+ * accumulators per row set, only the blocks the width needs (a narrow
+ * product, say a 32-wide head or a short causal row, does no work on
+ * masked-off lanes); rows go four at a time into four accumulator sets
+ * (summed at the end) so that consecutive FMAs do not wait on each other. */
+T5 static inline __attribute__((always_inline)) void a5_lc_block(float *o, const float *c, const float *M,
+                                                                 const int32_t *idx, int n, int64_t ld, int nb,
+                                                                 __mmask16 last, bool acc) {
+    __m512 s0[4], s1[4], s2[4], s3[4];
+    for (int k = 0; k < nb; k++) {
+        __mmask16 m = k == nb - 1 ? last : (__mmask16)0xffff;
+        s0[k] = acc ? _mm512_maskz_loadu_ps(m, o + 16 * k) : _mm512_setzero_ps();
+        s1[k] = s2[k] = s3[k] = _mm512_setzero_ps();
+    }
+#define LC_ROW(S, i)                                                                                  \
+    do {                                                                                              \
+        const float *r_ = M + (idx ? (int64_t)idx[i] : (int64_t)(i)) * ld;                            \
+        __m512 c_ = _mm512_set1_ps(c[i]);                                                             \
+        for (int k = 0; k < nb; k++) {                                                                \
+            __m512 v_ = k == nb - 1 ? _mm512_maskz_loadu_ps(last, r_ + 16 * k) : _mm512_loadu_ps(r_ + 16 * k); \
+            S[k] = _mm512_fmadd_ps(c_, v_, S[k]);                                                     \
+        }                                                                                             \
+    } while (0)
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        LC_ROW(s0, i);
+        LC_ROW(s1, i + 1);
+        LC_ROW(s2, i + 2);
+        LC_ROW(s3, i + 3);
+    }
+    for (; i < n; i++) LC_ROW(s0, i);
+#undef LC_ROW
+    for (int k = 0; k < nb; k++) {
+        __mmask16 m = k == nb - 1 ? last : (__mmask16)0xffff;
+        _mm512_mask_storeu_ps(o + 16 * k, m, _mm512_add_ps(_mm512_add_ps(s0[k], s1[k]), _mm512_add_ps(s2[k], s3[k])));
     }
 }
 
-static const drec_kernels k_avx512 = {"avx512", a5_dot, a5_sum, a5_max, a5_axpy, a5_scale,
-                                      a5_add, a5_mul, a5_exp, a5_exp_shift_sum, a5_lincomb};
+T5 static void a5_lincomb(float *out, const float *c, const float *M, const int32_t *idx, int n, int64_t ld, int len,
+                          bool acc) {
+    for (int j0 = 0; j0 < len; j0 += 64) {
+        int w = DREC_MIN(64, len - j0), nb = (w + 15) / 16;
+        __mmask16 last = tail16(w - 16 * (nb - 1));
+        const float *Mj = M + j0;
+        switch (nb) {
+        case 1: a5_lc_block(out + j0, c, Mj, idx, n, ld, 1, last, acc); break;
+        case 2: a5_lc_block(out + j0, c, Mj, idx, n, ld, 2, last, acc); break;
+        case 3: a5_lc_block(out + j0, c, Mj, idx, n, ld, 3, last, acc); break;
+        default: a5_lc_block(out + j0, c, Mj, idx, n, ld, 4, last, acc); break;
+        }
+    }
+}
+
+T5 static void a5_gather(float *out, const float *M, const int32_t *idx, int n, int64_t ld, int len) {
+    for (int m = 0; m < n; m++) {
+        if (m + GATHER_AHEAD < n) {
+            const float *f = M + (int64_t)idx[m + GATHER_AHEAD] * ld;
+            for (int j = 0; j < len; j += 16) _mm_prefetch((const char *)(f + j), _MM_HINT_T0);
+        }
+        const float *r = M + (int64_t)idx[m] * ld;
+        float *o = out + (int64_t)m * len;
+        int j = 0;
+        for (; j + 16 <= len; j += 16) _mm512_storeu_ps(o + j, _mm512_loadu_ps(r + j));
+        if (j < len) _mm512_mask_storeu_ps(o + j, tail16(len - j), _mm512_maskz_loadu_ps(tail16(len - j), r + j));
+    }
+}
+T5 static void a5_scatter(float *out, const float *src, const int32_t *slot, int n, int len) {
+    for (int m = 0; m < n; m++) {
+        int32_t s = slot[m];
+        const float *x = src + (int64_t)m * len;
+        if (s < 0) {
+            float *o = out + (int64_t)~s * len;
+            int j = 0;
+            for (; j + 16 <= len; j += 16) _mm512_storeu_ps(o + j, _mm512_loadu_ps(x + j));
+            if (j < len) _mm512_mask_storeu_ps(o + j, tail16(len - j), _mm512_maskz_loadu_ps(tail16(len - j), x + j));
+        } else {
+            float *o = out + (int64_t)s * len;
+            int j = 0;
+            for (; j + 16 <= len; j += 16) _mm512_storeu_ps(o + j, _mm512_add_ps(_mm512_loadu_ps(o + j), _mm512_loadu_ps(x + j)));
+            if (j < len) {
+                __mmask16 k = tail16(len - j);
+                _mm512_mask_storeu_ps(o + j, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, o + j), _mm512_maskz_loadu_ps(k, x + j)));
+            }
+        }
+    }
+}
+
+static const drec_kernels k_avx512 = {"avx512", a5_dot, a5_sum, a5_max, a5_axpy, a5_scale, a5_fill, a5_add, a5_mul,
+                                      a5_muladd, a5_sigmoid, a5_sigmoid_grad, a5_exp, a5_exp_shift_sum, a5_lincomb,
+                                      a5_gather, a5_scatter};
 
 /* ---- selection ------------------------------------------------------------------ */
 

@@ -24,8 +24,14 @@ typedef struct drec_kernels {
     float (*max)(const float *a, int n);
     void (*axpy)(float *y, float a, const float *x, int n);   /* y += a x */
     void (*scale)(float *y, float a, int n);                  /* y *= a */
+    void (*fill)(float *y, float a, int n);                   /* y = a */
     void (*add)(float *out, const float *a, const float *b, int n);
     void (*mul)(float *out, const float *a, const float *b, int n);
+    void (*muladd)(float *out, const float *a, const float *b, int n);      /* out += a b */
+    /* out = 1 / (1 + exp(-x)); the SIMD paths use a refined reciprocal (~1 ulp) */
+    void (*sigmoid)(float *out, const float *x, int n);
+    /* dx = g y (1 - y), or dx += that when acc (y = sigmoid output) */
+    void (*sigmoid_grad)(float *dx, const float *g, const float *y, int n, bool acc);
     void (*exp)(float *out, const float *x, int n);
     /* out = exp(x - m), returns the sum of out (softmax numerator) */
     float (*exp_shift_sum)(float *out, const float *x, float m, int n);
@@ -34,6 +40,13 @@ typedef struct drec_kernels {
      * The workhorse of attention and spmm: accumulators stay in registers. */
     void (*lincomb)(float *out, const float *c, const float *M, const int32_t *idx, int n, int64_t ld,
                     int len, bool acc);
+    /* Row gather: out row m = M row idx[m] (len floats, rows ld apart),
+     * m < n; table rows are requested a few rows ahead (cache misses). */
+    void (*gather)(float *out, const float *M, const int32_t *idx, int n, int64_t ld, int len);
+    /* Row scatter into a compact buffer: for m < n, s = slot[m]:
+     * out row s += src row m if s >= 0, out row ~s = src row m if s < 0
+     * (a row's first write); rows len floats, contiguous. */
+    void (*scatter)(float *out, const float *src, const int32_t *slot, int n, int len);
 } drec_kernels;
 
 /* The active table (selected on first use from DREC_KERNELS, default auto). */

@@ -116,8 +116,8 @@ drec_tensor *drec_attention(drec_tape *tp, drec_tensor *q, drec_tensor *k, drec_
                 for (int j = 0; j < je; j++)
                     if (!mk[j]) pr[j] = -INFINITY;
             float m = drec_kern->max(pr, je);
-            memset(ot, 0, (size_t)Dh * sizeof(float));
             if (m == -INFINITY) { /* no valid key: output 0, P row 0 */
+                memset(ot, 0, (size_t)Dh * sizeof(float));
                 memset(pr, 0, (size_t)T * sizeof(float));
                 continue;
             }

@@ -10,6 +10,7 @@
 #include "tensor.h"
 
 #include <math.h>
+#include <omp.h>
 
 /* ---- linear (+ fused activation) ------------------------------------------ */
 
@@ -23,15 +24,7 @@ static void act_forward(drec_act act, float *v, int64_t n) {
         for (int64_t i = 0; i < n; i++) v[i] = v[i] > 0 ? v[i] : 0.0f;
         break;
     case DREC_ACT_SIGMOID:
-        for (int64_t i = 0; i < n; i += 4096) {
-            int m = (int)DREC_MIN(4096, n - i);
-            float *w = v + i;
-            #pragma omp simd
-            for (int j = 0; j < m; j++) w[j] = -w[j];
-            drec_kern->exp(w, w, m);
-            #pragma omp simd
-            for (int j = 0; j < m; j++) w[j] = 1.0f / (1.0f + w[j]);
-        }
+        for (int64_t i = 0; i < n; i += 4096) drec_kern->sigmoid(v + i, v + i, (int)DREC_MIN(4096, n - i));
         break;
     case DREC_ACT_TANH:
         for (int64_t i = 0; i < n; i += 4096) {
@@ -58,8 +51,7 @@ static void act_backward(drec_act act, float *dz, const float *dy, const float *
         }
         break;
     case DREC_ACT_SIGMOID:
-        #pragma omp simd
-        for (int64_t i = 0; i < n; i++) dz[i] = dy[i] * y[i] * (1 - y[i]);
+        for (int64_t i = 0; i < n; i += 1 << 20) drec_kern->sigmoid_grad(dz + i, dy + i, y + i, (int)DREC_MIN(1 << 20, n - i), false);
         break;
     default:
         #pragma omp simd
@@ -68,26 +60,79 @@ static void act_backward(drec_act act, float *dz, const float *dy, const float *
     }
 }
 
+/* Threads for a linear layer: large enough products run in ONE parallel
+ * region per direction, each thread on independent output blocks with
+ * single-threaded sgemm (forward and dx: its rows of the batch; dW: its rows,
+ * i.e. input features; db: its columns).  One region instead of one per
+ * product matters: waking a sleeping OpenMP team costs tens of microseconds
+ * on a shared machine (passive wait policy), as much as a small product.
+ * Blocks are whole 16-row panels fixed by the thread count, and every
+ * element sums in the same order as in one thread's call. */
+static bool linear_parallel(int B, int K, int D) {
+    return omp_get_max_threads() > 1 && !omp_in_parallel() && B >= 32 && (double)B * K * D >= 8e6;
+}
+static inline void panel_range(int n, int t, int nt, int *r0, int *r1) {
+    int panels = (n + 15) / 16;
+    *r0 = DREC_MIN(n, panels * t / nt * 16);
+    *r1 = DREC_MIN(n, panels * (t + 1) / nt * 16);
+}
+
+/* db += column sums of dz [B,D] over columns [c0,c1): rows in order, as a
+ * linear combination with weights 1 */
+static void bias_grad(float *db, const float *dz, const float *ones, int B, int D, int c0, int c1) {
+    if (c1 > c0) drec_kern->lincomb(db + c0, ones, dz + c0, NULL, B, D, c1 - c0, true);
+}
+
 static void linear_backward(drec_tape *tp, drec_node *nd) {
     drec_tensor *y = nd->out, *x = nd->in[0], *W = nd->in[1], *b = nd->in[2];
     drec_act act = (drec_act)nd->i[0];
     int B = (int)drec_rows(x), K = drec_cols(x), D = drec_cols(W);
     const float *dy = y->grad;
     float *dz = (float *)dy;
-    if (act != DREC_ACT_NONE) {
-        dz = drec_tape_floats(tp, y->n);
-        act_backward(act, dz, dy, y->data, y->n);
+    if (act != DREC_ACT_NONE) dz = drec_tape_floats(tp, y->n);
+    bool assign = false;
+    float *dx = x->requires_grad ? drec_grad_first(tp, x, &assign) : NULL;
+    float *dW = W->requires_grad ? drec_grad(tp, W) : NULL;
+    float *db = b && b->requires_grad ? drec_grad(tp, b) : NULL;
+    float *ones = NULL;
+    if (db) {
+        ones = drec_tape_floats(tp, B);
+        drec_kern->fill(ones, 1.0f, B);
     }
-    if (x->requires_grad) {
-        bool assign;
-        float *dx = drec_grad_first(tp, x, &assign);
-        drec_sgemm(false, true, B, K, D, 1, dz, D, W->data, D, assign ? 0.0f : 1.0f, dx, K);
+    if (!linear_parallel(B, K, D)) {
+        if (act != DREC_ACT_NONE) act_backward(act, dz, dy, y->data, y->n);
+        if (dx) drec_sgemm(false, true, B, K, D, 1, dz, D, W->data, D, assign ? 0.0f : 1.0f, dx, K);
+        if (dW) drec_sgemm(true, false, K, D, B, 1, x->data, K, dz, D, 1, dW, D);
+        if (db) bias_grad(db, dz, ones, B, D, 0, D);
+        return;
     }
-    if (W->requires_grad) drec_sgemm(true, false, K, D, B, 1, x->data, K, dz, D, 1, drec_grad(tp, W), D);
-    if (b && b->requires_grad) {
-        float *db = drec_grad(tp, b);
-        for (int i = 0; i < B; i++) drec_kern->add(db, db, dz + (int64_t)i * D, D);
+    #pragma omp parallel
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads(), r0, r1;
+        panel_range(B, t, nt, &r0, &r1);
+        if (act != DREC_ACT_NONE) {
+            act_backward(act, dz + (int64_t)r0 * D, dy + (int64_t)r0 * D, y->data + (int64_t)r0 * D,
+                         (int64_t)(r1 - r0) * D);
+            #pragma omp barrier
+        }
+        if (dx && r1 > r0)
+            drec_sgemm(false, true, r1 - r0, K, D, 1, dz + (int64_t)r0 * D, D, W->data, D, assign ? 0.0f : 1.0f,
+                       dx + (int64_t)r0 * K, K);
+        int k0, k1;
+        panel_range(K, t, nt, &k0, &k1);
+        if (dW && k1 > k0) drec_sgemm(true, false, k1 - k0, D, B, 1, x->data + k0, K, dz, D, 1, dW + (int64_t)k0 * D, D);
+        if (db) bias_grad(db, dz, ones, B, D, D * t / nt, D * (t + 1) / nt);
     }
+}
+
+static void linear_forward_rows(float *y, const float *x, const float *W, const float *b, drec_act act, int r0,
+                                int r1, int K, int D) {
+    if (r1 <= r0) return;
+    float *yr = y + (int64_t)r0 * D;
+    if (b)
+        for (int i = r0; i < r1; i++) memcpy(y + (int64_t)i * D, b, (size_t)D * sizeof(float));
+    drec_sgemm(false, false, r1 - r0, D, K, 1, x + (int64_t)r0 * K, K, W, D, b ? 1.0f : 0.0f, yr, D);
+    act_forward(act, yr, (int64_t)(r1 - r0) * D);
 }
 
 drec_tensor *drec_linear(drec_tape *tp, drec_tensor *x, drec_tensor *W, drec_tensor *b, drec_act act) {
@@ -98,10 +143,17 @@ drec_tensor *drec_linear(drec_tape *tp, drec_tensor *x, drec_tensor *W, drec_ten
     memcpy(shape, x->shape, sizeof(shape));
     shape[x->ndim - 1] = D;
     drec_tensor *y = drec_tnew(tp, x->ndim, shape);
-    if (b)
-        for (int i = 0; i < B; i++) memcpy(y->data + (int64_t)i * D, b->data, (size_t)D * sizeof(float));
-    drec_sgemm(false, false, B, D, K, 1, x->data, K, W->data, D, b ? 1.0f : 0.0f, y->data, D);
-    act_forward(act, y->data, y->n);
+    const float *bv = b ? b->data : NULL;
+    if (linear_parallel(B, K, D)) {
+        #pragma omp parallel
+        {
+            int r0, r1;
+            panel_range(B, omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
+            linear_forward_rows(y->data, x->data, W->data, bv, act, r0, r1, K, D);
+        }
+    } else {
+        linear_forward_rows(y->data, x->data, W->data, bv, act, 0, B, K, D);
+    }
     drec_node *nd = drec_tape_record(tp, linear_backward, y, x, W, b, NULL);
     if (nd) nd->i[0] = act;
     return y;

@@ -130,34 +130,107 @@ static inline const float *brow(int mode, const float *b, int64_t r, int D) {
     }
 }
 
+/* Contiguous loops over n elements in blocks the kernels take (int n). */
+#define BLK (1 << 20)
+static void copy_or_add(float *d, const float *g, int64_t n, bool assign) {
+    if (assign) {
+        memcpy(d, g, (size_t)n * sizeof(float));
+        return;
+    }
+    for (int64_t i = 0; i < n; i += BLK) drec_kern->add(d + i, d + i, g + i, (int)DREC_MIN(BLK, n - i));
+}
+static void mul_or_muladd(float *d, const float *g, const float *x, int64_t n, bool assign) {
+    for (int64_t i = 0; i < n; i += BLK) {
+        int m = (int)DREC_MIN(BLK, n - i);
+        if (assign) drec_kern->mul(d + i, g + i, x + i, m);
+        else drec_kern->muladd(d + i, g + i, x + i, m);
+    }
+}
+
+/* The common cases take whole-buffer kernels (no per-row calls, no zeroing
+ * pass): an add's or sub's gradient into a passes g through (shared when a
+ * has none yet), a product's is one multiply over the buffer (or a row
+ * broadcast per row), a row-broadcast add's b gets column sums. */
 static void binary_backward(drec_tape *tp, drec_node *nd) {
     drec_tensor *a = nd->in[0], *b = nd->in[1], *out = nd->out;
     int op = nd->i[0], mode = nd->i[1], D = drec_cols(a);
-    int64_t R = drec_rows(a);
+    int64_t R = drec_rows(a), n = a->n;
     bool vec = mode == BC_SAME || mode == BC_ROW;
-    const float *g = out->grad, *av = a->data, *bv = b->data;
+    float *g = out->grad;
+    const float *av = a->data, *bv = b->data;
+    bool shared = false;
     if (a->requires_grad) {
-        bool assign;
-        float *da = drec_grad_first(tp, a, &assign);
-        DREC_PAR_FOR(a->n > PAR_MIN,
-        for (int64_t r = 0; r < R; r++) bwd_a_row(op, vec, da + r * D, g + r * D, brow(mode, bv, r, D), D, assign););
+        if ((op == OP_ADD || op == OP_SUB) && (shared = drec_grad_share(tp, a, g))) {
+            /* a->grad is g now; b's part below reads g before anyone adds to it */
+        } else if (op == OP_ADD || op == OP_SUB) {
+            bool assign;
+            float *da = drec_grad_first(tp, a, &assign);
+            copy_or_add(da, g, n, assign);
+        } else if (op == OP_MUL && mode == BC_SAME && b->requires_grad) {
+            bool assign; /* b's part needs g: no sharing */
+            float *da = drec_grad_first(tp, a, &assign);
+            mul_or_muladd(da, g, bv, n, assign);
+        } else if (op == OP_MUL && mode == BC_SAME) {
+            bool assign = drec_grad_share(tp, a, g); /* in place: da[i] = g[i] b[i] */
+            float *da = assign ? g : drec_grad(tp, a);
+            mul_or_muladd(da, g, bv, n, assign);
+        } else if (op == OP_MUL && mode == BC_ROW) {
+            bool assign;
+            float *da = drec_grad_first(tp, a, &assign);
+            DREC_PAR_FOR(n > PAR_MIN,
+            for (int64_t r = 0; r < R; r++) {
+                if (assign) drec_kern->mul(da + r * D, g + r * D, bv, D);
+                else drec_kern->muladd(da + r * D, g + r * D, bv, D);
+            });
+        } else {
+            bool assign;
+            float *da = drec_grad_first(tp, a, &assign);
+            DREC_PAR_FOR(n > PAR_MIN,
+            for (int64_t r = 0; r < R; r++) bwd_a_row(op, vec, da + r * D, g + r * D, brow(mode, bv, r, D), D, assign););
+        }
     }
     if (b->requires_grad) {
         bool assign = false;
-        float *db = mode == BC_SAME ? drec_grad_first(tp, b, &assign) : drec_grad(tp, b);
         switch (mode) {
         case BC_SAME:
-            DREC_PAR_FOR(a->n > PAR_MIN,
-            for (int64_t r = 0; r < R; r++) bwd_b_row(op, db + r * D, g + r * D, av + r * D, bv + r * D, D, assign););
+            if (op == OP_ADD && b != a && !shared && drec_grad_share(tp, b, g)) break;
+            {
+                float *db;
+                if (op == OP_MUL && b != a && !shared && drec_grad_share(tp, b, g)) {
+                    db = g, assign = true; /* a's part is done: db[i] = g[i] a[i] in place */
+                } else {
+                    db = drec_grad_first(tp, b, &assign);
+                }
+                if (op == OP_ADD) copy_or_add(db, g, n, assign);
+                else if (op == OP_MUL) mul_or_muladd(db, g, av, n, assign);
+                else
+                    DREC_PAR_FOR(n > PAR_MIN,
+                    for (int64_t r = 0; r < R; r++) bwd_b_row(op, db + r * D, g + r * D, av + r * D, bv + r * D, D, assign););
+            }
             break;
-        case BC_ROW: /* rows summed in order */
-            for (int64_t r = 0; r < R; r++) bwd_b_row(op, db, g + r * D, av + r * D, bv, D, false);
+        case BC_ROW: { /* rows summed in order */
+            float *db = drec_grad(tp, b);
+            if (op == OP_ADD) {
+                /* column sums as a linear combination of the rows with weights 1 */
+                float *ones = drec_tape_floats(tp, R);
+                for (int64_t r = 0; r < R; r++) ones[r] = 1.0f;
+                for (int64_t r = 0; r < R; r += BLK)
+                    drec_kern->lincomb(db, ones, g + r * D, NULL, (int)DREC_MIN(BLK, R - r), D, D, true);
+            } else if (op == OP_MUL) {
+                for (int64_t r = 0; r < R; r++) drec_kern->muladd(db, g + r * D, av + r * D, D);
+            } else {
+                for (int64_t r = 0; r < R; r++) bwd_b_row(op, db, g + r * D, av + r * D, bv, D, false);
+            }
             break;
-        case BC_COL:
-            DREC_PAR_FOR(a->n > PAR_MIN,
+        }
+        case BC_COL: {
+            float *db = drec_grad(tp, b);
+            DREC_PAR_FOR(n > PAR_MIN,
             for (int64_t r = 0; r < R; r++) db[r] += bwd_b_scalar(op, g + r * D, av + r * D, bv[r], D););
             break;
+        }
         default: {
+            float *db = drec_grad(tp, b);
             double s = 0;
             for (int64_t r = 0; r < R; r++) s += bwd_b_scalar(op, g + r * D, av + r * D, bv[0], D);
             db[0] += (float)s;
@@ -201,46 +274,34 @@ static inline float gelu_d(float x) {
     return 0.5f * (1.0f + erff(x * 0.70710678118654752f)) + x * 0.39894228040143268f * expf(-0.5f * x * x);
 }
 
-/* dx += g * f'(x) over [i0, i1), one loop per op so each vectorises */
+/* dx (+)= g * f'(x) over [i0, i1), one loop per op so each vectorises; dx
+ * may be g itself (element-wise in place), so assign stores, never zeroes first */
+#define UBWD(expr)                                                                        \
+    do {                                                                                  \
+        if (assign) {                                                                     \
+            _Pragma("omp simd") for (int64_t i = i0; i < i1; i++) dx[i] = (expr);         \
+        } else {                                                                          \
+            _Pragma("omp simd") for (int64_t i = i0; i < i1; i++) dx[i] += (expr);        \
+        }                                                                                 \
+    } while (0)
 static void unary_bwd_range(int op, float c, float *dx, const float *g, const float *xv, const float *yv,
                             int64_t i0, int64_t i1, bool assign) {
-    if (assign) memset(dx + i0, 0, (size_t)(i1 - i0) * sizeof(float)); /* in cache: cheap */
     switch (op) {
-    case U_SCALE:
-        #pragma omp simd
-        for (int64_t i = i0; i < i1; i++) dx[i] += g[i] * c;
-        break;
-    case U_ADDS:
-        #pragma omp simd
-        for (int64_t i = i0; i < i1; i++) dx[i] += g[i];
-        break;
-    case U_RELU:
-        #pragma omp simd
-        for (int64_t i = i0; i < i1; i++) {
-            float gi = g[i];
-            dx[i] += xv[i] > 0 ? gi : 0.0f;
-        }
-        break;
-    case U_LEAKY:
-        #pragma omp simd
-        for (int64_t i = i0; i < i1; i++) {
-            float gi = g[i];
-            dx[i] += xv[i] > 0 ? gi : c * gi;
-        }
-        break;
+    case U_SCALE: UBWD(g[i] * c); break;
+    case U_ADDS: UBWD(g[i]); break;
+    case U_RELU: UBWD(xv[i] > 0 ? g[i] : 0.0f); break;
+    case U_LEAKY: UBWD(xv[i] > 0 ? g[i] : c * g[i]); break;
     case U_GELU:
-        for (int64_t i = i0; i < i1; i++) dx[i] += g[i] * gelu_d(xv[i]);
+        if (assign)
+            for (int64_t i = i0; i < i1; i++) dx[i] = g[i] * gelu_d(xv[i]);
+        else
+            for (int64_t i = i0; i < i1; i++) dx[i] += g[i] * gelu_d(xv[i]);
         break;
-    case U_SIGMOID:
-        #pragma omp simd
-        for (int64_t i = i0; i < i1; i++) dx[i] += g[i] * yv[i] * (1 - yv[i]);
-        break;
-    default:
-        #pragma omp simd
-        for (int64_t i = i0; i < i1; i++) dx[i] += g[i] * (1 - yv[i] * yv[i]);
-        break;
+    case U_SIGMOID: drec_kern->sigmoid_grad(dx + i0, g + i0, yv + i0, (int)(i1 - i0), !assign); break;
+    default: UBWD(g[i] * (1 - yv[i] * yv[i])); break;
     }
 }
+#undef UBWD
 
 static void unary_fwd_range(int op, float c, float *o, const float *xv, int64_t i0, int64_t i1) {
     switch (op) {
@@ -269,21 +330,19 @@ static void unary_fwd_range(int op, float c, float *o, const float *xv, int64_t 
     case U_GELU:
         for (int64_t i = i0; i < i1; i++) o[i] = gelu_f(xv[i]);
         break;
+    case U_SIGMOID:
+        drec_kern->sigmoid(o + i0, xv + i0, (int)(i1 - i0));
+        break;
     default: {
-        /* sigmoid(x) = 1/(1+e^-x); tanh(x) = 2 sigmoid(2x) - 1, through the SIMD exp */
-        float k = op == U_SIGMOID ? -1.0f : -2.0f;
+        /* tanh(x) = 2 sigmoid(2x) - 1, through the SIMD exp */
+        float k = -2.0f;
         float *oo = o + i0;
         int m = (int)(i1 - i0);
         #pragma omp simd
         for (int j = 0; j < m; j++) oo[j] = k * xv[i0 + j];
         drec_kern->exp(oo, oo, m);
-        if (op == U_SIGMOID) {
-            #pragma omp simd
-            for (int j = 0; j < m; j++) oo[j] = 1.0f / (1.0f + oo[j]);
-        } else {
-            #pragma omp simd
-            for (int j = 0; j < m; j++) oo[j] = 2.0f / (1.0f + oo[j]) - 1.0f;
-        }
+        #pragma omp simd
+        for (int j = 0; j < m; j++) oo[j] = 2.0f / (1.0f + oo[j]) - 1.0f;
     }
     }
 }
@@ -295,8 +354,8 @@ static void unary_backward(drec_tape *tp, drec_node *nd) {
     int op = nd->i[0];
     float c = nd->f[0];
     int64_t n = x->n;
-    bool assign;
-    float *dx = drec_grad_first(tp, x, &assign);
+    bool assign = drec_grad_share(tp, x, y->grad); /* element-wise: in place over y's gradient */
+    float *dx = assign ? y->grad : drec_grad_first(tp, x, &assign);
     const float *g = y->grad, *xv = x->data, *yv = y->data;
     DREC_PAR_FOR(n > PAR_MIN,
     for (int64_t i = 0; i < n; i += CHUNK) unary_bwd_range(op, c, dx, g, xv, yv, i, DREC_MIN(n, i + CHUNK), assign););

@@ -33,13 +33,25 @@ static void scatter_rows(float *dst, int D, const int32_t *idx, const float *src
 }
 
 static void gather_rows(float *dst, int D, const int32_t *idx, const float *src, int64_t M) {
-    DREC_PAR_FOR(M * D > PAR_MIN,
-    for (int64_t m = 0; m < M; m++) memcpy(dst + m * D, src + (int64_t)idx[m] * D, (size_t)D * sizeof(float)););
+    if (M * D <= PAR_MIN) {
+        drec_kern->gather(dst, src, idx, (int)M, D, D);
+        return;
+    }
+    DREC_PAR(true, {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int64_t m0 = M * t / nt, m1 = M * (t + 1) / nt;
+        drec_kern->gather(dst + m0 * D, src, idx + m0, (int)(m1 - m0), D, D);
+    });
 }
 
 static void check_ids(const drec_tensor *ids, int64_t N) {
     DREC_ASSERT(ids->dtype == DREC_I32);
-    for (int64_t i = 0; i < ids->n; i++) DREC_ASSERT(ids->idx[i] >= 0 && ids->idx[i] < N);
+    int32_t lo = 0, hi = 0; /* a min/max pass vectorises; a test per id would not */
+    for (int64_t i = 0; i < ids->n; i++) {
+        lo = ids->idx[i] < lo ? ids->idx[i] : lo;
+        hi = ids->idx[i] > hi ? ids->idx[i] : hi;
+    }
+    DREC_ASSERT(lo >= 0 && (ids->n == 0 || hi < N));
 }
 
 /* Touches every id's row; returns each lookup's slot in p->sgrad (arena). */
@@ -64,8 +76,28 @@ static void embedding_backward(drec_tape *tp, drec_node *nd) {
         return;
     }
     /* compact rows: slot k of sgrad gathers every lookup of row touched[k] */
-    int32_t *slots = touch_all(tp, p, ids);
-    scatter_rows(p->sgrad, D, slots, dout, NULL, ids->n);
+    if (ids->n * D > PAR_MIN) {
+        int32_t *slots = touch_all(tp, p, ids);
+        scatter_rows(p->sgrad, D, slots, dout, NULL, ids->n);
+        return;
+    }
+    /* small batches: the slots are assigned first (a row's first lookup this
+     * step marked ~slot, which copies instead of adding: no zeroing pass),
+     * then one kernel call moves every gradient row */
+    int32_t *slots = drec_arena_alloc(&tp->arena, (size_t)ids->n * sizeof(int32_t));
+    for (int64_t i = 0; i < ids->n; i++) {
+        if (i + 16 < ids->n) __builtin_prefetch(p->slot + ids->idx[i + 16]);
+        int32_t r = ids->idx[i], s = p->slot[r];
+        if (s < 0) {
+            if (p->n_touched == p->cap_touched) drec_param_grow_touched(p);
+            s = p->n_touched++;
+            p->slot[r] = s;
+            p->touched[s] = r;
+            s = ~s;
+        }
+        slots[i] = s;
+    }
+    drec_kern->scatter(p->sgrad, dout, slots, (int)ids->n, D);
 }
 
 drec_tensor *drec_embedding(drec_tape *tp, drec_param *table, drec_tensor *ids) {

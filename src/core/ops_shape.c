@@ -207,8 +207,7 @@ static void reduce_backward(drec_tape *tp, drec_node *nd) {
     int64_t n = x->n;
     float c = op == R_MEAN ? g / (float)n : g;
     if (assign && (op == R_SUM || op == R_MEAN)) {
-        DREC_PAR_FOR(n > PAR_MIN,
-        for (int64_t i = 0; i < n; i++) dx[i] = c;);
+        for (int64_t i = 0; i < n; i += 1 << 20) drec_kern->fill(dx + i, c, (int)DREC_MIN(1 << 20, n - i));
         return;
     }
     if (assign) memset(dx, 0, (size_t)n * sizeof(float));

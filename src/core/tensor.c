@@ -190,7 +190,14 @@ float *drec_grad_first(drec_tape *tp, drec_tensor *t, bool *assign) {
     return drec_grad(tp, t);
 }
 
+bool drec_grad_share(drec_tape *tp, drec_tensor *t, float *g) {
+    if (t->grad || t->param || g == tp->seed) return false;
+    t->grad = g;
+    return true;
+}
+
 void drec_backward_seed(drec_tape *tp, drec_tensor *out, const float *seed) {
+    tp->seed = seed;
     if (!out->grad && !out->param) {
         /* Nothing downstream of `out` runs, so nothing writes this gradient:
          * backward only reads it, and the seed can serve as it is. */
@@ -204,6 +211,7 @@ void drec_backward_seed(drec_tape *tp, drec_tensor *out, const float *seed) {
         if (!nd->out->grad) continue; /* nothing flowed into this node */
         nd->backward(tp, nd);
     }
+    tp->seed = NULL;
 }
 
 void drec_backward(drec_tape *tp, drec_tensor *loss) {

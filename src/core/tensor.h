@@ -222,6 +222,7 @@ typedef struct drec_tape {
     bool training;
     bool no_grad;           /* set to record nothing (inference) */
     drec_rng rng;
+    const float *seed;      /* the caller's seed buffer while backward runs (read-only) */
 } drec_tape;
 
 /* initial_bytes = 0 picks 1 MiB; the arena grows to fit. */
@@ -263,6 +264,15 @@ float *drec_grad(drec_tape *tp, drec_tensor *t);
  * *assign is set, so the op stores (=) instead of adding (+=) and no memset
  * is spent; later contributors find the buffer and add. */
 float *drec_grad_first(drec_tape *tp, drec_tensor *t, bool *assign);
+/* For an element-wise backward (t's gradient element i depends on the
+ * output gradient g's element i only): when t has no gradient yet, t takes
+ * g's buffer itself and this returns true; the op then leaves it as it is
+ * (an add's pass-through) or overwrites it in place with its contribution,
+ * after every other read of g.  No copy, and the step's working set shrinks
+ * by a buffer.  Safe because backward visits nodes newest first: an op's
+ * output gradient is complete when its node runs and never read after.
+ * Not for parameters, nor for the caller's seed (read-only). */
+bool drec_grad_share(drec_tape *tp, drec_tensor *t, float *g);
 
 /* ---- ops -------------------------------------------------------------------
  * Every op returns a new tensor from the arena.  "(grad: x, W)" lists the

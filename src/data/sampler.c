@@ -88,6 +88,13 @@ drec_sampler *drec_sampler_new(const drec_dataset *data, double alpha, uint64_t 
         m = w;
         s->ptr[u + 1] = m;
     }
+    s->words = ((int64_t)s->n_items + 63) / 64;
+    if (s->n_users > 0 && s->words * 8 <= DREC_SAMPLER_BITMAP / s->n_users) {
+        s->seen_bits = drec_calloc((size_t)s->n_users * (size_t)s->words, sizeof *s->seen_bits);
+        for (int32_t u = 0; u < s->n_users; u++)
+            for (int64_t k = s->ptr[u]; k < s->ptr[u + 1]; k++)
+                s->seen_bits[u * s->words + (s->items[k] >> 6)] |= (uint64_t)1 << (s->items[k] & 63);
+    }
     if (s->alpha > 0 && s->n_items > 0) {
         s->weight = drec_malloc((size_t)s->n_items * sizeof *s->weight);
         for (int32_t i = 0; i < s->n_items; i++) {
@@ -107,6 +114,7 @@ void drec_sampler_free(drec_sampler *s) {
     if (!s) return;
     free(s->ptr);
     free(s->items);
+    free(s->seen_bits);
     free(s->weight);
     drec_alias_free(&s->alias);
     free(s);
@@ -133,7 +141,13 @@ static bool in_sorted(const int32_t *a, int64_t n, int32_t x) {
     return lo < n && a[lo] == x;
 }
 
+static inline bool bit_seen(const drec_sampler *s, int32_t user, int32_t item) {
+    return s->seen_bits[user * s->words + (item >> 6)] >> (item & 63) & 1;
+}
+
 bool drec_sampler_seen(const drec_sampler *s, int32_t user, int32_t item) {
+    if (s->seen_bits && user >= 0 && user < s->n_users && item >= 0 && item < s->n_items)
+        return bit_seen(s, user, item);
     int64_t n;
     const int32_t *a = drec_sampler_user_items(s, user, &n);
     return in_sorted(a, n, item);
@@ -189,9 +203,10 @@ int32_t drec_sampler_neg(drec_sampler *s, drec_rng *rng, int32_t user) {
     if (n_seen >= s->n_items) return -1;
     /* Rejection costs 1 / (unseen share) draws on average; past 64 tries the
      * user has seen nearly everything and the exact scan is cheaper. */
+    bool bits = s->seen_bits && user >= 0 && user < s->n_users;
     for (int t = 0; t < 64; t++) {
         int32_t i = draw_any(s, r);
-        if (!in_sorted(seen, n_seen, i)) return i;
+        if (bits ? !bit_seen(s, user, i) : !in_sorted(seen, n_seen, i)) return i;
     }
     return draw_exact(s, r, seen, n_seen);
 }

@@ -7,8 +7,10 @@
  * A negative for user u is an item u never had in the data the sampler was
  * built from, drawn either uniformly (alpha = 0) or with probability
  * proportional to popularity^alpha (alpha > 0; word2vec uses 0.75), via
- * Walker's alias method (O(1) per draw).  Seen items are rejected with a
- * binary search in the user's sorted, de-duplicated item list; a user who
+ * Walker's alias method (O(1) per draw).  Seen items are rejected by one
+ * bit test in a users x items bitmap when that fits in DREC_SAMPLER_BITMAP
+ * bytes, else by a binary search in the user's sorted, de-duplicated item
+ * list (both are always built from the same lists); a user who
  * has seen nearly everything falls back on an exact scan of the unseen
  * items, so a draw always terminates.  Same rng state = same draws.
  *
@@ -40,10 +42,15 @@ bool drec_alias_build(drec_alias *a, const double *w, int32_t n);
 int32_t drec_alias_draw(const drec_alias *a, drec_rng *r);
 void drec_alias_free(drec_alias *a);
 
+/* The largest seen-bitmap a sampler builds (16 MiB: e.g. 13k users x 10k items). */
+#define DREC_SAMPLER_BITMAP ((int64_t)16 << 20)
+
 typedef struct drec_sampler {
     int32_t n_users, n_items;
     int64_t *ptr;         /* (U + 1) */
     int32_t *items;       /* (ptr[U]) each user's items, sorted, unique */
+    uint64_t *seen_bits;  /* (U, words) bit i of row u: u had item i; NULL when too large */
+    int64_t words;        /* 64-bit words per bitmap row */
     double alpha;         /* 0 = uniform */
     double *weight;       /* (I) popularity^alpha, NULL when uniform */
     drec_alias alias;     /* over weight, when alpha > 0 */

@@ -149,6 +149,35 @@ drec_status drec_protocol_split(const drec_protocol *p, const drec_dataset *ds, 
 
 /* ---- the run ---------------------------------------------------------------- */
 
+/* Early stopping needs data the model is not tested on: a validation part
+ * carved from the training part the way the protocol carves its test part
+ * (each user's latest training item for the leave-one-out protocols, the
+ * latest rows for temporal and sessions, else a seeded `frac` of the rows). */
+static drec_status carve_validation(const drec_protocol *p, const drec_dataset *train, double frac, uint64_t seed,
+                                    drec_eval_split *val) {
+    memset(val, 0, sizeof *val);
+    drec_dataset *tr = NULL, *va = NULL;
+    drec_status st;
+    switch (p->kind) {
+    case DREC_PROTO_LOO_SAMPLED:
+    case DREC_PROTO_LOO_FULL: st = drec_split_loo(train, &tr, &va); break;
+    case DREC_PROTO_TEMPORAL: st = drec_split_temporal(train, frac, &tr, &va); break;
+    case DREC_PROTO_SESSION_LAST: st = drec_split_session_last(train, p->frac, &tr, &va); break;
+    default: st = drec_split_holdout(train, frac, seed ^ 0x76616c6964ULL, &tr, &va);
+    }
+    if (st) return drec_fail_wrap(st, "validation part of %s", p->name);
+    if (va->n == 0) {
+        drec_dataset_free(tr);
+        drec_dataset_free(va);
+        return drec_fail(DREC_ERR_INPUT, "%s: the training part is too small to hold out a validation part",
+                         p->name);
+    }
+    val->train = tr;
+    val->test = va;
+    val->own_train = val->own_test = true;
+    return DREC_OK;
+}
+
 typedef struct val_ctx {
     const drec_eval_split *split;
     drec_eval_opts opts;
@@ -219,10 +248,18 @@ drec_status drec_protocol_run(const char *model, const drec_params *hp, const dr
     memset(out, 0, sizeof *out);
     snprintf(out->name, sizeof out->name, "%s", model);
     long seed = 1, patience = 0;
+    double val_frac = 0.1;
     drec_status st = DREC_OK;
     if (hp) st = drec_params_int(hp, "seed", 1, &seed);
     if (!st && hp) st = drec_params_int(hp, "patience", 0, &patience);
     if (st) return st;
+    /* A model that holds out its own validation rows (val=F: the CTR
+     * models) stops early on them; the protocol then only monitors. */
+    bool own_val = hp && drec_params_get(hp, "val");
+    if (!own_val && hp) st = drec_params_float(hp, "val", 0.1, &val_frac);
+    if (st) return st;
+    if (!own_val && patience > 0 && !(val_frac > 0 && val_frac < 1))
+        return drec_fail(DREC_ERR_USAGE, "val: the validation fraction must be in (0, 1)");
     int folds = drec_protocol_folds(p, ds);
     if (max_folds > 0 && folds > max_folds) folds = max_folds;
     drec_eval_opts eo = *o;
@@ -235,7 +272,16 @@ drec_status drec_protocol_run(const char *model, const drec_params *hp, const dr
         drec_eval_split sp;
         st = drec_protocol_split(p, ds, f, (uint64_t)seed, &sp);
         if (st) break;
-        val_ctx vc = {.split = &sp};
+        /* With patience, the model trains on the training part less a
+         * validation part, stops on it and keeps its best epoch; without,
+         * the test part's metric is recorded per epoch, for the curve only. */
+        drec_eval_split vs = {0};
+        bool early = patience > 0 && !own_val;
+        if (early && (st = carve_validation(p, sp.train, val_frac, (uint64_t)seed, &vs))) {
+            drec_eval_split_free(&sp);
+            break;
+        }
+        val_ctx vc = {.split = early ? &vs : &sp};
         vc.metric = (drec_metric){eo.mode == DREC_EVAL_ROWS ? DREC_M_AUC : DREC_M_NDCG, eo.mode == DREC_EVAL_ROWS ? 0 : 10};
         vc.opts = eo;
         vc.opts.metrics = &vc.metric;
@@ -243,7 +289,8 @@ drec_status drec_protocol_run(const char *model, const drec_params *hp, const dr
         vc.opts.max_units = 2000;
         vc.opts.bootstrap = 0;
         vc.opts.keep_lists = false;
-        drec_fit_ctx ctx = {.validate = validate, .user = &vc, .metric_name = NULL, .patience = (int)patience};
+        drec_fit_ctx ctx = {.validate = validate, .user = &vc, .metric_name = NULL,
+                            .patience = early ? (int)patience : 0, .keep_best = early};
         /* A rating protocol (only rmse/mae asked) is monitored by RMSE
          * through predict, as -rmse: ranking every item every epoch would
          * cost many times the training of a rating model. */
@@ -255,7 +302,8 @@ drec_status drec_protocol_run(const char *model, const drec_params *hp, const dr
         char vname[32];
         ctx.metric_name = rating_only ? "-rmse" : drec_metric_name(&vc.metric, vname, sizeof vname);
         drec_model *m = NULL;
-        st = drec_model_train_ctx(model, sp.train, hp, &ctx, &m);
+        st = drec_model_train_ctx(model, early ? vs.train : sp.train, hp, &ctx, &m);
+        drec_eval_split_free(&vs);
         if (st) {
             drec_eval_split_free(&sp);
             break;
@@ -279,6 +327,7 @@ drec_status drec_protocol_run(const char *model, const drec_params *hp, const dr
                 memcpy(out->val_curve, m->val_curve, (size_t)m->n_epochs * sizeof *out->val_curve);
             }
             snprintf(out->val_metric, sizeof out->val_metric, "%s", vname);
+            out->val_on_test = !early;
         }
         merge_fold(&out->eval, &r, sum, sumsq, f);
         if (keep_model && f == 0)

@@ -69,12 +69,17 @@ typedef struct drec_run {
     int n_epochs;                       /* curves of the first fold's model */
     float *loss_curve, *val_curve;
     char val_metric[32];
+    bool val_on_test;                   /* the curve is the test part's (no validation part) */
     drec_model *model;                  /* the (first fold's) model when keep_model */
 } drec_run;
 
 /* Trains `model` (hyper-parameters hp) on each fold's training part, with a
- * validation hook that records val_metric on the test part after each
- * epoch (monitoring only: no early stopping unless hp sets patience), and
+ * hook that records val_metric after each epoch: on the test part, for
+ * monitoring only, unless hp sets patience=N; then a validation part
+ * (val=F of the training rows, default 0.1, or each user's latest item
+ * under the leave-one-out protocols) is held out of the training part, and
+ * training stops after N epochs without gain there and keeps its best
+ * epoch.  A model given val=F itself holds out its own (CTR models).  It
  * evaluates it with o (o->mode is taken from the protocol).  max_folds > 0
  * limits the folds run.  out is filled; free with drec_run_free. */
 drec_status drec_protocol_run(const char *model, const drec_params *hp, const drec_dataset *ds,

@@ -177,7 +177,8 @@ static void curve_chart(sb *b, const drec_run *run, int r) {
     sbf(b, "<svg class='chart' width='%g' height='%g' viewBox='0 0 %g %g' role='img'>", W, H, W, H);
     sbf(b, "<text x='%g' y='18' class='title' text-anchor='middle'>", W / 2);
     esc(b, run->name);
-    sbf(b, ": training loss and validation %s per epoch</text>", run->val_metric);
+    const char *part = run->val_on_test ? "test" : "validation";
+    sbf(b, ": training loss and %s %s per epoch</text>", part, run->val_metric);
     if (has_loss) y_ticks(b, &yl, L, W - R, false, NULL);
     if (has_val) y_ticks(b, &yv, W - R, W - R, true, NULL);
     sbf(b, "<line x1='%g' y1='%g' x2='%g' y2='%g' class='axis'/>", L, H - B, W - R, H - B);
@@ -190,8 +191,8 @@ static void curve_chart(sb *b, const drec_run *run, int r) {
     sbf(b, "<text x='%g' y='%g' class='label' text-anchor='middle'>epoch</text>", (L + W - R) / 2, H - 10);
     sbf(b, "<text transform='translate(16 %g) rotate(-90)' class='label' text-anchor='middle' fill='%s'>training loss</text>",
         (T + H - B) / 2, color(r));
-    sbf(b, "<text transform='translate(%g %g) rotate(90)' class='label' text-anchor='middle' fill='#444'>validation ",
-        W - 14, (T + H - B) / 2);
+    sbf(b, "<text transform='translate(%g %g) rotate(90)' class='label' text-anchor='middle' fill='#444'>%s ",
+        W - 14, (T + H - B) / 2, part);
     esc(b, run->val_metric);
     sbf(b, "</text>");
     for (int pass = 0; pass < 2; pass++) {

@@ -5,9 +5,11 @@
  */
 #include "model.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static void copy_side(drec_model *m, const drec_dataset *train) {
     const drec_side *sd = train->side;
@@ -28,6 +30,47 @@ static void copy_side(drec_model *m, const drec_dataset *train) {
     m->seen_idx = drec_malloc((ns ? ns : 1) * sizeof *m->seen_idx);
     memcpy(m->seen_idx, train->user_items, ns * sizeof *m->seen_idx);
     m->item_count = drec_ds_item_counts(train);
+}
+
+/* The best epoch so far, saved whole (every model can save itself), so
+ * that training can end on it after later epochs did worse. */
+static void snapshot_best(drec_model *m) {
+    if (!m->best_path) {
+        const char *dir = getenv("TMPDIR");
+        char tmpl[4096];
+        snprintf(tmpl, sizeof tmpl, "%s/drec-best-XXXXXX", dir && *dir ? dir : "/tmp");
+        int fd = mkstemp(tmpl);
+        if (fd < 0) {
+            drec_warn("%s: cannot keep the best epoch (%s: %s)", m->vt->name, tmpl, strerror(errno));
+            return;
+        }
+        close(fd);
+        m->best_path = drec_strdup(tmpl);
+    }
+    if (drec_model_save(m, m->best_path) != DREC_OK) {
+        drec_warn("%s: cannot keep the best epoch: %s", m->vt->name, drec_errmsg());
+        drec_clear_error();
+        m->best_epoch = -1; /* the snapshot on disk is not this epoch's */
+    }
+}
+
+/* Swaps *mp for its best-epoch snapshot, keeping the training record. */
+static drec_status restore_best(drec_model **mp) {
+    drec_model *m = *mp, *b;
+    drec_status st = drec_model_load(m->best_path, &b);
+    if (st) return st;
+    drec_note("%s: keeping epoch %d, the best on validation (%.4f)", m->vt->name, m->best_epoch + 1, m->best_val);
+#define MOVE(f) (b->f = m->f)
+    free(b->loss_curve);
+    free(b->val_curve);
+    MOVE(n_epochs), MOVE(loss_curve), MOVE(val_curve), MOVE(train_seconds), MOVE(val_seconds);
+    MOVE(best_epoch), MOVE(best_val), MOVE(best_path);
+#undef MOVE
+    m->loss_curve = m->val_curve = NULL;
+    m->best_path = NULL;
+    drec_model_free(m);
+    *mp = b;
+    return DREC_OK;
 }
 
 drec_status drec_model_train_ctx(const char *name, const drec_dataset *train, const drec_params *params,
@@ -63,14 +106,26 @@ drec_status drec_model_train_ctx(const char *name, const drec_dataset *train, co
     drec_progress_begin(&m->progress, vt->name, 0);
     double t0 = drec_now();
     st = vt->fit(m, train, m->params);
-    m->train_seconds = drec_now() - t0;
+    m->train_seconds = drec_now() - t0 - m->val_seconds;
     drec_progress_end(&m->progress);
     m->fit_ctx = NULL;
+    if (!st && ctx) {
+        long used; /* read by the protocol, on the model's behalf */
+        double fused;
+        if (drec_params_get(m->params, "patience")) drec_params_int(m->params, "patience", 0, &used);
+        if (drec_params_get(m->params, "val")) drec_params_float(m->params, "val", 0, &fused);
+    }
+    if (!st) drec_params_report_unused(m->params, vt->name);
+    if (!st && m->best_path && m->best_epoch >= 0 && m->best_epoch < m->n_epochs - 1) st = restore_best(&m);
+    if (m->best_path) {
+        unlink(m->best_path);
+        free(m->best_path);
+        m->best_path = NULL;
+    }
     if (st) {
         drec_model_free(m);
         return drec_fail_wrap(st, "%s", name);
     }
-    drec_params_report_unused(m->params, vt->name);
     *out = m;
     return DREC_OK;
 }
@@ -91,7 +146,9 @@ bool drec_fit_epoch(drec_model *m, int epoch, int total_epochs, double loss) {
     const drec_fit_ctx *ctx = m->fit_ctx;
     double val = NAN;
     if (ctx && ctx->validate) {
+        double t0 = drec_now();
         val = ctx->validate(m, ctx->user);
+        m->val_seconds += drec_now() - t0;
         m->val_curve[epoch] = (float)val;
     }
     if (m->progress.total == 0) m->progress.total = (size_t)total_epochs;
@@ -106,6 +163,7 @@ bool drec_fit_epoch(drec_model *m, int epoch, int total_epochs, double loss) {
         if (val > m->best_val) {
             m->best_val = val;
             m->best_epoch = epoch;
+            if (ctx->keep_best) snapshot_best(m);
         } else if (ctx->patience > 0 && epoch - m->best_epoch >= ctx->patience) {
             drec_note("%s: stopping early at epoch %d (best %s %.4f at epoch %d)", m->vt->name, epoch + 1,
                       ctx->metric_name ? ctx->metric_name : "val", m->best_val, m->best_epoch + 1);

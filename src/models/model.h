@@ -67,6 +67,7 @@ typedef struct drec_fit_ctx {
     void *user;
     const char *metric_name; /* e.g. "ndcg@10" */
     int patience;            /* early stopping: epochs without gain; 0 = off */
+    bool keep_best;          /* end with the weights of the best epoch (a snapshot on disk) */
 } drec_fit_ctx;
 
 struct drec_model {
@@ -87,11 +88,13 @@ struct drec_model {
     int n_epochs;
     float *loss_curve;         /* (n_epochs) */
     float *val_curve;          /* (n_epochs) or NAN entries */
-    double train_seconds;
+    double train_seconds;          /* fitting only: the per-epoch validation is in val_seconds */
+    double val_seconds;
     const drec_fit_ctx *fit_ctx; /* during fit only */
     drec_progress progress;
     int best_epoch;
     double best_val;
+    char *best_path;           /* keep_best: the best epoch's model file, while fitting */
 };
 
 /* The registry (registry.c). */

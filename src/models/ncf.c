@@ -12,7 +12,9 @@
  * in training and redrawn every epoch (loss=bpr: pairwise BPR with --neg
  * negatives per pair instead), mini-batches of --batch, Adam (or plain
  * SGD).  With --pretrain, neumf first trains a gmf and an mlp with the same
- * settings (or takes them from model files: gmf=FILE mlp=FILE) and starts
+ * settings until convergence, as the paper does, judged on held-out
+ * training rows (see pretrain_part; or takes them from model files:
+ * gmf=FILE mlp=FILE) and starts
  * from their weights, the output layer being [alpha h_gmf, (1-alpha) h_mlp]
  * with the paper's alpha = 0.5, then tunes the whole with plain SGD at --lr
  * as the paper does (finetune=adam: Adam instead, which overfits here).
@@ -36,6 +38,7 @@
 #include "model.h"
 
 #include "data/sampler.h"
+#include "data/split.h"
 
 #include <math.h>
 #include <omp.h>
@@ -1107,6 +1110,7 @@ static double net_step(ncf_net *n, ncf_train *tr, const int32_t *u, const int32_
 typedef struct ncf_hp {
     int kind;
     long epochs, dim, neg, batch, threads;
+    long pretrain_epochs, patience; /* pre-training: at most, and epochs without a validation gain */
     int nl, layers[NCF_MAX_LAYERS + 1];
     double lr, reg, alpha;
     bool adam, bpr, pretrain, finetune_adam;
@@ -1120,7 +1124,9 @@ static drec_status read_hp(const drec_model *m, const drec_params *p, int kind, 
     if ((st = drec_params_int(p, "epochs", 20, &hp->epochs)) || (st = drec_params_int(p, "dim", 8, &hp->dim)) ||
         (st = drec_params_int(p, "neg", 4, &hp->neg)) || (st = drec_params_int(p, "batch", 256, &hp->batch)) ||
         (st = drec_params_float(p, "lr", 0.001, &hp->lr)) || (st = drec_params_float(p, "reg", 0, &hp->reg)) ||
-        (st = drec_params_float(p, "alpha", 0.5, &hp->alpha)))
+        (st = drec_params_float(p, "alpha", 0.5, &hp->alpha)) ||
+        (st = drec_params_int(p, "pretrain_epochs", 100, &hp->pretrain_epochs)) ||
+        (st = drec_params_int(p, "pretrain_patience", 5, &hp->patience)))
         return st;
     hp->threads = m->threads > 0 ? m->threads : drec_threads();
     if (kind & NCF_MLP) {
@@ -1155,6 +1161,10 @@ static drec_status read_hp(const drec_model *m, const drec_params *p, int kind, 
             return drec_fail(DREC_ERR_USAGE, "finetune \"%s\": expected sgd (the paper) or adam", ft);
     }
     if (hp->epochs < 0 || hp->epochs > 100000) return drec_fail(DREC_ERR_USAGE, "epochs: %ld is out of range", hp->epochs);
+    if (hp->pretrain_epochs < 1 || hp->pretrain_epochs > 100000)
+        return drec_fail(DREC_ERR_USAGE, "pretrain_epochs: %ld is out of range 1..100000", hp->pretrain_epochs);
+    if (hp->patience < 1 || hp->patience > 100000)
+        return drec_fail(DREC_ERR_USAGE, "pretrain_patience: %ld is out of range 1..100000", hp->patience);
     if (hp->dim < 1 || hp->dim > 4096) return drec_fail(DREC_ERR_USAGE, "dim: %ld is out of range 1..4096", hp->dim);
     if (hp->neg < 1 || hp->neg > 1000) return drec_fail(DREC_ERR_USAGE, "neg: %ld is out of range 1..1000", hp->neg);
     if (hp->batch < 1 || hp->batch > (1 << 20))
@@ -1166,6 +1176,94 @@ static drec_status read_hp(const drec_model *m, const drec_params *p, int kind, 
 }
 
 /* ---- fit ------------------------------------------------------------------- */
+
+/* ---- validation for pre-training ------------------------------------------ */
+
+#define NCF_VAL_NEG 100
+
+/* The paper trains GMF and MLP "until convergence" before fusing them.
+ * Convergence is judged on a validation split carved from the training
+ * data, never on the test part: each user's latest training interaction
+ * (leave-one-out by time, as the NCF protocol does for test) is held out
+ * and ranked among NCF_VAL_NEG items the user never had in training; the
+ * part trains on the rest until its NDCG@10 there has not improved for
+ * `patience` epochs, and keeps the weights of its best epoch. */
+typedef struct ncf_val {
+    int n;            /* users with a held-out item */
+    int32_t *user;    /* (n) */
+    int32_t *cand;    /* (n, 1 + NCF_VAL_NEG): the held-out item, then the negatives */
+    long patience;
+} ncf_val;
+
+static void val_free(ncf_val *v) {
+    free(v->user);
+    free(v->cand);
+    memset(v, 0, sizeof *v);
+}
+
+/* Splits off the held-out rows; *rest gets the training data without them
+ * (NULL and an empty v when no user has two interactions). */
+static drec_status val_make(const drec_dataset *train, drec_sampler *all, uint64_t seed, long patience, ncf_val *v,
+                            drec_dataset **rest) {
+    memset(v, 0, sizeof *v);
+    *rest = NULL;
+    drec_dataset *tr, *te;
+    drec_status st = drec_split_loo(train, &tr, &te);
+    if (st) return st;
+    if (te->n == 0) {
+        drec_dataset_free(tr);
+        drec_dataset_free(te);
+        return DREC_OK;
+    }
+    v->patience = patience;
+    v->user = drec_malloc((size_t)te->n * sizeof *v->user);
+    v->cand = drec_malloc((size_t)te->n * (1 + NCF_VAL_NEG) * sizeof *v->cand);
+    drec_rng rng;
+    drec_rng_seed2(&rng, seed, 0x76616c);
+    for (size_t r = 0; r < te->n; r++) {
+        int32_t *c = v->cand + (size_t)v->n * (1 + NCF_VAL_NEG);
+        c[0] = te->item[r];
+        /* negatives avoid everything the user had, the held-out item included */
+        if (drec_sampler_negs_distinct(all, &rng, te->user[r], c + 1, NCF_VAL_NEG) < NCF_VAL_NEG) continue;
+        v->user[v->n++] = te->user[r];
+    }
+    drec_dataset_free(te);
+    *rest = tr;
+    return DREC_OK;
+}
+
+/* NDCG@10 of the held-out items (ties rank against them). */
+static double val_ndcg(const ncf_net *net, const ncf_val *v) {
+    double sum = 0;
+#pragma omp parallel for reduction(+ : sum) schedule(static)
+    for (int k = 0; k < v->n; k++) {
+        float s[1 + NCF_VAL_NEG];
+        net_score(net, v->user[k], v->cand + (size_t)k * (1 + NCF_VAL_NEG), 1 + NCF_VAL_NEG, s);
+        int rank = 0;
+        for (int j = 1; j <= NCF_VAL_NEG; j++) rank += s[j] >= s[0];
+        if (rank < 10) sum += 1 / log2(rank + 2.0);
+    }
+    return v->n ? sum / v->n : 0;
+}
+
+/* The learned values of net, as (pointer, count) spans: the tables and the
+ * dense block (what a best-epoch snapshot must keep). */
+static int net_spans(ncf_net *n, float **ptr, size_t *len) {
+    ncf_table *tabs[4] = {&n->gu, &n->gi, &n->mu, &n->mi};
+    int k = 0;
+    for (int t = 0; t < 4; t++)
+        if (tabs[t]->w) ptr[k] = tabs[t]->w, len[k++] = (size_t)tabs[t]->rows * tabs[t]->dim;
+    ptr[k] = n->dense, len[k++] = n->n_dense;
+    return k;
+}
+
+static void net_snapshot(ncf_net *n, float *buf, bool restore) {
+    float *ptr[5];
+    size_t len[5];
+    int k = net_spans(n, ptr, len);
+    for (int j = 0; j < k; j++, buf += len[j - 1])
+        memcpy(restore ? ptr[j] : buf, restore ? buf : ptr[j], len[j] * sizeof *buf);
+}
 
 /* Trains net for hp->epochs over the sampler's positives.  m: the model
  * whose curve is recorded (drec_fit_epoch), or NULL for a pre-training
@@ -1185,8 +1283,8 @@ static void shuffle_units(drec_rng *rng, uint64_t *a, int32_t *b, size_t n) {
     }
 }
 
-static void net_fit(ncf_net *net, drec_model *m, const ncf_hp *hp, drec_sampler *smp, uint64_t seed,
-                    uint64_t stream, const char *label) {
+static long net_fit(ncf_net *net, drec_model *m, const ncf_hp *hp, drec_sampler *smp, const ncf_val *val,
+                    uint64_t seed, uint64_t stream, const char *label) {
     int N = (int)hp->neg;
     int64_t P = smp->ptr[smp->n_users];
     /* The shuffled units, one word each so that a shuffle moves one thing:
@@ -1203,6 +1301,15 @@ static void net_fit(ncf_net *net, drec_model *m, const ncf_hp *hp, drec_sampler 
     drec_rng rng;
     drec_rng_seed2(&rng, seed, stream);
     int32_t negs[1024];
+    float *best = NULL;
+    long best_ep = -1;
+    double best_val = -1;
+    if (val && val->n) {
+        float *ptr[5];
+        size_t len[5], total = 0;
+        for (int k = net_spans(net, ptr, len); k-- > 0;) total += len[k];
+        best = drec_malloc(total * sizeof *best);
+    }
     for (long ep = 0; ep < hp->epochs; ep++) {
         size_t n = 0;
         for (int32_t uu = 0; uu < smp->n_users; uu++) {
@@ -1243,8 +1350,22 @@ static void net_fit(ncf_net *net, drec_model *m, const ncf_hp *hp, drec_sampler 
         net_refresh(net, true);
         if (m) {
             if (drec_fit_epoch(m, (int)ep, (int)hp->epochs, loss)) break;
+        } else if (best) {
+            double v = val_ndcg(net, val);
+            drec_verbose("neumf: pre-training %s: epoch %ld loss %.5f validation ndcg@10 %.4f", label, ep + 1, loss, v);
+            if (v > best_val) {
+                best_val = v, best_ep = ep;
+                net_snapshot(net, best, false);
+            } else if (ep - best_ep >= val->patience)
+                break;
         } else
             drec_verbose("neumf: pre-training %s: epoch %ld/%ld loss %.5f", label, ep + 1, hp->epochs, loss);
+    }
+    if (best) {
+        net_snapshot(net, best, true);
+        net_refresh(net, true);
+        drec_verbose("neumf: %s converged after %ld epochs (validation ndcg@10 %.4f)", label, best_ep + 1, best_val);
+        free(best);
     }
     train_free(net, tr);
     free(unit);
@@ -1252,6 +1373,7 @@ static void net_fit(ncf_net *net, drec_model *m, const ncf_hp *hp, drec_sampler 
     free(su);
     free(si);
     free(sy);
+    return best_ep + 1;
 }
 
 static int kind_of(const drec_model *m) {
@@ -1300,6 +1422,25 @@ static drec_status load_part(const drec_model *m, const char *path, const char *
     return DREC_OK;
 }
 
+/* One part for neumf, trained until convergence: the number of epochs is
+ * the best on the validation rows (hp->epochs at most), and the part is
+ * then trained that long again on all the training data, so that it also
+ * learns from each user's latest interaction, the one most like the test's. */
+static ncf_net *pretrain_part(ncf_hp *hp, const drec_model *m, drec_sampler *all, drec_sampler *rest,
+                              const ncf_val *val, drec_rng *rng, uint64_t stream, const char *label) {
+    ncf_net *n = net_new(hp->kind, m->n_users, m->n_items, (int)hp->dim, hp->nl, hp->layers);
+    net_init(n, rng);
+    if (!val->n) {
+        net_fit(n, NULL, hp, all, NULL, m->seed, stream, label);
+        return n;
+    }
+    hp->epochs = net_fit(n, NULL, hp, rest, val, m->seed, stream, label);
+    net_init(n, rng);
+    net_fit(n, NULL, hp, all, NULL, m->seed, stream + 16, label);
+    drec_note("neumf: pre-trained %s for %ld epochs (its best on validation)", label, hp->epochs);
+    return n;
+}
+
 static drec_status ncf_fit(drec_model *m, const drec_dataset *train, const drec_params *p) {
     ncf_hp hp;
     int kind = kind_of(m);
@@ -1313,9 +1454,18 @@ static drec_status ncf_fit(drec_model *m, const drec_dataset *train, const drec_
     if (kind == NCF_NEUMF && (hp.pretrain || hp.gmf_file || hp.mlp_file)) {
         drec_model *gfile = NULL, *mfile = NULL;
         ncf_net *g = NULL, *ml = NULL, *gown = NULL, *mown = NULL;
-        if (hp.gmf_file && (st = load_part(m, hp.gmf_file, "gmf", &hp, &gfile))) goto fail;
-        if (hp.mlp_file && (st = load_part(m, hp.mlp_file, "mlp", &hp, &mfile))) {
+        ncf_val val = {0};
+        drec_dataset *rest = NULL;
+        drec_sampler *psmp = smp; /* the parts train without the held-out rows */
+        if ((!hp.gmf_file || !hp.mlp_file) && (st = val_make(train, smp, m->seed, hp.patience, &val, &rest)))
+            goto fail;
+        if (rest) psmp = drec_sampler_new(rest, 0.0, m->seed);
+        if ((hp.gmf_file && (st = load_part(m, hp.gmf_file, "gmf", &hp, &gfile))) ||
+            (hp.mlp_file && (st = load_part(m, hp.mlp_file, "mlp", &hp, &mfile)))) {
             drec_model_free(gfile);
+            if (psmp != smp) drec_sampler_free(psmp);
+            drec_dataset_free(rest);
+            val_free(&val);
             goto fail;
         }
         if (gfile)
@@ -1323,18 +1473,16 @@ static drec_status ncf_fit(drec_model *m, const drec_dataset *train, const drec_
         else {
             ncf_hp h2 = hp;
             h2.kind = NCF_GMF;
-            g = gown = net_new(NCF_GMF, m->n_users, m->n_items, (int)hp.dim, hp.nl, hp.layers);
-            net_init(gown, &rng);
-            net_fit(gown, NULL, &h2, smp, m->seed, 1, "gmf");
+            h2.epochs = hp.pretrain_epochs;
+            g = gown = pretrain_part(&h2, m, smp, psmp, &val, &rng, 1, "gmf");
         }
         if (mfile)
             ml = mfile->state;
         else {
             ncf_hp h2 = hp;
             h2.kind = NCF_MLP;
-            ml = mown = net_new(NCF_MLP, m->n_users, m->n_items, (int)hp.dim, hp.nl, hp.layers);
-            net_init(mown, &rng);
-            net_fit(mown, NULL, &h2, smp, m->seed, 2, "mlp");
+            h2.epochs = hp.pretrain_epochs;
+            ml = mown = pretrain_part(&h2, m, smp, psmp, &val, &rng, 2, "mlp");
         }
         table_copy(&net->gu, &g->gu);
         table_copy(&net->gi, &g->gi);
@@ -1355,10 +1503,13 @@ static drec_status ncf_fit(drec_model *m, const drec_dataset *train, const drec_
         net_free(mown);
         drec_model_free(gfile);
         drec_model_free(mfile);
+        if (psmp != smp) drec_sampler_free(psmp);
+        drec_dataset_free(rest);
+        val_free(&val);
     }
     net_refresh(net, true);
     m->state = net;
-    net_fit(net, m, &hp, smp, m->seed, 3, m->vt->name);
+    net_fit(net, m, &hp, smp, NULL, m->seed, 3, m->vt->name);
     drec_sampler_free(smp);
     return DREC_OK;
 fail:
@@ -1470,4 +1621,5 @@ static void ncf_free(drec_model *m) {
 const drec_model_vt drec_gmf_vt = NCF_VT("gmf", "generalized matrix factorization (NCF, He et al. 2017)");
 const drec_model_vt drec_mlp_vt = NCF_VT("mlp", "multi-layer perceptron over user and item embeddings (NCF)");
 const drec_model_vt drec_neumf_vt =
-    NCF_VT("neumf", "NeuMF: GMF and MLP fused (NCF); --pretrain trains both first, or gmf=FILE mlp=FILE");
+    NCF_VT("neumf", "NeuMF: GMF and MLP fused (NCF); --pretrain trains both to convergence first "
+                    "(pretrain_epochs, pretrain_patience), or gmf=FILE mlp=FILE");
