@@ -48,6 +48,9 @@ enum { K_LR, K_WIDEDEEP, K_DEEPFM, K_XDEEPFM, K_AUTOINT };
  * for waking the team: small batches stay on one thread. */
 #define PAR(work) ((double)(work) >= 262144.0)
 #define MAX_LAYERS 8
+/* Sparse gradient slots are handed out SLOT_CHUNK at a time from one shared
+ * counter; a thread's unused remainder is marked -1 in the id list. */
+enum { SLOT_CHUNK = 256 };
 
 typedef struct hyper {
     int kind;
@@ -344,6 +347,8 @@ typedef struct work {
     float *G, *G1;               /* (U, D), (U) */
     int32_t *cuniq, *cslot;
     float *CG;
+    int nt_cap;                  /* threads the sparse step may use */
+    int max_cross;               /* crosses in the longest row */
 } work;
 
 static float *fz(size_t n) { return drec_calloc(n ? n : 1, sizeof(float)); }
@@ -408,15 +413,19 @@ static void work_init(work *w, const net *n, int cap, int max_nnz, int max_cross
         w->dv = fz(BF * A);
         w->dr = fz(BF * A);
     }
-    size_t nnz = B * (size_t)max_nnz;
-    w->uniq = drec_malloc((nnz ? nnz : 1) * sizeof *w->uniq);
+    /* slots: at most one per entry, plus each thread's unused chunk */
+    w->nt_cap = DREC_MAX(1, omp_get_max_threads());
+    w->max_cross = max_cross;
+    size_t spare = (size_t)SLOT_CHUNK * (size_t)w->nt_cap;
+    size_t nnz = B * (size_t)max_nnz + spare;
+    w->uniq = drec_malloc(nnz * sizeof *w->uniq);
     w->slot = drec_malloc((size_t)n->n_ids * sizeof *w->slot);
     for (int64_t i = 0; i < n->n_ids; i++) w->slot[i] = -1;
     w->G = fz(nnz * (size_t)(n->D ? n->D : 1));
     w->G1 = fz(nnz);
     if (n->cross_buckets) {
-        size_t cn = B * (size_t)max_cross;
-        w->cuniq = drec_malloc((cn ? cn : 1) * sizeof *w->cuniq);
+        size_t cn = B * (size_t)max_cross + spare;
+        w->cuniq = drec_malloc(cn * sizeof *w->cuniq);
         w->cslot = drec_malloc((size_t)n->cross_buckets * sizeof *w->cslot);
         for (int32_t i = 0; i < n->cross_buckets; i++) w->cslot[i] = -1;
         w->CG = fz(cn);
@@ -494,51 +503,58 @@ static inline void bag_of(const drec_featrows *fr, size_t r, int f, int64_t *lo,
     }
 }
 
-/* Embedding-bag: x0[b, f*D:(f+1)*D] = sum_k val_k E[idx_k]; first order
- * and crosses go straight into the logit. */
-static void fwd_sparse(const net *n, const batch *bt, work *w) {
+/* Embedding-bag: x0[b, f*D:(f+1)*D] = sum_k val_k E[idx_k]; first order,
+ * crosses and (fm) the FM second order 0.5 * sum_d ((sum_f x_fd)^2 -
+ * sum_f x_fd^2) go straight into the logit, while the row is in cache. */
+static void fwd_sparse(const net *n, const batch *bt, bool fm, work *w) {
     const drec_featrows *fr = bt->fr;
     int F = n->F, D = n->D;
+    const float *restrict lin = n->lin;
 #pragma omp parallel for schedule(static) if (PAR(bt->B * n->F * (n->D + 1)))
     for (int b = 0; b < bt->B; b++) {
         size_t r = bt->rows[b];
         float lg = n->w[n->bias.off];
         float *x = w->x0 + (size_t)b * (size_t)n->in;
-        for (int f = 0; f < F; f++) {
-            float *xf = x + f * D;
-            for (int d = 0; d < D; d++) xf[d] = 0;
-            int64_t lo, hi;
-            bag_of(fr, r, f, &lo, &hi);
-            for (int64_t k = lo; k < hi; k++) {
-                int32_t id = fr->idx[k];
-                float v = fr->val[k];
-                lg += v * n->lin[id];
+        if (fr->one_hot) {
+            const int32_t *ix = fr->idx + r * (size_t)F;
+            const float *vv = fr->val + r * (size_t)F;
+            for (int f = 0; f < F; f++) {
+                int32_t id = ix[f];
+                float v = vv[f];
+                lg += v * lin[id];
                 const float *e = n->E ? n->E + (size_t)id * (size_t)D : NULL;
-                for (int d = 0; d < D; d++) xf[d] += v * e[d];
+                for (int d = 0; d < D; d++) x[f * D + d] = v * e[d];
+            }
+        } else {
+            for (int f = 0; f < F; f++) {
+                float *xf = x + f * D;
+                for (int d = 0; d < D; d++) xf[d] = 0;
+                int64_t lo, hi;
+                bag_of(fr, r, f, &lo, &hi);
+                for (int64_t k = lo; k < hi; k++) {
+                    int32_t id = fr->idx[k];
+                    float v = fr->val[k];
+                    lg += v * lin[id];
+                    const float *e = n->E ? n->E + (size_t)id * (size_t)D : NULL;
+                    for (int d = 0; d < D; d++) xf[d] += v * e[d];
+                }
             }
         }
         if (n->cross_buckets && fr->cross_ptr)
             for (int64_t k = fr->cross_ptr[r]; k < fr->cross_ptr[r + 1]; k++) lg += fr->cross_val[k] * n->wc[fr->cross_idx[k]];
-        w->logit[b] = lg;
-    }
-}
-
-/* FM second order: 0.5 * sum_d ((sum_f x_fd)^2 - sum_f x_fd^2). */
-static void fwd_fm(const net *n, int B, work *w) {
-    int F = n->F, D = n->D;
-#pragma omp parallel for schedule(static) if (PAR(B * n->in))
-    for (int b = 0; b < B; b++) {
-        const float *x = w->x0 + (size_t)b * (size_t)n->in;
-        float t = 0;
-        for (int d = 0; d < D; d++) {
-            float s = 0, q = 0;
-            for (int f = 0; f < F; f++) {
-                s += x[f * D + d];
-                q += x[f * D + d] * x[f * D + d];
+        if (fm) {
+            float t = 0;
+            for (int d = 0; d < D; d++) {
+                float s = 0, q = 0;
+                for (int f = 0; f < F; f++) {
+                    s += x[f * D + d];
+                    q += x[f * D + d] * x[f * D + d];
+                }
+                t += s * s - q;
             }
-            t += s * s - q;
+            lg += 0.5f * t;
         }
-        w->logit[b] += 0.5f * t;
+        w->logit[b] = lg;
     }
 }
 
@@ -584,66 +600,114 @@ static void bn_forward(const net *n, int l, int B, bool train, work *w) {
 
 static uint64_t mask_seed(const net *n, int l) { return (uint64_t)n->hp.seed * 1000003u + (uint64_t)n->step * 64u + (uint64_t)l; }
 
-/* The MLP: x0 -> [Linear, (BN), ReLU, (dropout)]* -> Linear(1). */
+/* Thread t of nt takes rows [*r0, *r1) of M: whole 16-row panels, the way
+ * core/blas.c splits a product, so each block is one OpenBLAS call. */
+static void rows_of(int M, int t, int nt, int *r0, int *r1) {
+    int panels = (M + 15) / 16;
+    *r0 = DREC_MIN(M, panels * t / nt * 16);
+    *r1 = DREC_MIN(M, panels * (t + 1) / nt * 16);
+}
+
+/* Thread t of nt takes columns [*j0, *j1) of H (cut at multiples of 16
+ * floats, so that no two threads write one cache line). */
+static void cols_of(int H, int t, int nt, int *j0, int *j1) {
+    *j0 = t == 0 ? 0 : DREC_MIN(H, (H * t / nt) & ~15);
+    *j1 = t == nt - 1 ? H : DREC_MIN(H, (H * (t + 1) / nt) & ~15);
+}
+
+/* Rows [b0, b1) of layer l: h = ReLU(a (+ bias)) (dropout). */
+static void act_rows(const net *n, int l, bool train, const float *a, const float *badd, int b0, int b1, work *w) {
+    const hyper *h = &n->hp;
+    int H = h->layers[l];
+    float *hh = w->h[l];
+    bool drop = train && h->dropout > 0;
+    float keep = (float)(1.0 - h->dropout), sc = 1.0f / keep;
+    uint64_t ms = mask_seed(n, l);
+    for (int b = b0; b < b1; b++) {
+        const float *restrict ar = a + (size_t)b * H;
+        float *restrict hr = hh + (size_t)b * H;
+        if (!drop) {
+            if (badd)
+                for (int j = 0; j < H; j++) {
+                    float v = ar[j] + badd[j];
+                    hr[j] = v > 0 ? v : 0;
+                }
+            else
+                for (int j = 0; j < H; j++) hr[j] = ar[j] > 0 ? ar[j] : 0;
+            continue;
+        }
+        drec_rng r;
+        drec_rng_seed2(&r, ms, (uint64_t)b);
+        uint8_t *mk = w->mask[l] + (size_t)b * H;
+        for (int j = 0; j < H; j++) {
+            float v = badd ? ar[j] + badd[j] : ar[j];
+            mk[j] = drec_rng_float(&r) < keep;
+            hr[j] = mk[j] && v > 0 ? v * sc : 0;
+        }
+    }
+}
+
+/* Rows [b0, b1): logit += x Wo + bo. */
+static void out_rows(const net *n, const float *x, int in, int b0, int b1, work *w) {
+    const float *wo = n->w + n->Wo.off;
+    float bo = n->w[n->bo.off];
+    for (int b = b0; b < b1; b++) {
+        const float *xr = x + (size_t)b * in;
+        float s = bo;
+        for (int j = 0; j < in; j++) s += xr[j] * wo[j];
+        w->logit[b] += s;
+    }
+}
+
+/* The MLP: x0 -> [Linear, (BN), ReLU, (dropout)]* -> Linear(1).  Without
+ * batch norm a layer is one parallel region: each thread multiplies its
+ * block of rows and runs bias + ReLU (+ dropout, + the output product
+ * after the last layer) on the block it has just written. */
 static void fwd_deep(const net *n, int B, bool train, work *w) {
     const hyper *h = &n->hp;
     const float *x = w->x0;
-    int in = n->in;
-    for (int l = 0; l < h->n_layers; l++) {
+    int in = n->in, L = h->n_layers;
+    bool out_done = false;
+    for (int l = 0; l < L; l++) {
         int H = h->layers[l];
-        const float *bias = n->w + n->b[l].off;
+        const float *bias = n->w + n->b[l].off, *W = n->w + n->W[l].off;
         float *hh = w->h[l];
-        /* Without batch norm the product lands in h and bias + ReLU (+
-         * dropout) run in place in one pass; with it, a keeps the
-         * normalised pre-activation. */
-        const float *a = hh;
         if (h->bn) {
+            /* a keeps the normalised pre-activation */
             float *aa = w->a[l];
             for (int b = 0; b < B; b++) memcpy(aa + (size_t)b * H, bias, (size_t)H * sizeof *aa);
-            gemm(false, false, B, H, in, 1.0f, x, in, n->w + n->W[l].off, H, 1.0f, aa, H);
+            gemm(false, false, B, H, in, 1.0f, x, in, W, H, 1.0f, aa, H);
             bn_forward(n, l, B, train, w);
-            a = aa;
-        } else {
-            gemm(false, false, B, H, in, 1.0f, x, in, n->w + n->W[l].off, H, 0.0f, hh, H);
-        }
-        const float *restrict badd = h->bn ? NULL : bias;
-        bool drop = train && h->dropout > 0;
-        float keep = (float)(1.0 - h->dropout), sc = 1.0f / keep;
-        uint64_t ms = mask_seed(n, l);
-#pragma omp parallel for schedule(static) if (PAR(B * H))
-        for (int b = 0; b < B; b++) {
-            const float *restrict ar = a + (size_t)b * H;
-            float *restrict hr = hh + (size_t)b * H;
-            if (!drop) {
-                if (badd)
-                    for (int j = 0; j < H; j++) {
-                        float v = ar[j] + badd[j];
-                        hr[j] = v > 0 ? v : 0;
-                    }
-                else
-                    for (int j = 0; j < H; j++) hr[j] = ar[j] > 0 ? ar[j] : 0;
-                continue;
+#pragma omp parallel if (PAR(B * H))
+            {
+                int r0, r1;
+                rows_of(B, omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
+                act_rows(n, l, train, aa, NULL, r0, r1, w);
             }
-            drec_rng r;
-            drec_rng_seed2(&r, ms, (uint64_t)b);
-            uint8_t *mk = w->mask[l] + (size_t)b * H;
-            for (int j = 0; j < H; j++) {
-                float v = badd ? ar[j] + badd[j] : ar[j];
-                mk[j] = drec_rng_float(&r) < keep;
-                hr[j] = mk[j] && v > 0 ? v * sc : 0;
+        } else {
+            bool last = l == L - 1;
+            out_done = last;
+#pragma omp parallel if (PAR((double)B * H * in))
+            {
+                int r0, r1;
+                rows_of(B, omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
+                if (r1 > r0) {
+                    gemm(false, false, r1 - r0, H, in, 1.0f, x + (size_t)r0 * in, in, W, H, 0.0f, hh + (size_t)r0 * H, H);
+                    act_rows(n, l, train, hh, bias, r0, r1, w);
+                    if (last) out_rows(n, hh, H, r0, r1, w);
+                }
             }
         }
         x = hh;
         in = H;
     }
-    const float *wo = n->w + n->Wo.off;
-    float bo = n->w[n->bo.off];
-#pragma omp parallel for schedule(static) if (PAR(B * in))
-    for (int b = 0; b < B; b++) {
-        const float *xr = x + (size_t)b * in;
-        float s = bo;
-        for (int j = 0; j < in; j++) s += xr[j] * wo[j];
-        w->logit[b] += s;
+    if (!out_done) {
+#pragma omp parallel if (PAR(B * in))
+        {
+            int r0, r1;
+            rows_of(B, omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
+            out_rows(n, x, in, r0, r1, w);
+        }
     }
 }
 
@@ -757,9 +821,8 @@ static void fwd_att(const net *n, int B, work *w) {
 }
 
 static void forward(const net *n, const batch *bt, bool train, work *w) {
-    fwd_sparse(n, bt, w);
     int k = n->hp.kind;
-    if (k == K_DEEPFM) fwd_fm(n, bt->B, w);
+    fwd_sparse(n, bt, k == K_DEEPFM, w);
     if (k == K_XDEEPFM) fwd_cin(n, bt->B, w);
     if (k == K_AUTOINT) fwd_att(n, bt->B, w);
     if (k != K_LR && n->hp.n_layers > 0) fwd_deep(n, bt->B, train, w);
@@ -773,74 +836,118 @@ static void colsum_add(const float *restrict x, int B, int H, float *restrict ou
         for (int j = 0; j < H; j++) out[j] += x[(size_t)b * H + j];
 }
 
+/* Columns [j0, j1) of dh (B, H) through dropout and ReLU (h > 0 exactly
+ * where the unit was kept and active); without batch norm the bias
+ * gradient gb += column sums, summed in row order whatever the threads. */
+static void relu_bwd_cols(float *dh, const float *hh, int B, int H, float sc, float *gb, int j0, int j1) {
+    for (int b = 0; b < B; b++) {
+        float *restrict dr = dh + (size_t)b * H;
+        const float *restrict hr = hh + (size_t)b * H;
+        if (gb) {
+#pragma omp simd
+            for (int j = j0; j < j1; j++) {
+                float d = hr[j] > 0 ? dr[j] * sc : 0;
+                dr[j] = d;
+                gb[j] += d;
+            }
+        } else {
+#pragma omp simd
+            for (int j = j0; j < j1; j++) dr[j] = hr[j] > 0 ? dr[j] * sc : 0;
+        }
+    }
+}
+
+/* Batch norm of layer l, backward: dh becomes the gradient of the
+ * pre-normalisation product; gamma, beta and the bias get theirs. */
+static void bn_backward(net *n, int l, int B, float *dh, work *w) {
+    int H = n->hp.layers[l];
+    float *gg = n->g + n->gam[l].off, *gb = n->g + n->bet[l].off;
+    const float *gam = n->w + n->gam[l].off;
+    const float *xh = w->xh[l], *inv = w->bi[l];
+    double *sd = drec_calloc((size_t)H * 2, sizeof *sd);
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < H; j++) {
+            float da = dh[(size_t)b * H + j];
+            sd[j] += da;
+            sd[H + j] += (double)da * xh[(size_t)b * H + j];
+        }
+    for (int j = 0; j < H; j++) {
+        gb[j] += (float)sd[j];
+        gg[j] += (float)sd[H + j];
+    }
+#pragma omp parallel for schedule(static) if (PAR(B * H))
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < H; j++) {
+            size_t i = (size_t)b * H + j;
+            /* dz = gamma * inv / B * (B da - sum da - xh sum(da xh)) */
+            dh[i] = gam[j] * inv[j] / (float)B * ((float)B * dh[i] - (float)sd[j] - xh[i] * (float)sd[H + j]);
+        }
+    free(sd);
+    float *gbias = n->g + n->b[l].off;
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < H; j++) gbias[j] += dh[(size_t)b * H + j];
+}
+
+/* The MLP backward, writing dx0 (not adding to it).  Each layer is one
+ * parallel region: the weight gradient split by its rows, dx = dz W^T by
+ * the batch rows, then (after a barrier) the layer below's ReLU and bias
+ * gradient split by columns.  Every sum keeps one order whatever the
+ * number of threads. */
 static void bwd_deep(net *n, int B, work *w) {
     const hyper *h = &n->hp;
-    int L = h->n_layers;
-    int in = L ? h->layers[L - 1] : n->in;
-    const float *x = L ? w->h[L - 1] : w->x0;
+    int L = h->n_layers, in = h->layers[L - 1];
+    const float *x = w->h[L - 1], *wo = n->w + n->Wo.off;
     float *gWo = n->g + n->Wo.off;
-    const float *wo = n->w + n->Wo.off;
-    /* dWo = x^T dlogit (row-major accumulation; a one-column product) */
-    for (int b = 0; b < B; b++) {
-        const float *restrict xr = x + (size_t)b * in;
-        float *restrict gw = gWo, g = w->dlogit[b];
-        for (int j = 0; j < in; j++) gw[j] += g * xr[j];
-    }
+    float sc = h->dropout > 0 ? (float)(1.0 / (1.0 - h->dropout)) : 1.0f;
     float s = 0;
     for (int b = 0; b < B; b++) s += w->dlogit[b];
     n->g[n->bo.off] += s;
     float *dh = w->d1, *dn = w->d2;
-#pragma omp parallel for schedule(static) if (PAR(B * in))
-    for (int b = 0; b < B; b++)
-        for (int j = 0; j < in; j++) dh[(size_t)b * in + j] = w->dlogit[b] * wo[j];
+    /* the output layer: dWo = x^T dlogit, dh = dlogit wo^T, then the last
+     * hidden layer's ReLU, in one pass over x by columns */
+    float *gb_top = h->bn ? NULL : n->g + n->b[L - 1].off;
+#pragma omp parallel if (PAR(B * in))
+    {
+        int j0, j1;
+        cols_of(in, omp_get_thread_num(), omp_get_num_threads(), &j0, &j1);
+        for (int b = 0; b < B; b++) {
+            const float *restrict xr = x + (size_t)b * in;
+            float *restrict dr = dh + (size_t)b * in, g = w->dlogit[b];
+#pragma omp simd
+            for (int j = j0; j < j1; j++) {
+                gWo[j] += g * xr[j];
+                float d = g * wo[j];
+                d = xr[j] > 0 ? d * sc : 0;
+                dr[j] = d;
+                if (gb_top) gb_top[j] += d;
+            }
+        }
+    }
     for (int l = L - 1; l >= 0; l--) {
         int H = h->layers[l];
         int pin = l ? h->layers[l - 1] : n->in;
-        const float *hh = w->h[l];
-        float sc = h->dropout > 0 ? (float)(1.0 / (1.0 - h->dropout)) : 1.0f;
-        /* through dropout and ReLU: h > 0 exactly where the unit was kept
-         * and active */
-#pragma omp parallel for schedule(static) if (PAR(B * H))
-        for (int b = 0; b < B; b++) {
-            float *restrict dr = dh + (size_t)b * H;
-            const float *restrict hr = hh + (size_t)b * H;
-            for (int j = 0; j < H; j++) dr[j] = hr[j] > 0 ? dr[j] * sc : 0;
-        }
-        if (h->bn) {
-            float *gg = n->g + n->gam[l].off, *gb = n->g + n->bet[l].off;
-            const float *gam = n->w + n->gam[l].off;
-            const float *xh = w->xh[l], *inv = w->bi[l];
-            double *sd = drec_calloc((size_t)H * 2, sizeof *sd);
-            for (int b = 0; b < B; b++)
-                for (int j = 0; j < H; j++) {
-                    float da = dh[(size_t)b * H + j];
-                    sd[j] += da;
-                    sd[H + j] += (double)da * xh[(size_t)b * H + j];
-                }
-            for (int j = 0; j < H; j++) {
-                gb[j] += (float)sd[j];
-                gg[j] += (float)sd[H + j];
+        if (h->bn) bn_backward(n, l, B, dh, w);
+        const float *xin = l ? w->h[l - 1] : w->x0, *W = n->w + n->W[l].off;
+        float *gW = n->g + n->W[l].off, *out = l ? dn : w->dx0;
+        float *gb = l && !h->bn ? n->g + n->b[l - 1].off : NULL;
+#pragma omp parallel if (PAR((double)B * H * pin))
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads(), r0, r1;
+            rows_of(pin, t, nt, &r0, &r1);
+            if (r1 > r0) gemm(true, false, r1 - r0, H, B, 1.0f, xin + r0, pin, dh, H, 1.0f, gW + (size_t)r0 * H, H);
+            rows_of(B, t, nt, &r0, &r1);
+            if (r1 > r0) gemm(false, true, r1 - r0, pin, H, 1.0f, dh + (size_t)r0 * H, H, W, H, 0.0f, out + (size_t)r0 * pin, pin);
+            if (l) {
+#pragma omp barrier
+                int j0, j1;
+                cols_of(pin, t, nt, &j0, &j1);
+                relu_bwd_cols(dn, w->h[l - 1], B, pin, sc, gb, j0, j1);
             }
-#pragma omp parallel for schedule(static) if (PAR(B * H))
-            for (int b = 0; b < B; b++)
-                for (int j = 0; j < H; j++) {
-                    size_t i = (size_t)b * H + j;
-                    /* dz = gamma * inv / B * (B da - sum da - xh sum(da xh)) */
-                    dh[i] = gam[j] * inv[j] / (float)B * ((float)B * dh[i] - (float)sd[j] - xh[i] * (float)sd[H + j]);
-                }
-            free(sd);
         }
-        const float *xin = l ? w->h[l - 1] : w->x0;
-        gemm(true, false, pin, H, B, 1.0f, xin, pin, dh, H, 1.0f, n->g + n->W[l].off, H);
-        colsum_add(dh, B, H, n->g + n->b[l].off);
-        if (l == 0) {
-            /* dx0 += dz W^T */
-            gemm(false, true, B, pin, H, 1.0f, dh, H, n->w + n->W[l].off, H, 1.0f, w->dx0, pin);
-        } else {
-            gemm(false, true, B, pin, H, 1.0f, dh, H, n->w + n->W[l].off, H, 0.0f, dn, pin);
-            float *t = dh;
+        if (l) {
+            float *tmp = dh;
             dh = dn;
-            dn = t;
+            dn = tmp;
         }
     }
 }
@@ -1015,67 +1122,19 @@ static double loss_grad(const batch *bt, work *w) {
     return loss / bt->B;
 }
 
-/* Backward into n->g (dense, zeroed by the caller) and the sparse buffers
- * G (embeddings), G1 (first order), CG (crosses, summed per example) over
- * the batch's distinct ids uniq[0..*nu) and cuniq[0..*ncu). */
-static void backward(net *n, const batch *bt, work *w, int *nu, int *ncu) {
+/* Backward of the dense part into n->g (which the caller zeroed) and dx0
+ * (which it sets); the sparse rows are sparse_step's. */
+static void backward(net *n, const batch *bt, work *w) {
     int B = bt->B, k = n->hp.kind;
-    if (n->D) memset(w->dx0, 0, (size_t)B * n->in * sizeof(float));
-    if (k != K_LR && n->hp.n_layers > 0) bwd_deep(n, B, w);
+    bool deep = k != K_LR && n->hp.n_layers > 0;
+    if (deep) bwd_deep(n, B, w);
+    else if (n->D) memset(w->dx0, 0, (size_t)B * n->in * sizeof(float));
     if (k == K_DEEPFM) bwd_fm(n, B, w);
     if (k == K_XDEEPFM) bwd_cin(n, B, w);
     if (k == K_AUTOINT) bwd_att(n, B, w);
     float s = 0;
     for (int b = 0; b < B; b++) s += w->dlogit[b];
     n->g[n->bias.off] += s;
-    /* embedding-bag and first order: gather distinct ids, then add */
-    const drec_featrows *fr = bt->fr;
-    int F = n->F, D = n->D, U = 0;
-    float l2 = (float)(2.0 * n->hp.reg / B);
-    for (int b = 0; b < B; b++) {
-        size_t r = bt->rows[b];
-        for (int f = 0; f < F; f++) {
-            int64_t lo, hi;
-            bag_of(fr, r, f, &lo, &hi);
-            for (int64_t q = lo; q < hi; q++) {
-                int32_t id = fr->idx[q];
-                int32_t sl = w->slot[id];
-                if (sl < 0) {
-                    sl = w->slot[id] = U;
-                    w->uniq[U++] = id;
-                    w->G1[sl] = 0;
-                    for (int d = 0; d < D; d++) w->G[(size_t)sl * D + d] = 0;
-                }
-                float v = fr->val[q];
-                w->G1[sl] += v * w->dlogit[b];
-                if (!D) continue;
-                float *g = w->G + (size_t)sl * D;
-                const float *dx = w->dx0 + (size_t)b * n->in + f * D, *e = n->E + (size_t)id * D;
-                if (l2 != 0)
-                    for (int d = 0; d < D; d++) g[d] += v * dx[d] + l2 * e[d];
-                else
-                    for (int d = 0; d < D; d++) g[d] += v * dx[d];
-            }
-        }
-    }
-    *nu = U;
-    int CU = 0;
-    if (n->cross_buckets && fr->cross_ptr)
-        for (int b = 0; b < B; b++) {
-            size_t r = bt->rows[b];
-            float g = w->dlogit[b] * (float)B; /* per-example gradient for FTRL */
-            for (int64_t q = fr->cross_ptr[r]; q < fr->cross_ptr[r + 1]; q++) {
-                int32_t id = fr->cross_idx[q];
-                int32_t sl = w->cslot[id];
-                if (sl < 0) {
-                    sl = w->cslot[id] = CU;
-                    w->cuniq[CU++] = id;
-                    w->CG[sl] = 0;
-                }
-                w->CG[sl] += fr->cross_val[q] * g;
-            }
-        }
-    *ncu = CU;
 }
 
 /* ---- optimizers -------------------------------------------------------------- */
@@ -1116,44 +1175,178 @@ static inline void ftrl1(float *w, float *z, float *nn, float g, const hyper *h)
         *w = -(zz - copysignf((float)h->l1, zz)) / ((1.0f + sqrtf(n1)) / (float)h->wide_lr + (float)h->l2);
 }
 
-/* wide_scale turns the batch-mean first-order gradient into the summed
- * (per-example) one FTRL expects. */
-static void update(net *n, work *w, int U, int CU, float lr, float wide_scale) {
+/* One step's optimizer settings; wide_scale turns the batch-mean
+ * first-order gradient into the summed (per-example) one FTRL expects. */
+typedef struct step_hp {
+    float lr, c1, c2, wide_scale;
+} step_hp;
+
+static step_hp step_begin(net *n, float lr, float wide_scale) {
     n->step++;
-    const hyper *h = &n->hp;
-    float c1 = 1.0f - powf(0.9f, (float)n->step), c2 = 1.0f - powf(0.999f, (float)n->step);
-    bool ag = h->adagrad;
-#pragma omp parallel for schedule(static) if (PAR(n->n_w))
-    for (int i = 0; i < n->n_w; i++) adam1(&n->w[i], &n->m1[i], &n->m2[i], n->g[i], lr, c1, c2, ag);
+    step_hp s = {lr, 1.0f - powf(0.9f, (float)n->step), 1.0f - powf(0.999f, (float)n->step), wide_scale};
+    return s;
+}
+
+static inline int32_t slot_claim(int *next, int *end, int *shared) {
+    if (*next == *end) {
+        int at;
+#pragma omp atomic capture
+        {
+            at = *shared;
+            *shared += SLOT_CHUNK;
+        }
+        *next = at;
+        *end = at + SLOT_CHUNK;
+    }
+    return (*next)++;
+}
+
+/* Does thread t of nt own id?  Every id has one owner, so its gradient
+ * slot is summed by one thread in batch-row order: the same numbers for
+ * any number of threads. */
+static inline bool owns(int32_t id, int t, int nt, unsigned pow2_mask) {
+    if (nt == 1) return true;
+    unsigned u = (unsigned)id;
+    return (pow2_mask ? u & pow2_mask : u % (unsigned)nt) == (unsigned)t;
+}
+
+/* One entry (row b, field f, id, value v) into thread t's gradient slots. */
+static inline __attribute__((always_inline)) void scatter_one(const net *n, work *w, int b, int f, int32_t id, float v,
+                                                              float g, float l2, int *next, int *end, int *U) {
     int D = n->D;
-    bool wide = h->kind == K_WIDEDEEP, frozen = wide && h->part == 2; /* deep only: no first order */
-    /* Lazy (default): only the rows in the batch move.  --set lazy=0: every
-     * row moves each step with a zero gradient where absent, as PyTorch's
-     * dense Adam does (O(table) a step; for small tables). */
-    int64_t rows = h->lazy ? U : n->n_ids;
-#pragma omp parallel for schedule(static) if (PAR(rows * (D + 1)))
-    for (int64_t k = 0; k < rows; k++) {
-        int32_t id = h->lazy ? w->uniq[k] : (int32_t)k;
-        int32_t u = h->lazy ? (int32_t)k : w->slot[id];
-        float g1 = u >= 0 ? w->G1[u] : 0.0f;
-        if (wide && !frozen) {
-            if (u >= 0) ftrl1(&n->lin[id], &n->lin_m1[id], &n->lin_m2[id], g1 * wide_scale, h);
-        } else if (!wide) {
-            adam1(&n->lin[id], &n->lin_m1[id], &n->lin_m2[id], g1, lr, c1, c2, ag);
+    int32_t sl = w->slot[id];
+    if (sl < 0) {
+        sl = w->slot[id] = slot_claim(next, end, U);
+        w->uniq[sl] = id;
+        w->G1[sl] = 0;
+        for (int d = 0; d < D; d++) w->G[(size_t)sl * D + d] = 0;
+    }
+    w->G1[sl] += v * g;
+    if (!D) return;
+    float *gr = w->G + (size_t)sl * D;
+    const float *dx = w->dx0 + (size_t)b * n->in + f * D, *e = n->E + (size_t)id * D;
+    if (l2 != 0)
+        for (int d = 0; d < D; d++) gr[d] += v * dx[d] + l2 * e[d];
+    else
+        for (int d = 0; d < D; d++) gr[d] += v * dx[d];
+}
+
+/* Thread t's share of the embedding-bag and first-order backward: the
+ * batch's entries whose id it owns, gathered into G (embeddings) and G1
+ * (first order) at slots it claims. */
+static void scatter_ids(const net *n, const batch *bt, work *w, int t, int nt, int *U) {
+    const drec_featrows *fr = bt->fr;
+    int B = bt->B, F = n->F, next = 0, end = 0;
+    unsigned pm = (nt & (nt - 1)) == 0 ? (unsigned)nt - 1 : 0;
+    float l2 = (float)(2.0 * n->hp.reg / B);
+    if (fr->one_hot && nt == 1) {
+        /* the common case, without offsets or owners */
+        for (int b = 0; b < B; b++) {
+            size_t r = bt->rows[b];
+            const int32_t *ix = fr->idx + r * (size_t)F;
+            const float *vv = fr->val + r * (size_t)F;
+            float g = w->dlogit[b];
+            for (int f = 0; f < F; f++) scatter_one(n, w, b, f, ix[f], vv[f], g, l2, &next, &end, U);
         }
-        for (int d = 0; d < D; d++) {
-            size_t i = (size_t)id * D + d;
-            adam1(&n->E[i], &n->Em1[i], &n->Em2[i], u >= 0 ? w->G[(size_t)u * D + d] : 0.0f, lr, c1, c2, ag);
+    } else {
+        for (int b = 0; b < B; b++) {
+            size_t r = bt->rows[b];
+            float g = w->dlogit[b];
+            for (int f = 0; f < F; f++) {
+                int64_t lo, hi;
+                bag_of(fr, r, f, &lo, &hi);
+                for (int64_t q = lo; q < hi; q++)
+                    if (owns(fr->idx[q], t, nt, pm)) scatter_one(n, w, b, f, fr->idx[q], fr->val[q], g, l2, &next, &end, U);
+            }
         }
     }
-    for (int u = 0; u < U; u++) w->slot[w->uniq[u]] = -1;
-    /* distinct coordinates: the FTRL steps are independent */
-#pragma omp parallel for schedule(static) if (PAR(CU * 16))
-    for (int u = 0; u < CU; u++) {
-        int32_t id = w->cuniq[u];
-        ftrl1(&n->wc[id], &n->wc_z[id], &n->wc_n[id], w->CG[u], h);
-        w->cslot[id] = -1;
+    for (int k = next; k < end; k++) w->uniq[k] = -1;
+}
+
+/* The same for the hashed crosses: CG holds per-example gradients summed
+ * over the batch (FTRL's). */
+static void scatter_crosses(const batch *bt, work *w, int t, int nt, int *CU) {
+    const drec_featrows *fr = bt->fr;
+    int B = bt->B, next = 0, end = 0;
+    unsigned pm = (nt & (nt - 1)) == 0 ? (unsigned)nt - 1 : 0;
+    int32_t *restrict cslot = w->cslot;
+    for (int b = 0; b < B; b++) {
+        size_t r = bt->rows[b];
+        float g = w->dlogit[b] * (float)B;
+        for (int64_t q = fr->cross_ptr[r]; q < fr->cross_ptr[r + 1]; q++) {
+            int32_t id = fr->cross_idx[q];
+            if (!owns(id, t, nt, pm)) continue;
+            int32_t sl = cslot[id];
+            if (sl < 0) {
+                sl = cslot[id] = slot_claim(&next, &end, CU);
+                w->cuniq[sl] = id;
+                w->CG[sl] = 0;
+            }
+            w->CG[sl] += fr->cross_val[q] * g;
+        }
     }
+    for (int k = next; k < end; k++) w->cuniq[k] = -1;
+}
+
+/* The sparse half of the step in one parallel region: the dense Adam
+ * update (when u is given), the row-sparse gradients of the embeddings,
+ * first order and crosses (each thread the ids it owns; slots in
+ * uniq[0..*nu) and cuniq[0..*ncu), -1 where unused), and then (when u is
+ * given) their updates, which also clear the slots. */
+static void sparse_step(net *n, const batch *bt, work *w, const step_hp *u, int *nu, int *ncu) {
+    const drec_featrows *fr = bt->fr;
+    const hyper *h = &n->hp;
+    int D = n->D, U = 0, CU = 0;
+    bool cross = n->cross_buckets && fr->cross_ptr;
+    bool ag = h->adagrad, wide = h->kind == K_WIDEDEEP, frozen = wide && h->part == 2; /* deep only: no first order */
+    double work_est = (double)bt->B * n->F * (D + 1) + (cross ? (double)bt->B * w->max_cross : 0) + (u ? n->n_w : 0);
+#pragma omp parallel num_threads(w->nt_cap) if (PAR(work_est))
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        if (u) {
+#pragma omp for schedule(static) nowait
+            for (int i = 0; i < n->n_w; i++) {
+                adam1(&n->w[i], &n->m1[i], &n->m2[i], n->g[i], u->lr, u->c1, u->c2, ag);
+                n->g[i] = 0;
+            }
+        }
+        scatter_ids(n, bt, w, t, nt, &U);
+        if (cross) scatter_crosses(bt, w, t, nt, &CU);
+        if (u) {
+#pragma omp barrier
+            /* Lazy (default): only the rows in the batch move.  --set
+             * lazy=0: every row moves each step with a zero gradient where
+             * absent, as PyTorch's dense Adam does (O(table) a step). */
+            int64_t rows = h->lazy ? U : n->n_ids;
+#pragma omp for schedule(static) nowait
+            for (int64_t k = 0; k < rows; k++) {
+                int32_t id = h->lazy ? w->uniq[k] : (int32_t)k;
+                if (id < 0) continue;
+                int32_t s = h->lazy ? (int32_t)k : w->slot[id];
+                float g1 = s >= 0 ? w->G1[s] : 0.0f;
+                if (wide && !frozen) {
+                    if (s >= 0) ftrl1(&n->lin[id], &n->lin_m1[id], &n->lin_m2[id], g1 * u->wide_scale, h);
+                } else if (!wide) {
+                    adam1(&n->lin[id], &n->lin_m1[id], &n->lin_m2[id], g1, u->lr, u->c1, u->c2, ag);
+                }
+                for (int d = 0; d < D; d++) {
+                    size_t i = (size_t)id * D + d;
+                    adam1(&n->E[i], &n->Em1[i], &n->Em2[i], s >= 0 ? w->G[(size_t)s * D + d] : 0.0f, u->lr, u->c1, u->c2, ag);
+                }
+                if (s >= 0) w->slot[id] = -1;
+            }
+            /* distinct coordinates: the FTRL steps are independent */
+#pragma omp for schedule(static) nowait
+            for (int k = 0; k < CU; k++) {
+                int32_t id = w->cuniq[k];
+                if (id < 0) continue;
+                ftrl1(&n->wc[id], &n->wc_z[id], &n->wc_n[id], w->CG[k], h);
+                w->cslot[id] = -1;
+            }
+        }
+    }
+    *nu = U;
+    *ncu = CU;
 }
 
 /* ---- training and inference -------------------------------------------- */
@@ -1310,6 +1503,7 @@ static drec_status ctr_fit(drec_model *m, const drec_dataset *train, const drec_
     snapshot snap = {0};
     double best = -INFINITY;
     int best_epoch = -1;
+    memset(n->g, 0, (size_t)n->n_w * sizeof *n->g);
     for (int e = 0; e < h.epochs; e++) {
         drec_rng_shuffle_size(&rng, perm, n_tr);
         double loss = 0;
@@ -1317,12 +1511,12 @@ static drec_status ctr_fit(drec_model *m, const drec_dataset *train, const drec_
             int B = (int)DREC_MIN((size_t)cap, n_tr - s0);
             memcpy(bidx, perm + s0, (size_t)B * sizeof *bidx);
             batch bt = {&fr, bidx, B};
-            memset(n->g, 0, (size_t)n->n_w * sizeof *n->g);
             forward(n, &bt, true, &w);
             loss += loss_grad(&bt, &w) * B;
+            backward(n, &bt, &w);
+            step_hp u = step_begin(n, lr_at(&h, n->step, total, e), (float)B);
             int U, CU;
-            backward(n, &bt, &w, &U, &CU);
-            update(n, &w, U, CU, lr_at(&h, n->step, total, e), (float)B);
+            sparse_step(n, &bt, &w, &u, &U, &CU); /* also zeroes n->g for the next step */
         }
         loss /= (double)n_tr;
         if (n_val) {
@@ -1666,16 +1860,19 @@ double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {
     forward(&n, &bt, true, &w);
     loss_grad(&bt, &w);
     int U, CU;
-    backward(&n, &bt, &w, &U, &CU);
+    backward(&n, &bt, &w);
+    sparse_step(&n, &bt, &w, NULL, &U, &CU);
     float *gd = drec_malloc((size_t)n.n_w * sizeof *gd);
     memcpy(gd, n.g, (size_t)n.n_w * sizeof *gd);
     float *gE = drec_calloc((size_t)NIDS * (n.D ? n.D : 1), sizeof *gE), gL[NIDS] = {0}, gC[CB] = {0};
     for (int u = 0; u < U; u++) {
+        if (w.uniq[u] < 0) continue;
         gL[w.uniq[u]] = w.G1[u];
         for (int d = 0; d < n.D; d++) gE[w.uniq[u] * n.D + d] = w.G[u * n.D + d];
         w.slot[w.uniq[u]] = -1;
     }
     for (int u = 0; u < CU; u++) {
+        if (w.cuniq[u] < 0) continue;
         gC[w.cuniq[u]] = w.CG[u] / NB;
         w.cslot[w.cuniq[u]] = -1;
     }
