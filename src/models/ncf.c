@@ -937,8 +937,12 @@ static void train_free(ncf_net *n, ncf_train *tr) {
     free(tr);
 }
 
-static inline float softplus(float x) { return x > 0 ? x + log1pf(expf(-x)) : log1pf(expf(x)); }
-static inline float sigmoid(float x) { return x >= 0 ? 1 / (1 + expf(-x)) : expf(x) / (1 + expf(x)); }
+/* softplus(x) and sigmoid(x) from one exp(-|x|), stable at both ends. */
+static inline float softplus_sigmoid(float x, float *sig) {
+    const float e = expf(-fabsf(x));
+    *sig = x >= 0 ? 1 / (1 + e) : e / (1 + e);
+    return (x > 0 ? x : 0) + log1pf(e);
+}
 
 /* Forward of rows [lo, hi): act[*], gmf, logit. */
 static void step_forward(const ncf_net *n, ncf_train *tr, const int32_t *u, const int32_t *it, int lo, int hi) {
@@ -1022,15 +1026,17 @@ static double step_loss(ncf_train *tr, const float *y, int lo, int hi, int total
         const float inv = 1.0f / (float)total;
         for (int r = lo; r < hi; r++) {
             const float z = tr->logit[r];
-            loss += softplus(z) - y[r] * z;
-            tr->dlogit[r] = (sigmoid(z) - y[r]) * inv;
+            float sg;
+            loss += softplus_sigmoid(z, &sg) - y[r] * z;
+            tr->dlogit[r] = (sg - y[r]) * inv;
         }
     } else {
         const float inv = 2.0f / (float)total;
         for (int r = lo; r + 1 < hi; r += 2) {
             const float x = tr->logit[r] - tr->logit[r + 1];
-            loss += softplus(-x);
-            const float d = -sigmoid(-x) * inv;
+            float sg;
+            loss += softplus_sigmoid(-x, &sg);
+            const float d = -sg * inv;
             tr->dlogit[r] = d;
             tr->dlogit[r + 1] = -d;
         }
