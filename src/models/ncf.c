@@ -945,7 +945,7 @@ static inline float softplus_sigmoid(float x, float *sig) {
 }
 
 /* Forward of rows [lo, hi): act[*], gmf, logit. */
-static void step_forward(const ncf_net *n, ncf_train *tr, const int32_t *u, const int32_t *it, int lo, int hi) {
+NCF_HOT static void step_forward(const ncf_net *n, ncf_train *tr, const int32_t *u, const int32_t *it, int lo, int hi) {
     int F = n->F;
     if (has_gmf(n))
         for (int r = lo; r < hi; r++) {
@@ -978,7 +978,7 @@ static void step_forward(const ncf_net *n, ncf_train *tr, const int32_t *u, cons
 
 /* Backward of rows [lo, hi) from dlogit: per-row embedding grads (dgu,
  * dgi, dact[0]) and this thread's dense partial gd (accumulated). */
-static void step_backward(const ncf_net *n, ncf_train *tr, const int32_t *u, const int32_t *it, int lo, int hi,
+NCF_HOT static void step_backward(const ncf_net *n, ncf_train *tr, const int32_t *u, const int32_t *it, int lo, int hi,
                           float *gd) {
     int F = n->F, H = n->H;
     float *gh = gd + (n->h - n->dense), *gc = gd + (n->c - n->dense);
