@@ -44,7 +44,7 @@ void free(void *p) { __libc_free(p); }
 enum { B = 256, T = 8, D = 32, N = 5000, H = 2 };
 
 typedef struct {
-    drec_param *E, *W1, *b1, *W2, *Wq, *Wk, *Wv, *g, *be, *Wih, *Whh;
+    drec_param *E, *W1, *b1, *W2, *Wq, *Wk, *Wv, *g, *be, *Wih, *Whh, *Wf, *bf;
     drec_csr A;
     drec_optim *opt;
     int32_t ids[B * T], bag_off[B + 1], mask[B * T], rows[B];
@@ -62,6 +62,10 @@ static void step(drec_tape *tp, model *m, drec_rng *r) {
     drec_tensor *v = drec_linear(tp, e, drec_pt(m->Wv), NULL, DREC_ACT_NONE);
     drec_tensor *a = drec_attention(tp, q, k, v, T, H, true, drec_ifrom(tp, m->mask, B * T));
     a = drec_layer_norm(tp, drec_add(tp, a, e), drec_pt(m->g), drec_pt(m->be), 1e-5f);
+    /* a feed-forward layer large enough for the linear layer's threaded path */
+    drec_tensor *ae[2] = {a, e};
+    a = drec_linear(tp, drec_concat(tp, ae, 2, 1), drec_pt(m->Wf), drec_pt(m->bf), DREC_ACT_RELU); /* [B*T, 2D] */
+    a = drec_slice(tp, a, 1, 0, D);
     a = drec_dropout(tp, a, 0.1f);
     drec_tensor *last = drec_gather_rows(tp, a, drec_ifrom(tp, m->rows, B));     /* [B, D] */
     drec_tensor *bag = drec_embedding_bag(tp, m->E, ids, drec_ifrom(tp, m->bag_off, B + 1), NULL, DREC_BAG_MEAN);
@@ -92,7 +96,9 @@ TEST(training_step_allocates_nothing) {
     m.be = drec_param_new("be", 1, D, 0);
     m.Wih = drec_param_new("Wih", D, 3 * D, 0);
     m.Whh = drec_param_new("Whh", D, 3 * D, 0);
-    drec_param *all[] = {m.E, m.W1, m.b1, m.W2, m.Wq, m.Wk, m.Wv, m.g, m.be, m.Wih, m.Whh};
+    m.Wf = drec_param_new("Wf", 2 * D, 2 * D, 0);
+    m.bf = drec_param_new("bf", 1, 2 * D, 0);
+    drec_param *all[] = {m.E, m.W1, m.b1, m.W2, m.Wq, m.Wk, m.Wv, m.g, m.be, m.Wih, m.Whh, m.Wf, m.bf};
     drec_optim_config c = drec_optim_defaults(DREC_OPT_ADAM);
     c.clip_norm = 1.0f;
     m.opt = drec_optim_new(&c);

@@ -593,6 +593,14 @@ TEST(kernels_match_scalar) {
                 drec_kern->lincomb(l2, c, M, ix, 7, 133, len, mode & 2);
                 for (int j = 0; j < len; j++) CHECK_NEAR(l2[j], l1[j], 1e-5);
                 CHECK(len == 133 || l2[len] == 12345.0f); /* nothing written past len */
+                /* strided coefficients: column 1 of a 7 x 3 block of a */
+                for (int j = 0; j < len; j++) l1[j] = l2[j] = b[j];
+                CHECK_OK(drec_kernels_select("scalar"));
+                drec_kern->lincomb_strided(l1, a + 1, 3, M, 7, 133, len, mode & 2);
+                CHECK_OK(drec_kernels_select(paths[p]));
+                drec_kern->lincomb_strided(l2, a + 1, 3, M, 7, 133, len, mode & 2);
+                for (int j = 0; j < len; j++) CHECK_NEAR(l2[j], l1[j], 1e-4);
+                CHECK(len == 133 || l2[len] == 12345.0f);
             }
         /* the element-wise kernels, every tail length */
         for (int n = 0; n < 40; n++) {

@@ -80,6 +80,12 @@ static void sc_lincomb(float *out, const float *c, const float *M, const int32_t
     }
 }
 
+static void sc_lincomb_strided(float *out, const float *c, int64_t cs, const float *M, int n, int64_t ld, int len,
+                               bool acc) {
+    if (!acc) memset(out, 0, (size_t)len * sizeof(float));
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < len; j++) out[j] += c[(int64_t)i * cs] * M[(int64_t)i * ld + j];
+}
 static void sc_gather(float *out, const float *M, const int32_t *idx, int n, int64_t ld, int len) {
     for (int m = 0; m < n; m++) memcpy(out + (int64_t)m * len, M + (int64_t)idx[m] * ld, (size_t)len * sizeof(float));
 }
@@ -94,7 +100,7 @@ static void sc_scatter(float *out, const float *src, const int32_t *slot, int n,
 
 static const drec_kernels k_scalar = {"scalar", sc_dot, sc_sum, sc_max, sc_axpy, sc_scale, sc_fill, sc_add, sc_mul,
                                       sc_muladd, sc_sigmoid, sc_sigmoid_grad, sc_exp, sc_exp_shift_sum, sc_lincomb,
-                                      sc_gather, sc_scatter};
+                                      sc_lincomb_strided, sc_gather, sc_scatter};
 
 /* ---- AVX2 + FMA --------------------------------------------------------------- */
 
@@ -287,6 +293,26 @@ T2 static void a2_lincomb(float *out, const float *c, const float *M, const int3
     }
 }
 
+T2 static void a2_lincomb_strided(float *out, const float *c, int64_t cs, const float *M, int n, int64_t ld, int len,
+                                  bool acc) {
+    int j0 = 0;
+    for (; j0 + 16 <= len; j0 += 16) {
+        __m256 a0 = acc ? _mm256_loadu_ps(out + j0) : _mm256_setzero_ps();
+        __m256 a1 = acc ? _mm256_loadu_ps(out + j0 + 8) : _mm256_setzero_ps();
+        for (int i = 0; i < n; i++) {
+            __m256 ci = _mm256_set1_ps(c[(int64_t)i * cs]);
+            a0 = _mm256_fmadd_ps(ci, _mm256_loadu_ps(M + (int64_t)i * ld + j0), a0);
+            a1 = _mm256_fmadd_ps(ci, _mm256_loadu_ps(M + (int64_t)i * ld + j0 + 8), a1);
+        }
+        _mm256_storeu_ps(out + j0, a0), _mm256_storeu_ps(out + j0 + 8, a1);
+    }
+    for (; j0 < len; j0++) {
+        float s = acc ? out[j0] : 0.0f;
+        for (int i = 0; i < n; i++) s += c[(int64_t)i * cs] * M[(int64_t)i * ld + j0];
+        out[j0] = s;
+    }
+}
+
 #define GATHER_AHEAD 8
 T2 static void a2_gather(float *out, const float *M, const int32_t *idx, int n, int64_t ld, int len) {
     for (int m = 0; m < n; m++) {
@@ -319,7 +345,7 @@ T2 static void a2_scatter(float *out, const float *src, const int32_t *slot, int
 
 static const drec_kernels k_avx2 = {"avx2", a2_dot, a2_sum, a2_max, a2_axpy, a2_scale, a2_fill, a2_add, a2_mul,
                                     a2_muladd, a2_sigmoid, a2_sigmoid_grad, a2_exp, a2_exp_shift_sum, a2_lincomb,
-                                    a2_gather, a2_scatter};
+                                    a2_lincomb_strided, a2_gather, a2_scatter};
 
 /* ---- AVX-512 ------------------------------------------------------------------ */
 
@@ -480,9 +506,9 @@ T5 static float a5_exp_shift_sum(float *o, const float *x, float mx, int n) {
  * product, say a 32-wide head or a short causal row, does no work on
  * masked-off lanes); rows go four at a time into four accumulator sets
  * (summed at the end) so that consecutive FMAs do not wait on each other. */
-T5 static inline __attribute__((always_inline)) void a5_lc_block(float *o, const float *c, const float *M,
-                                                                 const int32_t *idx, int n, int64_t ld, int nb,
-                                                                 __mmask16 last, bool acc) {
+T5 static inline __attribute__((always_inline)) void a5_lc_block(float *o, const float *c, int64_t cs,
+                                                                 const float *M, const int32_t *idx, int n,
+                                                                 int64_t ld, int nb, __mmask16 last, bool acc) {
     __m512 s0[4], s1[4], s2[4], s3[4];
     for (int k = 0; k < nb; k++) {
         __mmask16 m = k == nb - 1 ? last : (__mmask16)0xffff;
@@ -492,7 +518,7 @@ T5 static inline __attribute__((always_inline)) void a5_lc_block(float *o, const
 #define LC_ROW(S, i)                                                                                  \
     do {                                                                                              \
         const float *r_ = M + (idx ? (int64_t)idx[i] : (int64_t)(i)) * ld;                            \
-        __m512 c_ = _mm512_set1_ps(c[i]);                                                             \
+        __m512 c_ = _mm512_set1_ps(c[(int64_t)(i) * cs]);                                             \
         for (int k = 0; k < nb; k++) {                                                                \
             __m512 v_ = k == nb - 1 ? _mm512_maskz_loadu_ps(last, r_ + 16 * k) : _mm512_loadu_ps(r_ + 16 * k); \
             S[k] = _mm512_fmadd_ps(c_, v_, S[k]);                                                     \
@@ -513,19 +539,28 @@ T5 static inline __attribute__((always_inline)) void a5_lc_block(float *o, const
     }
 }
 
-T5 static void a5_lincomb(float *out, const float *c, const float *M, const int32_t *idx, int n, int64_t ld, int len,
-                          bool acc) {
+T5 static inline __attribute__((always_inline)) void a5_lincomb_any(float *out, const float *c, int64_t cs,
+                                                                    const float *M, const int32_t *idx, int n,
+                                                                    int64_t ld, int len, bool acc) {
     for (int j0 = 0; j0 < len; j0 += 64) {
         int w = DREC_MIN(64, len - j0), nb = (w + 15) / 16;
         __mmask16 last = tail16(w - 16 * (nb - 1));
         const float *Mj = M + j0;
         switch (nb) {
-        case 1: a5_lc_block(out + j0, c, Mj, idx, n, ld, 1, last, acc); break;
-        case 2: a5_lc_block(out + j0, c, Mj, idx, n, ld, 2, last, acc); break;
-        case 3: a5_lc_block(out + j0, c, Mj, idx, n, ld, 3, last, acc); break;
-        default: a5_lc_block(out + j0, c, Mj, idx, n, ld, 4, last, acc); break;
+        case 1: a5_lc_block(out + j0, c, cs, Mj, idx, n, ld, 1, last, acc); break;
+        case 2: a5_lc_block(out + j0, c, cs, Mj, idx, n, ld, 2, last, acc); break;
+        case 3: a5_lc_block(out + j0, c, cs, Mj, idx, n, ld, 3, last, acc); break;
+        default: a5_lc_block(out + j0, c, cs, Mj, idx, n, ld, 4, last, acc); break;
         }
     }
+}
+T5 static void a5_lincomb(float *out, const float *c, const float *M, const int32_t *idx, int n, int64_t ld, int len,
+                          bool acc) {
+    a5_lincomb_any(out, c, 1, M, idx, n, ld, len, acc);
+}
+T5 static void a5_lincomb_strided(float *out, const float *c, int64_t cs, const float *M, int n, int64_t ld, int len,
+                                  bool acc) {
+    a5_lincomb_any(out, c, cs, M, NULL, n, ld, len, acc);
 }
 
 T5 static void a5_gather(float *out, const float *M, const int32_t *idx, int n, int64_t ld, int len) {
@@ -564,7 +599,7 @@ T5 static void a5_scatter(float *out, const float *src, const int32_t *slot, int
 
 static const drec_kernels k_avx512 = {"avx512", a5_dot, a5_sum, a5_max, a5_axpy, a5_scale, a5_fill, a5_add, a5_mul,
                                       a5_muladd, a5_sigmoid, a5_sigmoid_grad, a5_exp, a5_exp_shift_sum, a5_lincomb,
-                                      a5_gather, a5_scatter};
+                                      a5_lincomb_strided, a5_gather, a5_scatter};
 
 /* ---- selection ------------------------------------------------------------------ */
 

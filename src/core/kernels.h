@@ -40,6 +40,10 @@ typedef struct drec_kernels {
      * The workhorse of attention and spmm: accumulators stay in registers. */
     void (*lincomb)(float *out, const float *c, const float *M, const int32_t *idx, int n, int64_t ld,
                     int len, bool acc);
+    /* lincomb without row indices whose coefficients lie cs floats apart
+     * (c[i * cs]): a column of a row-major matrix, no copy */
+    void (*lincomb_strided)(float *out, const float *c, int64_t cs, const float *M, int n, int64_t ld, int len,
+                            bool acc);
     /* Row gather: out row m = M row idx[m] (len floats, rows ld apart),
      * m < n; table rows are requested a few rows ahead (cache misses). */
     void (*gather)(float *out, const float *M, const int32_t *idx, int n, int64_t ld, int len);

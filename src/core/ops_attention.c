@@ -12,6 +12,8 @@
  *
  * Backward per pair:  dP = dO V^T;  dS = P * (dP - rowsum(P * dP));
  *   dQ = dS K / sqrt(Dh);  dK = dS^T Q / sqrt(Dh);  dV = P^T dO.
+ * The transposed products take the columns of dS and P in place, as
+ * coefficients a row apart (lincomb_strided).
  * Pairs write disjoint blocks of dQ, dK, dV: parallel with no reductions.
  */
 #include "kernels.h"
@@ -42,13 +44,13 @@ static void attention_backward(drec_tape *tp, drec_node *nd) {
     float scale = 1.0f / sqrtf((float)Dh);
     float *dq = drec_grad(tp, q), *dk = drec_grad(tp, k), *dv = drec_grad(tp, v);
     int nth = omp_get_max_threads();
-    int64_t per = (int64_t)Dh * T + (int64_t)T * T + 3 * T;
+    int64_t per = (int64_t)Dh * T + (int64_t)T * T + T;
     float *scratch = drec_tape_floats(tp, nth * per);
     DREC_PAR_FOR((int64_t)B * H * T * T * Dh > 100000,
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
         float *Vt = scratch + (int64_t)omp_get_thread_num() * per;
-        float *dS = Vt + (int64_t)Dh * T, *dP = dS + (int64_t)T * T, *cs = dP + T, *ps = cs + T;
+        float *dS = Vt + (int64_t)Dh * T, *dP = dS + (int64_t)T * T;
         int64_t base = (int64_t)b * T * C + (int64_t)h * Dh;
         const float *Q = q->data + base, *K = k->data + base, *dO = o->grad + base;
         const float *P = s->P + (int64_t)bh * T * T;
@@ -67,12 +69,10 @@ static void attention_backward(drec_tape *tp, drec_node *nd) {
         /* columns: dK_j = sum_t dS[t][j] Q_t, dV_j = sum_t P[t][j] dO_t */
         for (int j = 0; j < T; j++) {
             int t0 = s->causal ? j : 0, n = T - t0;
-            for (int t = t0; t < T; t++) {
-                cs[t - t0] = dS[(int64_t)t * T + j];
-                ps[t - t0] = P[(int64_t)t * T + j];
-            }
-            drec_kern->lincomb(dk + base + (int64_t)j * C, cs, Q + (int64_t)t0 * C, NULL, n, C, Dh, true);
-            drec_kern->lincomb(dv + base + (int64_t)j * C, ps, dO + (int64_t)t0 * C, NULL, n, C, Dh, true);
+            drec_kern->lincomb_strided(dk + base + (int64_t)j * C, dS + (int64_t)t0 * T + j, T, Q + (int64_t)t0 * C, n,
+                                       C, Dh, true);
+            drec_kern->lincomb_strided(dv + base + (int64_t)j * C, P + (int64_t)t0 * T + j, T, dO + (int64_t)t0 * C, n,
+                                       C, Dh, true);
         }
     });
 }

@@ -61,26 +61,27 @@ static void act_backward(drec_act act, float *dz, const float *dy, const float *
 }
 
 /* Threads for a linear layer: large enough products run in ONE parallel
- * region per direction, each thread on independent output blocks with
- * single-threaded sgemm (forward and dx: its rows of the batch; dW: its rows,
- * i.e. input features; db: its columns).  One region instead of one per
- * product matters: waking a sleeping OpenMP team costs tens of microseconds
- * on a shared machine (passive wait policy), as much as a small product.
- * Blocks are whole 16-row panels fixed by the thread count, and every
- * element sums in the same order as in one thread's call. */
+ * region per direction, as a list of independent work items (forward and
+ * dx: blocks of batch rows; dW: blocks of its rows, i.e. input features;
+ * db: one item) handed out first come, first served, each item one
+ * single-threaded sgemm.  One region instead of one per product, and
+ * dynamic hand-out instead of fixed halves, because waking an OpenMP team
+ * costs tens of microseconds on a shared machine (passive wait policy), as
+ * much as a small product: the calling thread starts on the items at once
+ * and the others join when they wake (or never, if their cores are busy).
+ * The items do not depend on the thread count and each is computed the
+ * same way whichever thread takes it, so results are bit-identical for any
+ * number of threads. */
+#define ROWS_ITEM 128 /* batch rows per item (whole 16-row panels) */
+#define FEAT_ITEM 64  /* dW rows per item */
 static bool linear_parallel(int B, int K, int D) {
-    return omp_get_max_threads() > 1 && !omp_in_parallel() && B >= 32 && (double)B * K * D >= 8e6;
-}
-static inline void panel_range(int n, int t, int nt, int *r0, int *r1) {
-    int panels = (n + 15) / 16;
-    *r0 = DREC_MIN(n, panels * t / nt * 16);
-    *r1 = DREC_MIN(n, panels * (t + 1) / nt * 16);
+    return omp_get_max_threads() > 1 && !omp_in_parallel() && B >= 2 * ROWS_ITEM && (double)B * K * D >= 8e6;
 }
 
-/* db += column sums of dz [B,D] over columns [c0,c1): rows in order, as a
- * linear combination with weights 1 */
-static void bias_grad(float *db, const float *dz, const float *ones, int B, int D, int c0, int c1) {
-    if (c1 > c0) drec_kern->lincomb(db + c0, ones, dz + c0, NULL, B, D, c1 - c0, true);
+/* db += column sums of dz [B,D]: rows in order, as a linear combination
+ * with weights 1 */
+static void bias_grad(float *db, const float *dz, const float *ones, int B, int D) {
+    drec_kern->lincomb(db, ones, dz, NULL, B, D, D, true);
 }
 
 static void linear_backward(drec_tape *tp, drec_node *nd) {
@@ -99,29 +100,39 @@ static void linear_backward(drec_tape *tp, drec_node *nd) {
         ones = drec_tape_floats(tp, B);
         drec_kern->fill(ones, 1.0f, B);
     }
+    float beta_x = assign ? 0.0f : 1.0f;
     if (!linear_parallel(B, K, D)) {
         if (act != DREC_ACT_NONE) act_backward(act, dz, dy, y->data, y->n);
-        if (dx) drec_sgemm(false, true, B, K, D, 1, dz, D, W->data, D, assign ? 0.0f : 1.0f, dx, K);
+        if (dx) drec_sgemm(false, true, B, K, D, 1, dz, D, W->data, D, beta_x, dx, K);
         if (dW) drec_sgemm(true, false, K, D, B, 1, x->data, K, dz, D, 1, dW, D);
-        if (db) bias_grad(db, dz, ones, B, D, 0, D);
+        if (db) bias_grad(db, dz, ones, B, D);
         return;
     }
+    int row_items = (B + ROWS_ITEM - 1) / ROWS_ITEM, feat_items = dW ? (K + FEAT_ITEM - 1) / FEAT_ITEM : 0;
+    int n_items = feat_items + (dx ? row_items : 0) + (db ? 1 : 0);
     #pragma omp parallel
     {
-        int t = omp_get_thread_num(), nt = omp_get_num_threads(), r0, r1;
-        panel_range(B, t, nt, &r0, &r1);
         if (act != DREC_ACT_NONE) {
-            act_backward(act, dz + (int64_t)r0 * D, dy + (int64_t)r0 * D, y->data + (int64_t)r0 * D,
-                         (int64_t)(r1 - r0) * D);
-            #pragma omp barrier
+            #pragma omp for schedule(dynamic, 1)
+            for (int it = 0; it < row_items; it++) {
+                int64_t r0 = (int64_t)it * ROWS_ITEM, r1 = DREC_MIN(B, r0 + ROWS_ITEM);
+                act_backward(act, dz + r0 * D, dy + r0 * D, y->data + r0 * D, (r1 - r0) * D);
+            }
         }
-        if (dx && r1 > r0)
-            drec_sgemm(false, true, r1 - r0, K, D, 1, dz + (int64_t)r0 * D, D, W->data, D, assign ? 0.0f : 1.0f,
-                       dx + (int64_t)r0 * K, K);
-        int k0, k1;
-        panel_range(K, t, nt, &k0, &k1);
-        if (dW && k1 > k0) drec_sgemm(true, false, k1 - k0, D, B, 1, x->data + k0, K, dz, D, 1, dW + (int64_t)k0 * D, D);
-        if (db) bias_grad(db, dz, ones, B, D, D * t / nt, D * (t + 1) / nt);
+        /* dW's items first: each is as long as several of dx's, which then even out the end */
+        #pragma omp for schedule(dynamic, 1)
+        for (int it = 0; it < n_items; it++) {
+            if (it < feat_items) {
+                int k0 = it * FEAT_ITEM, k1 = DREC_MIN(K, k0 + FEAT_ITEM);
+                drec_sgemm(true, false, k1 - k0, D, B, 1, x->data + k0, K, dz, D, 1, dW + (int64_t)k0 * D, D);
+            } else if (dx && it < feat_items + row_items) {
+                int r0 = (it - feat_items) * ROWS_ITEM, r1 = DREC_MIN(B, r0 + ROWS_ITEM);
+                drec_sgemm(false, true, r1 - r0, K, D, 1, dz + (int64_t)r0 * D, D, W->data, D, beta_x,
+                           dx + (int64_t)r0 * K, K);
+            } else {
+                bias_grad(db, dz, ones, B, D);
+            }
+        }
     }
 }
 
@@ -145,12 +156,11 @@ drec_tensor *drec_linear(drec_tape *tp, drec_tensor *x, drec_tensor *W, drec_ten
     drec_tensor *y = drec_tnew(tp, x->ndim, shape);
     const float *bv = b ? b->data : NULL;
     if (linear_parallel(B, K, D)) {
-        #pragma omp parallel
-        {
-            int r0, r1;
-            panel_range(B, omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
-            linear_forward_rows(y->data, x->data, W->data, bv, act, r0, r1, K, D);
-        }
+        int row_items = (B + ROWS_ITEM - 1) / ROWS_ITEM;
+        #pragma omp parallel for schedule(dynamic, 1)
+        for (int it = 0; it < row_items; it++)
+            linear_forward_rows(y->data, x->data, W->data, bv, act, it * ROWS_ITEM, DREC_MIN(B, (it + 1) * ROWS_ITEM), K,
+                                D);
     } else {
         linear_forward_rows(y->data, x->data, W->data, bv, act, 0, B, K, D);
     }

@@ -62,13 +62,14 @@
 void drec_assert_fail(const char *file, int line, const char *what) __attribute__((noreturn));
 
 /* Runs a for statement across OpenMP threads (static schedule) when cond
- * holds, inline otherwise.  Not `omp parallel for if(cond)`: libgomp
- * allocates a team even for a serialised region, and a training step must
- * make no heap calls.  DREC_PAR does the same for an `omp parallel` block
- * (which reads omp_get_thread_num / omp_get_num_threads: 0 and 1 inline). */
+ * holds and more than one thread is allowed, inline otherwise.  Not `omp
+ * parallel for if(cond)`: libgomp allocates a team for every serialised or
+ * one-thread region, and a training step must make no heap calls.  DREC_PAR
+ * does the same for an `omp parallel` block (which reads omp_get_thread_num
+ * / omp_get_num_threads: 0 and 1 inline). */
 #define DREC_PAR_FOR(cond, ...)                                                      \
     do {                                                                             \
-        if (cond) {                                                                  \
+        if ((cond) && drec_threads() > 1) {                                          \
             _Pragma("omp parallel for schedule(static)") __VA_ARGS__                 \
         } else {                                                                     \
             __VA_ARGS__                                                              \
@@ -76,7 +77,7 @@ void drec_assert_fail(const char *file, int line, const char *what) __attribute_
     } while (0)
 #define DREC_PAR_FOR_DYN(cond, ...)                                                  \
     do {                                                                             \
-        if (cond) {                                                                  \
+        if ((cond) && drec_threads() > 1) {                                          \
             _Pragma("omp parallel for schedule(dynamic, 64)") __VA_ARGS__            \
         } else {                                                                     \
             __VA_ARGS__                                                              \
@@ -84,7 +85,7 @@ void drec_assert_fail(const char *file, int line, const char *what) __attribute_
     } while (0)
 #define DREC_PAR(cond, ...)                                                          \
     do {                                                                             \
-        if (cond) {                                                                  \
+        if ((cond) && drec_threads() > 1) {                                          \
             _Pragma("omp parallel") __VA_ARGS__                                      \
         } else {                                                                     \
             __VA_ARGS__                                                              \
