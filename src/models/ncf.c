@@ -937,11 +937,15 @@ static void train_free(ncf_net *n, ncf_train *tr) {
     free(tr);
 }
 
-static inline float softplus(float x) { return x > 0 ? x + log1pf(expf(-x)) : log1pf(expf(x)); }
-static inline float sigmoid(float x) { return x >= 0 ? 1 / (1 + expf(-x)) : expf(x) / (1 + expf(x)); }
+/* softplus(x) and sigmoid(x) from one exp(-|x|), stable at both ends. */
+static inline float softplus_sigmoid(float x, float *sig) {
+    const float e = expf(-fabsf(x));
+    *sig = x >= 0 ? 1 / (1 + e) : e / (1 + e);
+    return (x > 0 ? x : 0) + log1pf(e);
+}
 
 /* Forward of rows [lo, hi): act[*], gmf, logit. */
-static void step_forward(const ncf_net *n, ncf_train *tr, const int32_t *u, const int32_t *it, int lo, int hi) {
+NCF_HOT static void step_forward(const ncf_net *n, ncf_train *tr, const int32_t *u, const int32_t *it, int lo, int hi) {
     int F = n->F;
     if (has_gmf(n))
         for (int r = lo; r < hi; r++) {
@@ -974,7 +978,7 @@ static void step_forward(const ncf_net *n, ncf_train *tr, const int32_t *u, cons
 
 /* Backward of rows [lo, hi) from dlogit: per-row embedding grads (dgu,
  * dgi, dact[0]) and this thread's dense partial gd (accumulated). */
-static void step_backward(const ncf_net *n, ncf_train *tr, const int32_t *u, const int32_t *it, int lo, int hi,
+NCF_HOT static void step_backward(const ncf_net *n, ncf_train *tr, const int32_t *u, const int32_t *it, int lo, int hi,
                           float *gd) {
     int F = n->F, H = n->H;
     float *gh = gd + (n->h - n->dense), *gc = gd + (n->c - n->dense);
@@ -1022,15 +1026,17 @@ static double step_loss(ncf_train *tr, const float *y, int lo, int hi, int total
         const float inv = 1.0f / (float)total;
         for (int r = lo; r < hi; r++) {
             const float z = tr->logit[r];
-            loss += softplus(z) - y[r] * z;
-            tr->dlogit[r] = (sigmoid(z) - y[r]) * inv;
+            float sg;
+            loss += softplus_sigmoid(z, &sg) - y[r] * z;
+            tr->dlogit[r] = (sg - y[r]) * inv;
         }
     } else {
         const float inv = 2.0f / (float)total;
         for (int r = lo; r + 1 < hi; r += 2) {
             const float x = tr->logit[r] - tr->logit[r + 1];
-            loss += softplus(-x);
-            const float d = -sigmoid(-x) * inv;
+            float sg;
+            loss += softplus_sigmoid(-x, &sg);
+            const float d = -sg * inv;
             tr->dlogit[r] = d;
             tr->dlogit[r + 1] = -d;
         }
