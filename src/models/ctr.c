@@ -51,6 +51,9 @@ enum { K_LR, K_WIDEDEEP, K_DEEPFM, K_XDEEPFM, K_AUTOINT };
 /* Sparse gradient slots are handed out SLOT_CHUNK at a time from one shared
  * counter; a thread's unused remainder is marked -1 in the id list. */
 enum { SLOT_CHUNK = 256 };
+/* Rows a thread takes through the fused step at a time (fixed by the
+ * batch, so that partial sums do not depend on the thread count). */
+enum { CHUNK_ROWS = 512 };
 
 typedef struct hyper {
     int kind;
@@ -347,6 +350,12 @@ typedef struct work {
     float *G, *G1;               /* (U, D), (U) */
     int32_t *cuniq, *cslot;
     float *CG;
+    /* the fused step (train_step) */
+    float *rowloss;              /* (B) */
+    float *dhl[MAX_LAYERS];      /* (B, H_l) gradient at each layer's product */
+    float *pb[MAX_LAYERS];       /* (chunks, H_l) bias-gradient partial sums */
+    float *pwo;                  /* (chunks, H_L) output-weight partial sums */
+    float *ps;                   /* (chunks) dlogit partial sums */
     int nt_cap;                  /* threads the sparse step may use */
     int max_cross;               /* crosses in the longest row */
 } work;
@@ -475,12 +484,34 @@ static void work_free(work *w) {
     free(w->cuniq);
     free(w->cslot);
     free(w->CG);
+    free(w->rowloss);
+    for (int l = 0; l < MAX_LAYERS; l++) {
+        free(w->dhl[l]);
+        free(w->pb[l]);
+    }
+    free(w->pwo);
+    free(w->ps);
     memset(w, 0, sizeof *w);
 }
 
 /* Row-major sgemm: C[M,N] = alpha op(A) op(B) + beta C (core/blas.h:
  * OpenBLAS single-threaded per block, the rows split over drec's team). */
 #define gemm drec_sgemm
+
+/* Thread t of nt takes rows [*r0, *r1) of M: whole 16-row panels, the way
+ * core/blas.c splits a product, so each block is one OpenBLAS call. */
+static void rows_of(int M, int t, int nt, int *r0, int *r1) {
+    int panels = (M + 15) / 16;
+    *r0 = DREC_MIN(M, panels * t / nt * 16);
+    *r1 = DREC_MIN(M, panels * (t + 1) / nt * 16);
+}
+
+/* Thread t of nt takes columns [*j0, *j1) of H (cut at multiples of 16
+ * floats, so that no two threads write one cache line). */
+static void cols_of(int H, int t, int nt, int *j0, int *j1) {
+    *j0 = t == 0 ? 0 : DREC_MIN(H, (H * t / nt) & ~15);
+    *j1 = t == nt - 1 ? H : DREC_MIN(H, (H * (t + 1) / nt) & ~15);
+}
 
 /* A batch: rows r0..r0+B of a featrows, in the order of perm (or as is). */
 typedef struct batch {
@@ -506,12 +537,11 @@ static inline void bag_of(const drec_featrows *fr, size_t r, int f, int64_t *lo,
 /* Embedding-bag: x0[b, f*D:(f+1)*D] = sum_k val_k E[idx_k]; first order,
  * crosses and (fm) the FM second order 0.5 * sum_d ((sum_f x_fd)^2 -
  * sum_f x_fd^2) go straight into the logit, while the row is in cache. */
-static void fwd_sparse(const net *n, const batch *bt, bool fm, work *w) {
+static void sparse_rows(const net *n, const batch *bt, bool fm, int b0, int b1, work *w) {
     const drec_featrows *fr = bt->fr;
     int F = n->F, D = n->D;
     const float *restrict lin = n->lin;
-#pragma omp parallel for schedule(static) if (PAR(bt->B * n->F * (n->D + 1)))
-    for (int b = 0; b < bt->B; b++) {
+    for (int b = b0; b < b1; b++) {
         size_t r = bt->rows[b];
         float lg = n->w[n->bias.off];
         float *x = w->x0 + (size_t)b * (size_t)n->in;
@@ -558,6 +588,15 @@ static void fwd_sparse(const net *n, const batch *bt, bool fm, work *w) {
     }
 }
 
+static void fwd_sparse(const net *n, const batch *bt, bool fm, work *w) {
+#pragma omp parallel if (PAR(bt->B * n->F * (n->D + 1)))
+    {
+        int r0, r1;
+        rows_of(bt->B, omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
+        sparse_rows(n, bt, fm, r0, r1, w);
+    }
+}
+
 static void bn_forward(const net *n, int l, int B, bool train, work *w) {
     int H = n->hp.layers[l];
     float *z = w->a[l], *xh = w->xh[l];
@@ -599,21 +638,6 @@ static void bn_forward(const net *n, int l, int B, bool train, work *w) {
 }
 
 static uint64_t mask_seed(const net *n, int l) { return (uint64_t)n->hp.seed * 1000003u + (uint64_t)n->step * 64u + (uint64_t)l; }
-
-/* Thread t of nt takes rows [*r0, *r1) of M: whole 16-row panels, the way
- * core/blas.c splits a product, so each block is one OpenBLAS call. */
-static void rows_of(int M, int t, int nt, int *r0, int *r1) {
-    int panels = (M + 15) / 16;
-    *r0 = DREC_MIN(M, panels * t / nt * 16);
-    *r1 = DREC_MIN(M, panels * (t + 1) / nt * 16);
-}
-
-/* Thread t of nt takes columns [*j0, *j1) of H (cut at multiples of 16
- * floats, so that no two threads write one cache line). */
-static void cols_of(int H, int t, int nt, int *j0, int *j1) {
-    *j0 = t == 0 ? 0 : DREC_MIN(H, (H * t / nt) & ~15);
-    *j1 = t == nt - 1 ? H : DREC_MIN(H, (H * (t + 1) / nt) & ~15);
-}
 
 /* Rows [b0, b1) of layer l: h = ReLU(a (+ bias)) (dropout). */
 static void act_rows(const net *n, int l, bool train, const float *a, const float *badd, int b0, int b1, work *w) {
@@ -820,8 +844,28 @@ static void fwd_att(const net *n, int B, work *w) {
     }
 }
 
+static bool fusable(const net *n);
+static bool has_deep(const net *n);
+static double mlp_macs(const net *n);
+static void deep_fwd_rows(const net *n, bool train, int b0, int b1, work *w);
+
 static void forward(const net *n, const batch *bt, bool train, work *w) {
     int k = n->hp.kind;
+    if (fusable(n)) {
+        /* rows are independent: each thread takes its chunks all the way */
+        int B = bt->B, nc = (B + CHUNK_ROWS - 1) / CHUNK_ROWS;
+        bool deep = has_deep(n);
+#pragma omp parallel if (PAR((double)B * (n->F * (n->D + 1) + mlp_macs(n))))
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            for (int c = nc * t / nt; c < nc * (t + 1) / nt; c++) {
+                int b0 = c * CHUNK_ROWS, b1 = DREC_MIN(B, b0 + CHUNK_ROWS);
+                sparse_rows(n, bt, k == K_DEEPFM, b0, b1, w);
+                if (deep) deep_fwd_rows(n, train, b0, b1, w);
+            }
+        }
+        return;
+    }
     fwd_sparse(n, bt, k == K_DEEPFM, w);
     if (k == K_XDEEPFM) fwd_cin(n, bt->B, w);
     if (k == K_AUTOINT) fwd_att(n, bt->B, w);
@@ -952,10 +996,9 @@ static void bwd_deep(net *n, int B, work *w) {
     }
 }
 
-static void bwd_fm(const net *n, int B, work *w) {
+static void fm_bwd_rows(const net *n, int b0, int b1, work *w) {
     int F = n->F, D = n->D;
-#pragma omp parallel for schedule(static) if (PAR(B * n->in))
-    for (int b = 0; b < B; b++) {
+    for (int b = b0; b < b1; b++) {
         const float *x = w->x0 + (size_t)b * n->in;
         float *dx = w->dx0 + (size_t)b * n->in, g = w->dlogit[b];
         for (int d = 0; d < D; d++) {
@@ -963,6 +1006,15 @@ static void bwd_fm(const net *n, int B, work *w) {
             for (int f = 0; f < F; f++) s += x[f * D + d];
             for (int f = 0; f < F; f++) dx[f * D + d] += g * (s - x[f * D + d]);
         }
+    }
+}
+
+static void bwd_fm(const net *n, int B, work *w) {
+#pragma omp parallel if (PAR(B * n->in))
+    {
+        int r0, r1;
+        rows_of(B, omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
+        fm_bwd_rows(n, r0, r1, w);
     }
 }
 
@@ -1109,16 +1161,18 @@ static void bwd_att(net *n, int B, work *w) {
 }
 
 /* Mean BCE-with-logits of the batch; fills dlogit = (p - y) / B. */
+static inline float loss_row(const batch *bt, int b, float inv, work *w) {
+    float z = w->logit[b], y = bt->fr->label[bt->rows[b]];
+    float e = expf(-fabsf(z)); /* one exp serves the loss and the sigmoid */
+    float p = z >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
+    w->dlogit[b] = (p - y) * inv;
+    return fmaxf(z, 0) - z * y + log1pf(e);
+}
+
 static double loss_grad(const batch *bt, work *w) {
     double loss = 0;
     float inv = 1.0f / (float)bt->B;
-    for (int b = 0; b < bt->B; b++) {
-        float z = w->logit[b], y = bt->fr->label[bt->rows[b]];
-        float e = expf(-fabsf(z)); /* one exp serves the loss and the sigmoid */
-        loss += (double)(fmaxf(z, 0) - z * y + log1pf(e));
-        float p = z >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
-        w->dlogit[b] = (p - y) * inv;
-    }
+    for (int b = 0; b < bt->B; b++) loss += (double)loss_row(bt, b, inv, w);
     return loss / bt->B;
 }
 
@@ -1181,9 +1235,10 @@ typedef struct step_hp {
     float lr, c1, c2, wide_scale;
 } step_hp;
 
-static step_hp step_begin(net *n, float lr, float wide_scale) {
-    n->step++;
-    step_hp s = {lr, 1.0f - powf(0.9f, (float)n->step), 1.0f - powf(0.999f, (float)n->step), wide_scale};
+/* The settings of step n->step + 1 (the caller counts it after the step). */
+static step_hp step_of(const net *n, float lr, float wide_scale) {
+    float k = (float)(n->step + 1);
+    step_hp s = {lr, 1.0f - powf(0.9f, k), 1.0f - powf(0.999f, k), wide_scale};
     return s;
 }
 
@@ -1288,6 +1343,54 @@ static void scatter_crosses(const batch *bt, work *w, int t, int nt, int *CU) {
     for (int k = next; k < end; k++) w->cuniq[k] = -1;
 }
 
+/* The dense Adam step over every parameter of the block; it zeroes the
+ * gradient for the next step.  Work-shared when called in a parallel region. */
+static void dense_update(net *n, const step_hp *u) {
+    bool ag = n->hp.adagrad;
+#pragma omp for schedule(static) nowait
+    for (int i = 0; i < n->n_w; i++) {
+        adam1(&n->w[i], &n->m1[i], &n->m2[i], n->g[i], u->lr, u->c1, u->c2, ag);
+        n->g[i] = 0;
+    }
+}
+
+/* The updates of the sparse rows gathered in uniq[0..U) and cuniq[0..CU),
+ * clearing their slots.  Work-shared when called in a parallel region. */
+static void sparse_update(net *n, work *w, const step_hp *u, int U, int CU) {
+    const hyper *h = &n->hp;
+    int D = n->D;
+    bool ag = h->adagrad, wide = h->kind == K_WIDEDEEP, frozen = wide && h->part == 2; /* deep only: no first order */
+    /* Lazy (default): only the rows in the batch move.  --set lazy=0: every
+     * row moves each step with a zero gradient where absent, as PyTorch's
+     * dense Adam does (O(table) a step). */
+    int64_t rows = h->lazy ? U : n->n_ids;
+#pragma omp for schedule(static) nowait
+    for (int64_t k = 0; k < rows; k++) {
+        int32_t id = h->lazy ? w->uniq[k] : (int32_t)k;
+        if (id < 0) continue;
+        int32_t s = h->lazy ? (int32_t)k : w->slot[id];
+        float g1 = s >= 0 ? w->G1[s] : 0.0f;
+        if (wide && !frozen) {
+            if (s >= 0) ftrl1(&n->lin[id], &n->lin_m1[id], &n->lin_m2[id], g1 * u->wide_scale, h);
+        } else if (!wide) {
+            adam1(&n->lin[id], &n->lin_m1[id], &n->lin_m2[id], g1, u->lr, u->c1, u->c2, ag);
+        }
+        for (int d = 0; d < D; d++) {
+            size_t i = (size_t)id * D + d;
+            adam1(&n->E[i], &n->Em1[i], &n->Em2[i], s >= 0 ? w->G[(size_t)s * D + d] : 0.0f, u->lr, u->c1, u->c2, ag);
+        }
+        if (s >= 0) w->slot[id] = -1;
+    }
+    /* distinct coordinates: the FTRL steps are independent */
+#pragma omp for schedule(static) nowait
+    for (int k = 0; k < CU; k++) {
+        int32_t id = w->cuniq[k];
+        if (id < 0) continue;
+        ftrl1(&n->wc[id], &n->wc_z[id], &n->wc_n[id], w->CG[k], h);
+        w->cslot[id] = -1;
+    }
+}
+
 /* The sparse half of the step in one parallel region: the dense Adam
  * update (when u is given), the row-sparse gradients of the embeddings,
  * first order and crosses (each thread the ids it owns; slots in
@@ -1295,58 +1398,204 @@ static void scatter_crosses(const batch *bt, work *w, int t, int nt, int *CU) {
  * given) their updates, which also clear the slots. */
 static void sparse_step(net *n, const batch *bt, work *w, const step_hp *u, int *nu, int *ncu) {
     const drec_featrows *fr = bt->fr;
-    const hyper *h = &n->hp;
-    int D = n->D, U = 0, CU = 0;
+    int U = 0, CU = 0;
     bool cross = n->cross_buckets && fr->cross_ptr;
-    bool ag = h->adagrad, wide = h->kind == K_WIDEDEEP, frozen = wide && h->part == 2; /* deep only: no first order */
-    double work_est = (double)bt->B * n->F * (D + 1) + (cross ? (double)bt->B * w->max_cross : 0) + (u ? n->n_w : 0);
+    double work_est = (double)bt->B * n->F * (n->D + 1) + (cross ? (double)bt->B * w->max_cross : 0) + (u ? n->n_w : 0);
 #pragma omp parallel num_threads(w->nt_cap) if (PAR(work_est))
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        if (u) dense_update(n, u);
+        scatter_ids(n, bt, w, t, nt, &U);
+        if (cross) scatter_crosses(bt, w, t, nt, &CU);
         if (u) {
-#pragma omp for schedule(static) nowait
-            for (int i = 0; i < n->n_w; i++) {
-                adam1(&n->w[i], &n->m1[i], &n->m2[i], n->g[i], u->lr, u->c1, u->c2, ag);
-                n->g[i] = 0;
+#pragma omp barrier
+            sparse_update(n, w, u, U, CU);
+        }
+    }
+    *nu = U;
+    *ncu = CU;
+}
+
+/* ---- the fused step (lr, widedeep, deepfm without batch norm) -------------
+ *
+ * Everything up to the input gradient is independent per row, so a
+ * thread takes whole chunks of CHUNK_ROWS rows through the embedding bag,
+ * the MLP, the loss and back down to dx0 without waiting for the other
+ * threads; each chunk also leaves its partial sums of the bias and output
+ * gradients.  Then, after one barrier, the weight gradients (split by
+ * their rows), the partial sums in chunk order (split by columns) and the
+ * sparse gradients; after a second, the updates.  Three synchronisations
+ * a step; the chunks are fixed by the batch, not by the threads, so the
+ * numbers are the same for any number of threads. */
+
+static bool fusable(const net *n) {
+    int k = n->hp.kind;
+    return !n->hp.bn && (k == K_LR || k == K_WIDEDEEP || k == K_DEEPFM);
+}
+
+static bool has_deep(const net *n) { return n->hp.kind != K_LR && n->hp.n_layers > 0; }
+
+/* Multiply-adds of the MLP per row. */
+static double mlp_macs(const net *n) {
+    double s = 0;
+    int in = n->in;
+    for (int l = 0; has_deep(n) && l < n->hp.n_layers; l++) {
+        s += (double)in * n->hp.layers[l];
+        in = n->hp.layers[l];
+    }
+    return s + in;
+}
+
+/* Rows [b0, b1) through the MLP into the logit. */
+static void deep_fwd_rows(const net *n, bool train, int b0, int b1, work *w) {
+    const hyper *h = &n->hp;
+    const float *x = w->x0;
+    int in = n->in;
+    for (int l = 0; l < h->n_layers; l++) {
+        int H = h->layers[l];
+        float *hh = w->h[l];
+        gemm(false, false, b1 - b0, H, in, 1.0f, x + (size_t)b0 * in, in, n->w + n->W[l].off, H, 0.0f, hh + (size_t)b0 * H,
+             H);
+        act_rows(n, l, train, hh, n->w + n->b[l].off, b0, b1, w);
+        x = hh;
+        in = H;
+    }
+    out_rows(n, x, in, b0, b1, w);
+}
+
+/* Chunk c (rows [b0, b1)) back through the MLP: dh of every layer (dhl),
+ * dx0, and the chunk's partial sums of the bias and output gradients. */
+static void deep_bwd_rows(net *n, int c, int b0, int b1, work *w) {
+    const hyper *h = &n->hp;
+    int L = h->n_layers, in = h->layers[L - 1];
+    const float *x = w->h[L - 1], *wo = n->w + n->Wo.off;
+    float sc = h->dropout > 0 ? (float)(1.0 / (1.0 - h->dropout)) : 1.0f;
+    float *restrict pwo = w->pwo + (size_t)c * in, *restrict pb = w->pb[L - 1] + (size_t)c * in;
+    memset(pwo, 0, (size_t)in * sizeof *pwo);
+    memset(pb, 0, (size_t)in * sizeof *pb);
+    for (int b = b0; b < b1; b++) {
+        const float *restrict xr = x + (size_t)b * in;
+        float *restrict dr = w->dhl[L - 1] + (size_t)b * in, g = w->dlogit[b];
+#pragma omp simd
+        for (int j = 0; j < in; j++) {
+            pwo[j] += g * xr[j];
+            float d = g * wo[j];
+            d = xr[j] > 0 ? d * sc : 0;
+            dr[j] = d;
+            pb[j] += d;
+        }
+    }
+    for (int l = L - 1; l >= 0; l--) {
+        int H = h->layers[l], pin = l ? h->layers[l - 1] : n->in;
+        float *out = l ? w->dhl[l - 1] : w->dx0;
+        gemm(false, true, b1 - b0, pin, H, 1.0f, w->dhl[l] + (size_t)b0 * H, H, n->w + n->W[l].off, H, 0.0f,
+             out + (size_t)b0 * pin, pin);
+        if (!l) break;
+        float *restrict pbl = w->pb[l - 1] + (size_t)c * pin;
+        memset(pbl, 0, (size_t)pin * sizeof *pbl);
+        for (int b = b0; b < b1; b++) {
+            float *restrict dr = out + (size_t)b * pin;
+            const float *restrict hr = w->h[l - 1] + (size_t)b * pin;
+#pragma omp simd
+            for (int j = 0; j < pin; j++) {
+                float d = hr[j] > 0 ? dr[j] * sc : 0;
+                dr[j] = d;
+                pbl[j] += d;
             }
+        }
+    }
+}
+
+/* Thread t's share of the MLP's weight gradients (rows of each W) and of
+ * the bias and output gradients (columns, summed over the chunks in order). */
+static void deep_grads_part(net *n, int B, int nc, int t, int nt, work *w) {
+    const hyper *h = &n->hp;
+    int L = h->n_layers;
+    for (int l = 0; l < L; l++) {
+        int H = h->layers[l], pin = l ? h->layers[l - 1] : n->in, r0, r1;
+        const float *xin = l ? w->h[l - 1] : w->x0;
+        rows_of(pin, t, nt, &r0, &r1);
+        if (r1 > r0)
+            gemm(true, false, r1 - r0, H, B, 1.0f, xin + r0, pin, w->dhl[l], H, 1.0f, n->g + n->W[l].off + (size_t)r0 * H,
+                 H);
+    }
+    for (int l = 0; l <= L; l++) {
+        /* l == L: the output weights, whose input is the last layer */
+        int H = h->layers[l < L ? l : L - 1], j0, j1;
+        const float *part = l < L ? w->pb[l] : w->pwo;
+        float *g = n->g + (l < L ? n->b[l].off : n->Wo.off);
+        cols_of(H, t, nt, &j0, &j1);
+        for (int c = 0; c < nc; c++)
+            for (int j = j0; j < j1; j++) g[j] += part[(size_t)c * H + j];
+    }
+}
+
+/* Sets up rowloss, dhl, pb, pwo and ps for the fused step. */
+static void fused_work_init(work *w, const net *n, int cap) {
+    int nc = (cap + CHUNK_ROWS - 1) / CHUNK_ROWS, L = n->hp.n_layers;
+    w->rowloss = fz((size_t)cap);
+    w->ps = fz((size_t)nc);
+    for (int l = 0; has_deep(n) && l < L; l++) {
+        w->dhl[l] = fz((size_t)cap * (size_t)n->hp.layers[l]);
+        w->pb[l] = fz((size_t)nc * (size_t)n->hp.layers[l]);
+    }
+    if (has_deep(n)) w->pwo = fz((size_t)nc * (size_t)n->hp.layers[L - 1]);
+}
+
+/* One training step on a batch: forward, loss, backward, and (when u is
+ * given) the updates; the sparse gradients as sparse_step leaves them.
+ * Returns the batch's mean loss. */
+static double train_step(net *n, const batch *bt, work *w, const step_hp *u, int *nu, int *ncu) {
+    if (!fusable(n)) {
+        forward(n, bt, true, w);
+        double loss = loss_grad(bt, w);
+        backward(n, bt, w);
+        sparse_step(n, bt, w, u, nu, ncu);
+        return loss;
+    }
+    const drec_featrows *fr = bt->fr;
+    int B = bt->B, nc = (B + CHUNK_ROWS - 1) / CHUNK_ROWS, U = 0, CU = 0;
+    bool deep = has_deep(n), fm = n->hp.kind == K_DEEPFM, cross = n->cross_buckets && fr->cross_ptr;
+    float inv = 1.0f / (float)B;
+    double work_est = (double)B * (n->F * (n->D + 1) + 3 * mlp_macs(n) + (cross ? w->max_cross : 0)) + n->n_w;
+#pragma omp parallel num_threads(w->nt_cap) if (PAR(work_est))
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        for (int c = nc * t / nt; c < nc * (t + 1) / nt; c++) {
+            int b0 = c * CHUNK_ROWS, b1 = DREC_MIN(B, b0 + CHUNK_ROWS);
+            sparse_rows(n, bt, fm, b0, b1, w);
+            if (deep) deep_fwd_rows(n, true, b0, b1, w);
+            float s = 0;
+            for (int b = b0; b < b1; b++) {
+                w->rowloss[b] = loss_row(bt, b, inv, w);
+                s += w->dlogit[b];
+            }
+            w->ps[c] = s;
+            if (deep) deep_bwd_rows(n, c, b0, b1, w);
+            else if (n->D) memset(w->dx0 + (size_t)b0 * n->in, 0, (size_t)(b1 - b0) * n->in * sizeof(float));
+            if (fm) fm_bwd_rows(n, b0, b1, w);
+        }
+#pragma omp barrier
+        if (deep) deep_grads_part(n, B, nc, t, nt, w);
+        if (t == 0) {
+            float s = 0;
+            for (int c = 0; c < nc; c++) s += w->ps[c];
+            n->g[n->bias.off] += s;
+            if (deep) n->g[n->bo.off] += s;
         }
         scatter_ids(n, bt, w, t, nt, &U);
         if (cross) scatter_crosses(bt, w, t, nt, &CU);
         if (u) {
 #pragma omp barrier
-            /* Lazy (default): only the rows in the batch move.  --set
-             * lazy=0: every row moves each step with a zero gradient where
-             * absent, as PyTorch's dense Adam does (O(table) a step). */
-            int64_t rows = h->lazy ? U : n->n_ids;
-#pragma omp for schedule(static) nowait
-            for (int64_t k = 0; k < rows; k++) {
-                int32_t id = h->lazy ? w->uniq[k] : (int32_t)k;
-                if (id < 0) continue;
-                int32_t s = h->lazy ? (int32_t)k : w->slot[id];
-                float g1 = s >= 0 ? w->G1[s] : 0.0f;
-                if (wide && !frozen) {
-                    if (s >= 0) ftrl1(&n->lin[id], &n->lin_m1[id], &n->lin_m2[id], g1 * u->wide_scale, h);
-                } else if (!wide) {
-                    adam1(&n->lin[id], &n->lin_m1[id], &n->lin_m2[id], g1, u->lr, u->c1, u->c2, ag);
-                }
-                for (int d = 0; d < D; d++) {
-                    size_t i = (size_t)id * D + d;
-                    adam1(&n->E[i], &n->Em1[i], &n->Em2[i], s >= 0 ? w->G[(size_t)s * D + d] : 0.0f, u->lr, u->c1, u->c2, ag);
-                }
-                if (s >= 0) w->slot[id] = -1;
-            }
-            /* distinct coordinates: the FTRL steps are independent */
-#pragma omp for schedule(static) nowait
-            for (int k = 0; k < CU; k++) {
-                int32_t id = w->cuniq[k];
-                if (id < 0) continue;
-                ftrl1(&n->wc[id], &n->wc_z[id], &n->wc_n[id], w->CG[k], h);
-                w->cslot[id] = -1;
-            }
+            dense_update(n, u);
+            sparse_update(n, w, u, U, CU);
         }
     }
+    double loss = 0;
+    for (int b = 0; b < B; b++) loss += (double)w->rowloss[b];
     *nu = U;
     *ncu = CU;
+    return loss / B;
 }
 
 /* ---- training and inference -------------------------------------------- */
@@ -1497,6 +1746,7 @@ static drec_status ctr_fit(drec_model *m, const drec_dataset *train, const drec_
     max_widths(&fr, &mnz, &mcr);
     work w;
     work_init(&w, n, cap, mnz, mcr);
+    if (fusable(n)) fused_work_init(&w, n, cap);
     size_t *bidx = drec_malloc((size_t)cap * sizeof *bidx);
     long steps_per_epoch = (long)((n_tr + (size_t)cap - 1) / (size_t)cap), total = steps_per_epoch * h.epochs;
     float *vscore = n_val ? drec_malloc(n_val * sizeof *vscore) : NULL;
@@ -1511,12 +1761,10 @@ static drec_status ctr_fit(drec_model *m, const drec_dataset *train, const drec_
             int B = (int)DREC_MIN((size_t)cap, n_tr - s0);
             memcpy(bidx, perm + s0, (size_t)B * sizeof *bidx);
             batch bt = {&fr, bidx, B};
-            forward(n, &bt, true, &w);
-            loss += loss_grad(&bt, &w) * B;
-            backward(n, &bt, &w);
-            step_hp u = step_begin(n, lr_at(&h, n->step, total, e), (float)B);
+            step_hp u = step_of(n, lr_at(&h, n->step, total, e), (float)B);
             int U, CU;
-            sparse_step(n, &bt, &w, &u, &U, &CU); /* also zeroes n->g for the next step */
+            loss += train_step(n, &bt, &w, &u, &U, &CU) * B; /* also zeroes n->g for the next step */
+            n->step++;
         }
         loss /= (double)n_tr;
         if (n_val) {
@@ -1853,15 +2101,13 @@ double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {
     for (int i = 0; i < n.n_w; i++) n.w[i] *= 2.0f; /* away from zero */
     work w;
     work_init(&w, &n, NB, 6, 2);
+    if (fusable(&n)) fused_work_init(&w, &n, NB);
     size_t rows[NB];
     for (int r = 0; r < NB; r++) rows[r] = (size_t)r;
     batch bt = {&fr, rows, NB};
     memset(n.g, 0, (size_t)n.n_w * sizeof *n.g);
-    forward(&n, &bt, true, &w);
-    loss_grad(&bt, &w);
     int U, CU;
-    backward(&n, &bt, &w);
-    sparse_step(&n, &bt, &w, NULL, &U, &CU);
+    train_step(&n, &bt, &w, NULL, &U, &CU);
     float *gd = drec_malloc((size_t)n.n_w * sizeof *gd);
     memcpy(gd, n.g, (size_t)n.n_w * sizeof *gd);
     float *gE = drec_calloc((size_t)NIDS * (n.D ? n.D : 1), sizeof *gE), gL[NIDS] = {0}, gC[CB] = {0};
