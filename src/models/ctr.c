@@ -2165,7 +2165,7 @@ double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {
     const drec_model_vt drec_##NAME##_vt = {                                                             \
         .name = #NAME,                                                                                   \
         .summary = SUMMARY,                                                                              \
-        .caps = DREC_CAP_CTR | DREC_CAP_RANK,                                                            \
+        .caps = DREC_CAP_CTR | DREC_CAP_RANK | DREC_CAP_OWN_VAL,                                                            \
         .fit = NAME##_fit,                                                                               \
         .score = ctr_score,                                                                              \
         .predict = ctr_predict,                                                                          \

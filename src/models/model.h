@@ -37,6 +37,7 @@ enum {
     DREC_CAP_SEQ = 1 << 3,     /* uses the order of q->hist                  */
     DREC_CAP_FOLDIN = 1 << 4,  /* scores users unseen in training from hist  */
     DREC_CAP_SIMILAR = 1 << 5, /* item-to-item similarity                    */
+    DREC_CAP_OWN_VAL = 1 << 6, /* holds out its own validation rows (val=F)  */
 };
 
 typedef struct drec_query {
