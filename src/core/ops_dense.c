@@ -69,13 +69,21 @@ static void act_backward(drec_act act, float *dz, const float *dy, const float *
  * costs tens of microseconds on a shared machine (passive wait policy), as
  * much as a small product: the calling thread starts on the items at once
  * and the others join when they wake (or never, if their cores are busy).
- * The items do not depend on the thread count and each is computed the
- * same way whichever thread takes it, so results are bit-identical for any
- * number of threads. */
-#define ROWS_ITEM 128 /* batch rows per item (whole 16-row panels) */
-#define FEAT_ITEM 64  /* dW rows per item */
+ * Each item packs its shared operand anew inside sgemm, so items are only
+ * as fine as the hand-out needs: about four per thread for small products
+ * (where the wake-up matters), one per thread for large ones (where the
+ * packing would).  The items depend only on the shapes and the thread
+ * count, and each is computed the same way whichever thread takes it, so
+ * results are bit-identical for a given thread count. */
 static bool linear_parallel(int B, int K, int D) {
-    return omp_get_max_threads() > 1 && !omp_in_parallel() && B >= 2 * ROWS_ITEM && (double)B * K * D >= 8e6;
+    return omp_get_max_threads() > 1 && !omp_in_parallel() && B >= 256 && (double)B * K * D >= 8e6;
+}
+/* rows per item for n rows (whole 16-row panels, at least lo) */
+static int item_rows(int n, int B, int K, int D, int lo) {
+    int nt = omp_get_max_threads(), per = (double)B * K * D >= 64e6 ? nt : 4 * nt;
+    int r = (n + per - 1) / per;
+    r = (r + 15) / 16 * 16;
+    return DREC_MAX(r, lo);
 }
 
 /* db += column sums of dz [B,D]: rows in order, as a linear combination
@@ -108,6 +116,7 @@ static void linear_backward(drec_tape *tp, drec_node *nd) {
         if (db) bias_grad(db, dz, ones, B, D);
         return;
     }
+    const int ROWS_ITEM = item_rows(B, B, K, D, 128), FEAT_ITEM = item_rows(K, B, K, D, 64);
     int row_items = (B + ROWS_ITEM - 1) / ROWS_ITEM, feat_items = dW ? (K + FEAT_ITEM - 1) / FEAT_ITEM : 0;
     int n_items = feat_items + (dx ? row_items : 0) + (db ? 1 : 0);
     #pragma omp parallel
@@ -156,6 +165,7 @@ drec_tensor *drec_linear(drec_tape *tp, drec_tensor *x, drec_tensor *W, drec_ten
     drec_tensor *y = drec_tnew(tp, x->ndim, shape);
     const float *bv = b ? b->data : NULL;
     if (linear_parallel(B, K, D)) {
+        const int ROWS_ITEM = item_rows(B, B, K, D, 128);
         int row_items = (B + ROWS_ITEM - 1) / ROWS_ITEM;
         #pragma omp parallel for schedule(dynamic, 1)
         for (int it = 0; it < row_items; it++)
