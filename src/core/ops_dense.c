@@ -11,6 +11,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdatomic.h>
 
 /* ---- linear (+ fused activation) ------------------------------------------ */
 
@@ -78,6 +79,20 @@ static void act_backward(drec_act act, float *dz, const float *dy, const float *
 static bool linear_parallel(int B, int K, int D) {
     return omp_get_max_threads() > 1 && !omp_in_parallel() && B >= 256 && (double)B * K * D >= 8e6;
 }
+/* Threads that run out of items wait for the others here, spinning
+ * briefly, before the region's closing barrier: under a passive wait policy
+ * that barrier puts an early thread to sleep, and waking it again costs as
+ * much as an item. */
+static void team_meet(atomic_int *done) {
+    int nt = omp_get_num_threads();
+    atomic_fetch_add(done, 1);
+    for (int spin = 0; spin < 2000 && atomic_load(done) < nt; spin++) { /* ~0.1 ms at most */
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#endif
+    }
+}
+
 /* rows per item for n rows (whole 16-row panels, at least lo) */
 static int item_rows(int n, int B, int K, int D, int lo) {
     int nt = omp_get_max_threads(), per = (double)B * K * D >= 64e6 ? nt : 4 * nt;
@@ -119,6 +134,7 @@ static void linear_backward(drec_tape *tp, drec_node *nd) {
     const int ROWS_ITEM = item_rows(B, B, K, D, 128), FEAT_ITEM = item_rows(K, B, K, D, 64);
     int row_items = (B + ROWS_ITEM - 1) / ROWS_ITEM, feat_items = dW ? (K + FEAT_ITEM - 1) / FEAT_ITEM : 0;
     int n_items = feat_items + (dx ? row_items : 0) + (db ? 1 : 0);
+    atomic_int done = 0;
     #pragma omp parallel
     {
         if (act != DREC_ACT_NONE) {
@@ -129,7 +145,7 @@ static void linear_backward(drec_tape *tp, drec_node *nd) {
             }
         }
         /* dW's items first: each is as long as several of dx's, which then even out the end */
-        #pragma omp for schedule(dynamic, 1)
+        #pragma omp for schedule(dynamic, 1) nowait
         for (int it = 0; it < n_items; it++) {
             if (it < feat_items) {
                 int k0 = it * FEAT_ITEM, k1 = DREC_MIN(K, k0 + FEAT_ITEM);
@@ -142,6 +158,7 @@ static void linear_backward(drec_tape *tp, drec_node *nd) {
                 bias_grad(db, dz, ones, B, D);
             }
         }
+        team_meet(&done);
     }
 }
 
@@ -167,10 +184,15 @@ drec_tensor *drec_linear(drec_tape *tp, drec_tensor *x, drec_tensor *W, drec_ten
     if (linear_parallel(B, K, D)) {
         const int ROWS_ITEM = item_rows(B, B, K, D, 128);
         int row_items = (B + ROWS_ITEM - 1) / ROWS_ITEM;
-        #pragma omp parallel for schedule(dynamic, 1)
-        for (int it = 0; it < row_items; it++)
-            linear_forward_rows(y->data, x->data, W->data, bv, act, it * ROWS_ITEM, DREC_MIN(B, (it + 1) * ROWS_ITEM), K,
-                                D);
+        atomic_int done = 0;
+        #pragma omp parallel
+        {
+            #pragma omp for schedule(dynamic, 1) nowait
+            for (int it = 0; it < row_items; it++)
+                linear_forward_rows(y->data, x->data, W->data, bv, act, it * ROWS_ITEM, DREC_MIN(B, (it + 1) * ROWS_ITEM),
+                                    K, D);
+            team_meet(&done);
+        }
     } else {
         linear_forward_rows(y->data, x->data, W->data, bv, act, 0, B, K, D);
     }
