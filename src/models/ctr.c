@@ -53,7 +53,7 @@ enum { K_LR, K_WIDEDEEP, K_DEEPFM, K_XDEEPFM, K_AUTOINT };
 enum { SLOT_CHUNK = 256 };
 /* Rows a thread takes through the fused step at a time (fixed by the
  * batch, so that partial sums do not depend on the thread count). */
-enum { CHUNK_ROWS = 512 };
+enum { CHUNK_ROWS = 1024 };
 
 typedef struct hyper {
     int kind;
@@ -648,15 +648,17 @@ static void act_rows(const net *n, int l, bool train, const float *a, const floa
     float keep = (float)(1.0 - h->dropout), sc = 1.0f / keep;
     uint64_t ms = mask_seed(n, l);
     for (int b = b0; b < b1; b++) {
-        const float *restrict ar = a + (size_t)b * H;
-        float *restrict hr = hh + (size_t)b * H;
+        const float *ar = a + (size_t)b * H; /* may be hr itself */
+        float *hr = hh + (size_t)b * H;
         if (!drop) {
             if (badd)
+#pragma omp simd
                 for (int j = 0; j < H; j++) {
                     float v = ar[j] + badd[j];
                     hr[j] = v > 0 ? v : 0;
                 }
             else
+#pragma omp simd
                 for (int j = 0; j < H; j++) hr[j] = ar[j] > 0 ? ar[j] : 0;
             continue;
         }
