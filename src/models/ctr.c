@@ -1886,7 +1886,7 @@ static drec_status ctr_save(const drec_model *m, drec_mf_writer *wr) {
 }
 
 /* Copies tensor `name` of exactly n floats/ints into dst (allocated). */
-static drec_status get_into(drec_mf_reader *r, const char *name, drec_dtype dt, int64_t count, void **dst) {
+static drec_status get_into(drec_mf_reader *r, const char *name, drec_mf_dtype dt, int64_t count, void **dst) {
     int64_t shape[1] = {count};
     const void *data;
     drec_status st = drec_mf_get(r, name, dt, 1, shape, &data);

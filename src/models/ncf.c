@@ -11,13 +11,16 @@
  * negatives per pair, drawn uniformly from the items the user did not have
  * in training and redrawn every epoch (loss=bpr: pairwise BPR with --neg
  * negatives per pair instead), mini-batches of --batch, Adam (or plain
- * SGD).  With --pretrain, neumf first trains a gmf and an mlp with the same
- * settings until convergence, as the paper does, judged on held-out
- * training rows (see pretrain_part; or takes them from model files:
- * gmf=FILE mlp=FILE) and starts
- * from their weights, the output layer being [alpha h_gmf, (1-alpha) h_mlp]
- * with the paper's alpha = 0.5, then tunes the whole with plain SGD at --lr
- * as the paper does (finetune=adam: Adam instead, which overfits here).
+ * SGD), with L2 (--reg), dropout on the MLP's hidden layers (--dropout),
+ * and a learning-rate schedule (schedule=constant|cosine|exp|step, warmup=
+ * steps, lr_decay= per epoch for exp; step halves every 5 epochs).  Early
+ * stopping is the protocol's (--patience).  With --pretrain, neumf first
+ * trains a gmf and an mlp with the same settings until convergence, as the
+ * paper does, judged on held-out training rows (see pretrain_part), or
+ * takes them from model files (gmf=FILE mlp=FILE), and starts from their
+ * weights, the output layer being [alpha h_gmf, (1-alpha) h_mlp] with the
+ * paper's alpha = 0.5, then tunes the whole with plain SGD at --lr as the
+ * paper does (finetune=adam: Adam instead, which overfits here).
  *
  * Speed: a training step is one fused forward/backward over the batch
  * (register-blocked layer kernels chosen at load time for AVX-512, AVX2 or
@@ -36,6 +39,8 @@
  * H = width of the output layer's input (F and/or L[nl]).
  */
 #include "model.h"
+
+#include "core/tensor.h"
 
 #include "data/sampler.h"
 #include "data/split.h"
@@ -106,6 +111,10 @@ typedef struct ncf_train {
     int threads, cap;              /* cap = most rows in a step */
     bool adam;
     double lr, reg, beta1, beta2, eps;
+    drec_sched sched;              /* lr of step s = drec_sched_lr(sched, lr, s) */
+    double lr_now;                 /* this step's */
+    float keep;                    /* 1 - dropout, on the MLP's hidden layers */
+    uint64_t drop_seed;
     long step;
     /* Adam catch-up tables (see table_update): b1^k, b2^k, the bias
      * factor c(t) = sqrt(1 - b2^t) / (1 - b1^t), (b1 / sqrt(b2))^j. */
@@ -795,8 +804,12 @@ static void adam_tables(ncf_train *tr, long need) {
         tr->pw1[k] = pow(tr->beta1, (double)k);
         tr->pw2[k] = pow(tr->beta2, (double)k);
     }
+    /* c(t) carries step t's share of the schedule, so that idle steps
+     * taken in one go move a row as far as they would have one by one. */
     for (long k = tr->n_tab ? tr->n_tab + W : 0; k < n + W; k++)
-        tr->ctab[k] = k ? sqrt(1 - pow(tr->beta2, (double)k)) / (1 - pow(tr->beta1, (double)k)) : 0;
+        tr->ctab[k] = k ? sqrt(1 - pow(tr->beta2, (double)k)) / (1 - pow(tr->beta1, (double)k)) *
+                              drec_sched_lr(&tr->sched, 1.0f, k - 1)
+                        : 0;
     for (long t = tr->n_tab; t < n; t++) {
         double a = 0;
         for (long j = 1; j <= W; j++) a += tr->rpow[j] * tr->ctab[t + j];
@@ -856,7 +869,7 @@ static void table_update(ncf_table *t, ncf_train *tr, const ncf_adam_hp *h) {
     } else
         for (int32_t j = 0; j < t->n_touched; j++) {
             size_t o = (size_t)t->touched[j] * dim;
-            ncf_sgd(t->w + o, t->g + o, (size_t)dim, (float)tr->lr, (float)tr->reg);
+            ncf_sgd(t->w + o, t->g + o, (size_t)dim, (float)tr->lr_now, (float)tr->reg);
             memset(t->g + o, 0, (size_t)dim * sizeof *t->g);
         }
     t->n_touched = 0;
@@ -876,6 +889,8 @@ static ncf_train *train_new(ncf_net *n, int threads, int cap, bool adam, double 
     tr->cap = cap;
     tr->adam = adam;
     tr->lr = lr;
+    tr->lr_now = lr;
+    tr->keep = 1;
     tr->reg = reg;
     tr->beta1 = 0.9;
     tr->beta2 = 0.999;
@@ -944,6 +959,19 @@ static inline float softplus_sigmoid(float x, float *sig) {
     return (x > 0 ? x : 0) + log1pf(e);
 }
 
+/* Inverted dropout on rows [lo, hi) of a hidden layer's output: each unit
+ * kept with probability keep and scaled by 1/keep.  A row's draws depend on
+ * the seed, the step, the layer and the row only (not on the threads). */
+static void dropout_rows(const ncf_train *tr, int l, float *a, int width, int lo, int hi) {
+    const float keep = tr->keep, sc = 1 / keep;
+    for (int r = lo; r < hi; r++) {
+        drec_rng rng;
+        drec_rng_seed2(&rng, tr->drop_seed + (uint64_t)tr->step * 64 + (uint64_t)l, (uint64_t)r);
+        float *ar = a + (size_t)r * width;
+        for (int o = 0; o < width; o++) ar[o] = drec_rng_float(&rng) < keep ? ar[o] * sc : 0;
+    }
+}
+
 /* Forward of rows [lo, hi): act[*], gmf, logit. */
 NCF_HOT static void step_forward(const ncf_net *n, ncf_train *tr, const int32_t *u, const int32_t *it, int lo, int hi) {
     int F = n->F;
@@ -960,9 +988,11 @@ NCF_HOT static void step_forward(const ncf_net *n, ncf_train *tr, const int32_t 
             memcpy(x, n->mu.w + (size_t)u[r] * E, (size_t)E * sizeof *x);
             memcpy(x + E, n->mi.w + (size_t)it[r] * E, (size_t)E * sizeof *x);
         }
-        for (int l = 1; l <= n->nl; l++)
+        for (int l = 1; l <= n->nl; l++) {
             ncf_linear_fwd(tr->act[l] + (size_t)lo * n->L[l], tr->act[l - 1] + (size_t)lo * n->L[l - 1], n->W[l],
                            n->b[l], hi - lo, n->L[l - 1], n->L[l], true);
+            if (tr->keep < 1) dropout_rows(tr, l, tr->act[l], n->L[l], lo, hi);
+        }
     }
     const float *hm = n->h + (has_gmf(n) ? F : 0);
     int Lk = n->L[n->nl];
@@ -998,13 +1028,16 @@ NCF_HOT static void step_backward(const ncf_net *n, ncf_train *tr, const int32_t
     for (int r = lo; r < hi; r++) gc[0] += tr->dlogit[r];
     if (!has_mlp(n)) return;
     int nl = n->nl, Lk = n->L[nl], off = H - Lk;
+    /* A dropped unit's output is 0, so the ReLU masks below drop its
+     * gradient too; a kept one carries the 1/keep scale. */
+    const float sc = 1 / tr->keep;
     for (int r = lo; r < hi; r++) {
         const float d = tr->dlogit[r];
         const float *a = tr->act[nl] + (size_t)r * Lk;
         float *da = tr->dact[nl] + (size_t)r * Lk;
         for (int o = 0; o < Lk; o++) {
             gh[off + o] += d * a[o];
-            da[o] = a[o] > 0 ? d * n->h[off + o] : 0;
+            da[o] = a[o] > 0 ? d * n->h[off + o] * sc : 0;
         }
     }
     for (int l = nl; l >= 1; l--) {
@@ -1013,6 +1046,8 @@ NCF_HOT static void step_backward(const ncf_net *n, ncf_train *tr, const int32_t
         const float *dy = tr->dact[l] + (size_t)lo * out;
         ncf_linear_bwd_w(gd + (n->W[l] - n->dense), gd + (n->b[l] - n->dense), x, dy, hi - lo, in, out);
         ncf_linear_bwd_x(tr->dact[l - 1] + (size_t)lo * in, dy, n->Wo[l], l > 1 ? x : NULL, hi - lo, in, out);
+        if (l > 1 && tr->keep < 1)
+            for (float *p = tr->dact[l - 1] + (size_t)lo * in, *e = p + (size_t)(hi - lo) * in; p < e; p++) *p *= sc;
     }
 }
 
@@ -1053,6 +1088,7 @@ static double net_step(ncf_net *n, ncf_train *tr, const int32_t *u, const int32_
      * batches (the paper's 256) run on one. */
     int T = DREC_MAX(1, DREC_MIN(tr->threads, nrows / NCF_MIN_ROWS_PER_THREAD));
     size_t nd = n->n_dense;
+    tr->lr_now = tr->lr * drec_sched_lr(&tr->sched, 1.0f, tr->step);
     if (dense_semantics(tr)) {
         if (has_gmf(n)) {
             table_catch_up(&n->gu, tr, u, nrows, tr->step);
@@ -1098,12 +1134,12 @@ static double net_step(ncf_net *n, ncf_train *tr, const int32_t *u, const int32_
     tr->step++;
     ncf_adam_hp h = {0};
     if (tr->adam) {
-        h = (ncf_adam_hp){.lr1 = (float)(tr->lr / (1 - pow(tr->beta1, (double)tr->step))),
+        h = (ncf_adam_hp){.lr1 = (float)(tr->lr_now / (1 - pow(tr->beta1, (double)tr->step))),
                           .bc2 = (float)sqrt(1 - pow(tr->beta2, (double)tr->step)),
                           .b1 = (float)tr->beta1, .b2 = (float)tr->beta2, .eps = (float)tr->eps, .reg = (float)tr->reg};
         ncf_adam(n->dense, tr->gdense, tr->mdense, tr->vdense, NULL, 1, nd, &h, false);
     } else
-        ncf_sgd(n->dense, tr->gdense, nd, (float)tr->lr, (float)tr->reg);
+        ncf_sgd(n->dense, tr->gdense, nd, (float)tr->lr_now, (float)tr->reg);
     ncf_table *tabs[4] = {&n->gu, &n->gi, &n->mu, &n->mi};
     for (int k = 0; k < 4; k++)
         if (tabs[k]->w) table_update(tabs[k], tr, &h);
@@ -1117,6 +1153,9 @@ typedef struct ncf_hp {
     int kind;
     long epochs, dim, neg, batch, threads;
     long pretrain_epochs, patience; /* pre-training: at most, and epochs without a validation gain */
+    long warmup;                    /* steps of linear lr warm-up */
+    int schedule;                   /* 0 constant, 1 cosine, 2 exp, 3 step */
+    double lr_decay, dropout;
     int nl, layers[NCF_MAX_LAYERS + 1];
     double lr, reg, alpha;
     bool adam, bpr, pretrain, finetune_adam;
@@ -1132,8 +1171,20 @@ static drec_status read_hp(const drec_model *m, const drec_params *p, int kind, 
         (st = drec_params_float(p, "lr", 0.001, &hp->lr)) || (st = drec_params_float(p, "reg", 0, &hp->reg)) ||
         (st = drec_params_float(p, "alpha", 0.5, &hp->alpha)) ||
         (st = drec_params_int(p, "pretrain_epochs", 100, &hp->pretrain_epochs)) ||
-        (st = drec_params_int(p, "pretrain_patience", 5, &hp->patience)))
+        (st = drec_params_int(p, "pretrain_patience", 5, &hp->patience)) ||
+        (st = drec_params_int(p, "warmup", 0, &hp->warmup)) ||
+        (st = drec_params_float(p, "lr_decay", 0.9, &hp->lr_decay)) ||
+        (st = drec_params_float(p, "dropout", 0, &hp->dropout)))
         return st;
+    static const char *const schedules[] = {"constant", "cosine", "exp", "step"};
+    const char *sch = drec_params_str(p, "schedule", "constant");
+    hp->schedule = -1;
+    for (int k = 0; k < 4; k++)
+        if (strcmp(sch, schedules[k]) == 0) hp->schedule = k;
+    if (hp->schedule < 0) return drec_fail(DREC_ERR_USAGE, "schedule \"%s\": expected constant, cosine, exp or step", sch);
+    if (hp->warmup < 0) return drec_fail(DREC_ERR_USAGE, "warmup: must not be negative");
+    if (!(hp->lr_decay > 0 && hp->lr_decay <= 1)) return drec_fail(DREC_ERR_USAGE, "lr_decay: must be in (0, 1]");
+    if (!(hp->dropout >= 0 && hp->dropout < 1)) return drec_fail(DREC_ERR_USAGE, "dropout: must be in [0, 1)");
     hp->threads = m->threads > 0 ? m->threads : drec_threads();
     if (kind & NCF_MLP) {
         int n = drec_params_ints(p, "layers", "64,32,16,8", hp->layers, NCF_MAX_LAYERS + 1);
@@ -1304,6 +1355,16 @@ static long net_fit(ncf_net *net, drec_model *m, const ncf_hp *hp, drec_sampler 
     int32_t *su = drec_malloc((size_t)cap * sizeof *su), *si = drec_malloc((size_t)cap * sizeof *si);
     float *sy = drec_malloc((size_t)cap * sizeof *sy);
     ncf_train *tr = train_new(net, (int)hp->threads, cap, hp->adam, hp->lr, hp->reg);
+    /* The schedules in steps: exp decays by lr_decay each epoch, step
+     * halves every 5 epochs, cosine anneals to 0 over the run. */
+    int64_t per_epoch = (int64_t)((units + (size_t)cap / per_unit - 1) / ((size_t)cap / per_unit));
+    static const drec_sched_kind kinds[] = {DREC_SCHED_CONSTANT, DREC_SCHED_COSINE, DREC_SCHED_STEP, DREC_SCHED_STEP};
+    tr->sched = (drec_sched){.kind = kinds[hp->schedule], .warmup = hp->warmup, .min_lr = 0,
+                             .total = DREC_MAX(1, per_epoch * hp->epochs - hp->warmup),
+                             .step_size = DREC_MAX(1, hp->schedule == 3 ? 5 * per_epoch : per_epoch),
+                             .gamma = (float)(hp->schedule == 3 ? 0.5 : hp->lr_decay)};
+    tr->keep = (float)(1 - hp->dropout);
+    tr->drop_seed = seed ^ stream << 48;
     drec_rng rng;
     drec_rng_seed2(&rng, seed, stream);
     int32_t negs[1024];
