@@ -33,8 +33,8 @@ static bool across_kink(double lp, double l0, double lm) {
 /* Compares the analytic gradient of every parameter the rows touch with
  * central differences in float; returns the worst relative error.  The
  * step is small so that it rarely crosses a relu's kink. */
-static double grad_check(int kind, bool bpr, const int *L, int nl, float keep_prob) {
-    ncf_net *n = net_new(kind, 4, 6, 3, nl, L);
+static double grad_check(int kind, bool bpr, const int *L, int nl, float keep_prob, bool bn) {
+    ncf_net *n = net_new(kind, 4, 6, 3, nl, L, bn);
     drec_rng rng;
     drec_rng_seed(&rng, 7);
     net_init(n, &rng);
@@ -124,7 +124,7 @@ TEST(gradients_match_finite_differences) {
     for (int kind = 1; kind <= 3; kind++)
         for (int bpr = 0; bpr <= 1; bpr++)
             for (int shape = 0; shape < 2; shape++) {
-                double worst = grad_check(kind, bpr, shape ? wide : odd, 3, 1.0f);
+                double worst = grad_check(kind, bpr, shape ? wide : odd, 3, 1.0f, false);
                 fprintf(stderr, "  %s %s layers %s: max relative error %.2e %s\n", names[kind - 1],
                         bpr ? "bpr" : "bce", shape ? "16,16,8,8" : "6,5,4,3", worst, worst < 1e-2 ? "OK" : "NOT OK");
                 CHECK(worst < 1e-2);
@@ -132,9 +132,17 @@ TEST(gradients_match_finite_differences) {
     /* dropout 0.3 on the MLP's hidden layers */
     for (int kind = 2; kind <= 3; kind++)
         for (int shape = 0; shape < 2; shape++) {
-            double worst = grad_check(kind, false, shape ? wide : odd, 3, 0.7f);
+            double worst = grad_check(kind, false, shape ? wide : odd, 3, 0.7f, false);
             fprintf(stderr, "  %s bce dropout 0.3 layers %s: max relative error %.2e %s\n", names[kind - 1],
                     shape ? "16,16,8,8" : "6,5,4,3", worst, worst < 1e-2 ? "OK" : "NOT OK");
+            CHECK(worst < 1e-2);
+        }
+    /* batch norm in the MLP tower (statistics of the ten rows), with and without dropout */
+    for (int kind = 2; kind <= 3; kind++)
+        for (int drop = 0; drop < 2; drop++) {
+            double worst = grad_check(kind, false, wide, 3, drop ? 0.7f : 1.0f, true);
+            fprintf(stderr, "  %s bce batch norm%s layers 16,16,8,8: max relative error %.2e %s\n", names[kind - 1],
+                    drop ? " + dropout 0.3" : "", worst, worst < 1e-2 ? "OK" : "NOT OK");
             CHECK(worst < 1e-2);
         }
 }
@@ -182,7 +190,7 @@ TEST(blocked_kernels_match_reference) {
  * others alone. */
 TEST(adam_step_by_hand) {
     int L[2] = {2, 1};
-    ncf_net *n = net_new(NCF_GMF, 2, 2, 1, 1, L);
+    ncf_net *n = net_new(NCF_GMF, 2, 2, 1, 1, L, false);
     n->gu.w[0] = 0.5f, n->gu.w[1] = -0.25f;
     n->gi.w[0] = 2.0f, n->gi.w[1] = 1.0f;
     n->h[0] = 1.0f;
@@ -219,7 +227,7 @@ TEST(sparse_adam_matches_dense_adam) {
     for (int si = 0; si < 2; si++) {
         drec_sched sched = scheds[si];
         int L[4] = {16, 8, 8, 8};
-        ncf_net *a = net_new(NCF_NEUMF, 30, 40, 8, 3, L), *b = net_new(NCF_NEUMF, 30, 40, 8, 3, L);
+        ncf_net *a = net_new(NCF_NEUMF, 30, 40, 8, 3, L, false), *b = net_new(NCF_NEUMF, 30, 40, 8, 3, L, false);
         drec_rng rng;
         drec_rng_seed(&rng, 5);
         net_init(a, &rng);
@@ -284,7 +292,7 @@ TEST(sparse_adam_matches_dense_adam) {
  * of the float sums. */
 TEST(threaded_step_matches_one_thread) {
     int L[4] = {16, 16, 8, 8};
-    ncf_net *a = net_new(NCF_NEUMF, 50, 60, 8, 3, L), *b = net_new(NCF_NEUMF, 50, 60, 8, 3, L);
+    ncf_net *a = net_new(NCF_NEUMF, 50, 60, 8, 3, L, false), *b = net_new(NCF_NEUMF, 50, 60, 8, 3, L, false);
     drec_rng rng;
     drec_rng_seed(&rng, 9);
     net_init(a, &rng);
@@ -322,7 +330,7 @@ TEST(threaded_step_matches_one_thread) {
 
 TEST(score_matches_training_forward) {
     int L[4] = {8, 6, 4, 2};
-    ncf_net *n = net_new(NCF_NEUMF, 3, 300, 4, 3, L);
+    ncf_net *n = net_new(NCF_NEUMF, 3, 300, 4, 3, L, false);
     drec_rng rng;
     drec_rng_seed(&rng, 3);
     net_init(n, &rng);
@@ -526,6 +534,59 @@ TEST(dropout_and_schedule_learn) {
     drec_model_free(m);
 }
 
+/* Batch norm: a model trained with it learns; scoring folds each batch
+ * norm into its layer with the running statistics, which must equal the
+ * plain inference forward written out here; and it saves and loads. */
+TEST(batch_norm_learns_and_scores_with_running_statistics) {
+    drec_dataset *ds = ncf_data();
+    if (!ds) return;
+    drec_model *m = train("neumf", sanitized() ? "epochs=1 bn=1 lr=0.005" : "epochs=2 bn=1 lr=0.005");
+    if (!m) return;
+    double hr, ndcg;
+    loo_sampled(m, ds, &hr, &ndcg);
+    fprintf(stderr, "  neumf with batch norm: hr@10 %.4f ndcg@10 %.4f\n", hr, ndcg);
+    CHECK(hr > 0.4136 + 0.03);
+    const ncf_net *n = m->state;
+    CHECK(n->bn);
+    double worst = 0;
+    for (int32_t u = 0; u < ds->n_users; u += 131)
+        for (int32_t i = 0; i < ds->n_items; i += 97) {
+            float got;
+            net_score(n, u, &i, 1, &got);
+            double x[256], y[256], z = n->c[0];
+            int E = n->L[0] / 2;
+            for (int f = 0; f < n->F; f++) z += (double)n->h[f] * n->gu.w[(size_t)u * n->F + f] * n->gi.w[(size_t)i * n->F + f];
+            for (int k = 0; k < E; k++) x[k] = n->mu.w[(size_t)u * E + k], x[E + k] = n->mi.w[(size_t)i * E + k];
+            for (int l = 1; l <= n->nl; l++) {
+                for (int o = 0; o < n->L[l]; o++) {
+                    double a = n->b[l][o];
+                    for (int k = 0; k < n->L[l - 1]; k++) a += x[k] * n->W[l][(size_t)k * n->L[l] + o];
+                    a = n->gamma[l][o] * (a - n->rmean[l][o]) / sqrt(n->rvar[l][o] + NCF_BN_EPS) + n->beta[l][o];
+                    y[o] = a > 0 ? a : 0;
+                }
+                memcpy(x, y, sizeof(double) * n->L[l]);
+            }
+            for (int o = 0; o < n->L[n->nl]; o++) z += n->h[n->F + o] * x[o];
+            worst = DREC_MAX(worst, fabs(got - z));
+        }
+    fprintf(stderr, "  folded scoring against the inference forward: max |diff| %.2e\n", worst);
+    CHECK(worst < 1e-4);
+    char *path = write_temp("bn.drec", "", 0);
+    CHECK_OK(drec_model_save(m, path));
+    drec_model *back = NULL;
+    CHECK_OK(drec_model_load(path, &back));
+    if (back) {
+        float sa[1682], sb[1682];
+        drec_model_score_user(m, 3, NULL, 0, sa);
+        drec_model_score_user(back, 3, NULL, 0, sb);
+        CHECK(memcmp(sa, sb, sizeof sa) == 0);
+    }
+    drec_model_free(back);
+    drec_model_free(m);
+    remove(path);
+    free(path);
+}
+
 TEST(same_seed_same_model_and_bpr_learns) {
     drec_dataset *ds = ncf_data();
     if (!ds) return;
@@ -576,6 +637,7 @@ int main(void) {
     RUN(pretrained_fusion_and_save_load);
     RUN(pretraining_to_convergence);
     RUN(dropout_and_schedule_learn);
+    RUN(batch_norm_learns_and_scores_with_running_statistics);
     RUN(same_seed_same_model_and_bpr_learns);
     RUN(bad_hyper_parameters_are_refused);
     if (gmf_file) remove(gmf_file);
