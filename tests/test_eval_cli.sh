@@ -117,6 +117,24 @@ assert 0.5 < r[0]['metrics']['auc'] <= 1 and r[0]['metrics']['logloss'] > 0, r
 # ratings are not click labels
 "$BIN" bench --models pop --data "$ML" --protocol ctr:0.2 -q >/dev/null 2>"$tmp/err"
 [ $? -eq 1 ] && grep -q "labels in \[0, 1\]" "$tmp/err" || fail "ctr on ratings: $(cat "$tmp/err")"
+# early stopping: --patience holds a validation part out of the training part; without it the
+# per-epoch curve is the test part's and says so
+SYN="synthetic:users=300,items=200,events=30,seed=5"
+"$BIN" train --model bpr --data "$SYN" --split loo-full --epochs 40 --lr 0.3 --dim 32 --patience 2 --threads 1 \
+    --json -q >"$tmp/es.json" || fail "train --patience"
+"$BIN" train --model bpr --data "$SYN" --split loo-full --epochs 3 --threads 1 --json -q >"$tmp/noes.json" \
+    || fail "train without --patience"
+"$BIN" train --model bpr --data "$SYN" --split loo-full --patience 2 --val 1.5 -q >/dev/null 2>"$tmp/err"
+[ $? -eq 1 ] && grep -q "val" "$tmp/err" || fail "--val 1.5: $(cat "$tmp/err")"
+"$PY" - "$tmp/es.json" "$tmp/noes.json" <<'PYEOF' || fail "early stopping JSON"
+import json, sys
+es, no = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert es["val_on"] == "validation" and no["val_on"] == "test", (es.get("val_on"), no.get("val_on"))
+curve = es["val_curve"]
+assert es["epochs"] == len(curve) <= 40 and "best_epoch" not in no
+assert curve[es["best_epoch"] - 1] == max(curve), (es["best_epoch"], curve)
+print("early stopping: %d epochs, kept %d" % (es["epochs"], es["best_epoch"]))
+PYEOF
 "$BIN" eval --help | grep -q -- "--protocol" || fail "eval --help"
 "$BIN" bench --help | grep -q -- "--report" || fail "bench --help"
 echo ok

@@ -593,14 +593,19 @@ TEST(kernels_match_scalar) {
                 drec_kern->lincomb(l2, c, M, ix, 7, 133, len, mode & 2);
                 for (int j = 0; j < len; j++) CHECK_NEAR(l2[j], l1[j], 1e-5);
                 CHECK(len == 133 || l2[len] == 12345.0f); /* nothing written past len */
-                /* strided coefficients: column 1 of a 7 x 3 block of a */
-                for (int j = 0; j < len; j++) l1[j] = l2[j] = b[j];
-                CHECK_OK(drec_kernels_select("scalar"));
-                drec_kern->lincomb_strided(l1, a + 1, 3, M, 7, 133, len, mode & 2);
-                CHECK_OK(drec_kernels_select(paths[p]));
-                drec_kern->lincomb_strided(l2, a + 1, 3, M, 7, 133, len, mode & 2);
-                for (int j = 0; j < len; j++) CHECK_NEAR(l2[j], l1[j], 1e-4);
-                CHECK(len == 133 || l2[len] == 12345.0f);
+                /* several outputs at once, coefficients by rows and by columns of a */
+                for (int m = 1; m <= 6; m++)
+                    for (int cols = 0; cols < 2; cols++) {
+                        static float b1[6 * 134], b2[6 * 134];
+                        for (int i = 0; i < 6 * 134; i++) b1[i] = b2[i] = b[i % 133];
+                        int64_t ck = cols ? 1 : 7, ci = cols ? 6 : 1;
+                        CHECK_OK(drec_kernels_select("scalar"));
+                        drec_kern->lincomb_block(b1, 134, m, a, ck, ci, M, 7, 133, len, mode & 2);
+                        CHECK_OK(drec_kernels_select(paths[p]));
+                        drec_kern->lincomb_block(b2, 134, m, a, ck, ci, M, 7, 133, len, mode & 2);
+                        for (int i = 0; i < 6 * 134; i++) /* untouched lanes equal too */
+                            CHECK_NEAR(b2[i], b1[i], 1e-5 * (1 + fabs(b1[i])));
+                    }
             }
         /* the element-wise kernels, every tail length */
         for (int n = 0; n < 40; n++) {

@@ -80,11 +80,16 @@ static void sc_lincomb(float *out, const float *c, const float *M, const int32_t
     }
 }
 
-static void sc_lincomb_strided(float *out, const float *c, int64_t cs, const float *M, int n, int64_t ld, int len,
-                               bool acc) {
-    if (!acc) memset(out, 0, (size_t)len * sizeof(float));
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < len; j++) out[j] += c[(int64_t)i * cs] * M[(int64_t)i * ld + j];
+static void sc_lincomb_block(float *out, int64_t ldo, int m, const float *c, int64_t ck, int64_t ci, const float *M,
+                             int n, int64_t ld, int len, bool acc) {
+    for (int k = 0; k < m; k++) {
+        float *o = out + (int64_t)k * ldo;
+        if (!acc) memset(o, 0, (size_t)len * sizeof(float));
+        for (int i = 0; i < n; i++) {
+            float ck_i = c[(int64_t)k * ck + (int64_t)i * ci];
+            for (int j = 0; j < len; j++) o[j] += ck_i * M[(int64_t)i * ld + j];
+        }
+    }
 }
 static void sc_gather(float *out, const float *M, const int32_t *idx, int n, int64_t ld, int len) {
     for (int m = 0; m < n; m++) memcpy(out + (int64_t)m * len, M + (int64_t)idx[m] * ld, (size_t)len * sizeof(float));
@@ -100,7 +105,7 @@ static void sc_scatter(float *out, const float *src, const int32_t *slot, int n,
 
 static const drec_kernels k_scalar = {"scalar", sc_dot, sc_sum, sc_max, sc_axpy, sc_scale, sc_fill, sc_add, sc_mul,
                                       sc_muladd, sc_sigmoid, sc_sigmoid_grad, sc_exp, sc_exp_shift_sum, sc_lincomb,
-                                      sc_lincomb_strided, sc_gather, sc_scatter};
+                                      sc_lincomb_block, sc_gather, sc_scatter};
 
 /* ---- AVX2 + FMA --------------------------------------------------------------- */
 
@@ -293,23 +298,27 @@ T2 static void a2_lincomb(float *out, const float *c, const float *M, const int3
     }
 }
 
-T2 static void a2_lincomb_strided(float *out, const float *c, int64_t cs, const float *M, int n, int64_t ld, int len,
-                                  bool acc) {
-    int j0 = 0;
-    for (; j0 + 16 <= len; j0 += 16) {
-        __m256 a0 = acc ? _mm256_loadu_ps(out + j0) : _mm256_setzero_ps();
-        __m256 a1 = acc ? _mm256_loadu_ps(out + j0 + 8) : _mm256_setzero_ps();
-        for (int i = 0; i < n; i++) {
-            __m256 ci = _mm256_set1_ps(c[(int64_t)i * cs]);
-            a0 = _mm256_fmadd_ps(ci, _mm256_loadu_ps(M + (int64_t)i * ld + j0), a0);
-            a1 = _mm256_fmadd_ps(ci, _mm256_loadu_ps(M + (int64_t)i * ld + j0 + 8), a1);
+T2 static void a2_lincomb_block(float *out, int64_t ldo, int m, const float *c, int64_t ck, int64_t ci, const float *M,
+                                int n, int64_t ld, int len, bool acc) {
+    for (int k = 0; k < m; k++) {
+        float *o = out + (int64_t)k * ldo;
+        const float *ck_ = c + (int64_t)k * ck;
+        int j0 = 0;
+        for (; j0 + 16 <= len; j0 += 16) {
+            __m256 a0 = acc ? _mm256_loadu_ps(o + j0) : _mm256_setzero_ps();
+            __m256 a1 = acc ? _mm256_loadu_ps(o + j0 + 8) : _mm256_setzero_ps();
+            for (int i = 0; i < n; i++) {
+                __m256 cv = _mm256_set1_ps(ck_[(int64_t)i * ci]);
+                a0 = _mm256_fmadd_ps(cv, _mm256_loadu_ps(M + (int64_t)i * ld + j0), a0);
+                a1 = _mm256_fmadd_ps(cv, _mm256_loadu_ps(M + (int64_t)i * ld + j0 + 8), a1);
+            }
+            _mm256_storeu_ps(o + j0, a0), _mm256_storeu_ps(o + j0 + 8, a1);
         }
-        _mm256_storeu_ps(out + j0, a0), _mm256_storeu_ps(out + j0 + 8, a1);
-    }
-    for (; j0 < len; j0++) {
-        float s = acc ? out[j0] : 0.0f;
-        for (int i = 0; i < n; i++) s += c[(int64_t)i * cs] * M[(int64_t)i * ld + j0];
-        out[j0] = s;
+        for (; j0 < len; j0++) {
+            float sum = acc ? o[j0] : 0.0f;
+            for (int i = 0; i < n; i++) sum += ck_[(int64_t)i * ci] * M[(int64_t)i * ld + j0];
+            o[j0] = sum;
+        }
     }
 }
 
@@ -345,7 +354,7 @@ T2 static void a2_scatter(float *out, const float *src, const int32_t *slot, int
 
 static const drec_kernels k_avx2 = {"avx2", a2_dot, a2_sum, a2_max, a2_axpy, a2_scale, a2_fill, a2_add, a2_mul,
                                     a2_muladd, a2_sigmoid, a2_sigmoid_grad, a2_exp, a2_exp_shift_sum, a2_lincomb,
-                                    a2_lincomb_strided, a2_gather, a2_scatter};
+                                    a2_lincomb_block, a2_gather, a2_scatter};
 
 /* ---- AVX-512 ------------------------------------------------------------------ */
 
@@ -510,7 +519,7 @@ T5 static inline __attribute__((always_inline)) void a5_lc_block(float *o, const
                                                                  const float *M, const int32_t *idx, int n,
                                                                  int64_t ld, int nb, __mmask16 last, bool acc) {
     __m512 s0[4], s1[4], s2[4], s3[4];
-    for (int k = 0; k < nb; k++) {
+    _Pragma("GCC unroll 4") for (int k = 0; k < nb; k++) {
         __mmask16 m = k == nb - 1 ? last : (__mmask16)0xffff;
         s0[k] = acc ? _mm512_maskz_loadu_ps(m, o + 16 * k) : _mm512_setzero_ps();
         s1[k] = s2[k] = s3[k] = _mm512_setzero_ps();
@@ -519,7 +528,7 @@ T5 static inline __attribute__((always_inline)) void a5_lc_block(float *o, const
     do {                                                                                              \
         const float *r_ = M + (idx ? (int64_t)idx[i] : (int64_t)(i)) * ld;                            \
         __m512 c_ = _mm512_set1_ps(c[(int64_t)(i) * cs]);                                             \
-        for (int k = 0; k < nb; k++) {                                                                \
+        _Pragma("GCC unroll 4") for (int k = 0; k < nb; k++) {                                                                \
             __m512 v_ = k == nb - 1 ? _mm512_maskz_loadu_ps(last, r_ + 16 * k) : _mm512_loadu_ps(r_ + 16 * k); \
             S[k] = _mm512_fmadd_ps(c_, v_, S[k]);                                                     \
         }                                                                                             \
@@ -533,7 +542,7 @@ T5 static inline __attribute__((always_inline)) void a5_lc_block(float *o, const
     }
     for (; i < n; i++) LC_ROW(s0, i);
 #undef LC_ROW
-    for (int k = 0; k < nb; k++) {
+    _Pragma("GCC unroll 4") for (int k = 0; k < nb; k++) {
         __mmask16 m = k == nb - 1 ? last : (__mmask16)0xffff;
         _mm512_mask_storeu_ps(o + 16 * k, m, _mm512_add_ps(_mm512_add_ps(s0[k], s1[k]), _mm512_add_ps(s2[k], s3[k])));
     }
@@ -558,10 +567,56 @@ T5 static void a5_lincomb(float *out, const float *c, const float *M, const int3
                           bool acc) {
     a5_lincomb_any(out, c, 1, M, idx, n, ld, len, acc);
 }
-T5 static void a5_lincomb_strided(float *out, const float *c, int64_t cs, const float *M, int n, int64_t ld, int len,
-                                  bool acc) {
-    a5_lincomb_any(out, c, cs, M, NULL, n, ld, len, acc);
+/* mk outputs (1..4) x nb 16-lane blocks (1..4), both constants after
+ * inlining: up to 16 accumulators; each loaded block of an M row feeds mk
+ * FMAs. */
+T5 static inline __attribute__((always_inline)) void a5_lb_block(float *o, int64_t ldo, int mk, const float *c,
+                                                                 int64_t ck, int64_t ci, const float *M, int n,
+                                                                 int64_t ld, int nb, __mmask16 last, bool acc) {
+    __m512 s[4][4];
+    _Pragma("GCC unroll 4") for (int k = 0; k < mk; k++)
+        _Pragma("GCC unroll 4") for (int b = 0; b < nb; b++)
+            s[k][b] = acc ? _mm512_maskz_loadu_ps(b == nb - 1 ? last : (__mmask16)0xffff, o + k * ldo + 16 * b)
+                          : _mm512_setzero_ps();
+    for (int i = 0; i < n; i++) {
+        const float *r = M + (int64_t)i * ld;
+        __m512 v[4];
+        _Pragma("GCC unroll 4") for (int b = 0; b < nb; b++) v[b] = b == nb - 1 ? _mm512_maskz_loadu_ps(last, r + 16 * b) : _mm512_loadu_ps(r + 16 * b);
+        _Pragma("GCC unroll 4") for (int k = 0; k < mk; k++) {
+            __m512 cv = _mm512_set1_ps(c[(int64_t)k * ck + (int64_t)i * ci]);
+            _Pragma("GCC unroll 4") for (int b = 0; b < nb; b++) s[k][b] = _mm512_fmadd_ps(cv, v[b], s[k][b]);
+        }
+    }
+    _Pragma("GCC unroll 4") for (int k = 0; k < mk; k++)
+        _Pragma("GCC unroll 4") for (int b = 0; b < nb; b++)
+            _mm512_mask_storeu_ps(o + k * ldo + 16 * b, b == nb - 1 ? last : (__mmask16)0xffff, s[k][b]);
 }
+#define A5_LB(MK)                                                                                       \
+    switch (nb) {                                                                                       \
+    case 1: a5_lb_block(o, ldo, MK, ck_, ck, ci, Mj, n, ld, 1, last, acc); break;                       \
+    case 2: a5_lb_block(o, ldo, MK, ck_, ck, ci, Mj, n, ld, 2, last, acc); break;                       \
+    case 3: a5_lb_block(o, ldo, MK, ck_, ck, ci, Mj, n, ld, 3, last, acc); break;                       \
+    default: a5_lb_block(o, ldo, MK, ck_, ck, ci, Mj, n, ld, 4, last, acc); break;                      \
+    }
+T5 static void a5_lincomb_block(float *out, int64_t ldo, int m, const float *c, int64_t ck, int64_t ci, const float *M,
+                                int n, int64_t ld, int len, bool acc) {
+    for (int k0 = 0; k0 < m; k0 += 4) {
+        int mk = DREC_MIN(4, m - k0);
+        const float *ck_ = c + (int64_t)k0 * ck;
+        if (mk == 1) { /* one output: lincomb's row-unrolled loop keeps more FMAs in flight */
+            a5_lincomb_any(out + (int64_t)k0 * ldo, ck_, ci, M, NULL, n, ld, len, acc);
+            continue;
+        }
+        for (int j0 = 0; j0 < len; j0 += 64) {
+            int w = DREC_MIN(64, len - j0), nb = (w + 15) / 16;
+            __mmask16 last = tail16(w - 16 * (nb - 1));
+            float *o = out + (int64_t)k0 * ldo + j0;
+            const float *Mj = M + j0;
+            if (mk == 2) { A5_LB(2) } else if (mk == 3) { A5_LB(3) } else { A5_LB(4) }
+        }
+    }
+}
+#undef A5_LB
 
 T5 static void a5_gather(float *out, const float *M, const int32_t *idx, int n, int64_t ld, int len) {
     for (int m = 0; m < n; m++) {
@@ -599,7 +654,7 @@ T5 static void a5_scatter(float *out, const float *src, const int32_t *slot, int
 
 static const drec_kernels k_avx512 = {"avx512", a5_dot, a5_sum, a5_max, a5_axpy, a5_scale, a5_fill, a5_add, a5_mul,
                                       a5_muladd, a5_sigmoid, a5_sigmoid_grad, a5_exp, a5_exp_shift_sum, a5_lincomb,
-                                      a5_lincomb_strided, a5_gather, a5_scatter};
+                                      a5_lincomb_block, a5_gather, a5_scatter};
 
 /* ---- selection ------------------------------------------------------------------ */
 

@@ -40,10 +40,14 @@ typedef struct drec_kernels {
      * The workhorse of attention and spmm: accumulators stay in registers. */
     void (*lincomb)(float *out, const float *c, const float *M, const int32_t *idx, int n, int64_t ld,
                     int len, bool acc);
-    /* lincomb without row indices whose coefficients lie cs floats apart
-     * (c[i * cs]): a column of a row-major matrix, no copy */
-    void (*lincomb_strided)(float *out, const float *c, int64_t cs, const float *M, int n, int64_t ld, int len,
-                            bool acc);
+    /* A small product, lincomb for m outputs at once: for k < m, out row k
+     * (rows ldo apart) (+)= sum_{i<n} c[k*ck + i*ci] * M row i (rows ld
+     * apart, len floats).  Strides let c be a block of rows (ck = row
+     * stride, ci = 1) or of columns (ck = 1, ci = row stride) of a
+     * row-major matrix.  Outputs go four at a time: each row of M, once
+     * loaded, feeds four accumulators. */
+    void (*lincomb_block)(float *out, int64_t ldo, int m, const float *c, int64_t ck, int64_t ci, const float *M,
+                          int n, int64_t ld, int len, bool acc);
     /* Row gather: out row m = M row idx[m] (len floats, rows ld apart),
      * m < n; table rows are requested a few rows ahead (cache misses). */
     void (*gather)(float *out, const float *M, const int32_t *idx, int n, int64_t ld, int len);

@@ -12,8 +12,9 @@
  *
  * Backward per pair:  dP = dO V^T;  dS = P * (dP - rowsum(P * dP));
  *   dQ = dS K / sqrt(Dh);  dK = dS^T Q / sqrt(Dh);  dV = P^T dO.
- * The transposed products take the columns of dS and P in place, as
- * coefficients a row apart (lincomb_strided).
+ * Products go G = 4 rows at a time (kernels.h lincomb_block: each loaded
+ * row of K^T, V, Q or dO feeds four accumulators); the transposed ones
+ * take the columns of dS and P in place, as coefficients a row apart.
  * Pairs write disjoint blocks of dQ, dK, dV: parallel with no reductions.
  */
 #include "kernels.h"
@@ -37,6 +38,8 @@ static void head_transpose(float *out, const float *x, int T, int Dh, int ld) {
 
 static inline int key_end(const attn_saved *s, int t) { return s->causal ? t + 1 : s->T; }
 
+#define G 4 /* queries (or keys) per small product: lincomb_block's output block */
+
 static void attention_backward(drec_tape *tp, drec_node *nd) {
     drec_tensor *q = nd->in[0], *k = nd->in[1], *v = nd->in[2], *o = nd->out;
     attn_saved *s = nd->saved;
@@ -44,7 +47,7 @@ static void attention_backward(drec_tape *tp, drec_node *nd) {
     float scale = 1.0f / sqrtf((float)Dh);
     float *dq = drec_grad(tp, q), *dk = drec_grad(tp, k), *dv = drec_grad(tp, v);
     int nth = omp_get_max_threads();
-    int64_t per = (int64_t)Dh * T + (int64_t)T * T + T;
+    int64_t per = (int64_t)Dh * T + (int64_t)T * T + G * T;
     float *scratch = drec_tape_floats(tp, nth * per);
     DREC_PAR_FOR((int64_t)B * H * T * T * Dh > 100000,
     for (int bh = 0; bh < B * H; bh++) {
@@ -55,24 +58,28 @@ static void attention_backward(drec_tape *tp, drec_node *nd) {
         const float *Q = q->data + base, *K = k->data + base, *dO = o->grad + base;
         const float *P = s->P + (int64_t)bh * T * T;
         head_transpose(Vt, v->data + base, T, Dh, C);
-        /* rows: dP = dO V^T, dS = P (dP - rowsum(P dP)) scale, dQ = dS K */
-        for (int t = 0; t < T; t++) {
-            const float *pr = P + (int64_t)t * T;
-            float *dr = dS + (int64_t)t * T;
-            int je = key_end(s, t);
-            drec_kern->lincomb(dP, dO + (int64_t)t * C, Vt, NULL, Dh, T, je, false);
-            float acc = drec_kern->dot(pr, dP, je);
-            for (int j = 0; j < je; j++) dr[j] = pr[j] * (dP[j] - acc) * scale;
-            for (int j = je; j < T; j++) dr[j] = 0;
-            drec_kern->lincomb(dq + base + (int64_t)t * C, dr, K, NULL, je, C, Dh, true);
+        /* rows, G at a time: dP = dO V^T, dS = P (dP - rowsum(P dP)) scale, dQ = dS K */
+        for (int t0 = 0; t0 < T; t0 += G) {
+            int tn = DREC_MIN(G, T - t0), jm = key_end(s, t0 + tn - 1);
+            drec_kern->lincomb_block(dP, T, tn, dO + (int64_t)t0 * C, C, 1, Vt, Dh, T, jm, false);
+            for (int k = 0; k < tn; k++) {
+                int t = t0 + k, je = key_end(s, t);
+                const float *pr = P + (int64_t)t * T, *dp = dP + (int64_t)k * T;
+                float *dr = dS + (int64_t)t * T;
+                float acc = drec_kern->dot(pr, dp, je);
+                for (int j = 0; j < je; j++) dr[j] = pr[j] * (dp[j] - acc) * scale;
+                for (int j = je; j < T; j++) dr[j] = 0;
+            }
+            drec_kern->lincomb_block(dq + base + (int64_t)t0 * C, C, tn, dS + (int64_t)t0 * T, T, 1, K, jm, C, Dh, true);
         }
-        /* columns: dK_j = sum_t dS[t][j] Q_t, dV_j = sum_t P[t][j] dO_t */
-        for (int j = 0; j < T; j++) {
-            int t0 = s->causal ? j : 0, n = T - t0;
-            drec_kern->lincomb_strided(dk + base + (int64_t)j * C, dS + (int64_t)t0 * T + j, T, Q + (int64_t)t0 * C, n,
-                                       C, Dh, true);
-            drec_kern->lincomb_strided(dv + base + (int64_t)j * C, P + (int64_t)t0 * T + j, T, dO + (int64_t)t0 * C, n,
-                                       C, Dh, true);
+        /* columns, G at a time: dK_j = sum_t dS[t][j] Q_t, dV_j = sum_t P[t][j] dO_t
+         * (causal: t >= j; rows t < j of a later column hold zeros) */
+        for (int j0 = 0; j0 < T; j0 += G) {
+            int jn = DREC_MIN(G, T - j0), t0 = s->causal ? j0 : 0, n = T - t0;
+            drec_kern->lincomb_block(dk + base + (int64_t)j0 * C, C, jn, dS + (int64_t)t0 * T + j0, 1, T,
+                                     Q + (int64_t)t0 * C, n, C, Dh, true);
+            drec_kern->lincomb_block(dv + base + (int64_t)j0 * C, C, jn, P + (int64_t)t0 * T + j0, 1, T,
+                                     dO + (int64_t)t0 * C, n, C, Dh, true);
         }
     });
 }
@@ -94,7 +101,7 @@ drec_tensor *drec_attention(drec_tape *tp, drec_tensor *q, drec_tensor *k, drec_
     s->H = H;
     s->causal = causal;
     int nth = omp_get_max_threads();
-    int64_t per = (int64_t)Dh * T + Dh;
+    int64_t per = (int64_t)Dh * T + G * Dh;
     float *scratch = drec_tape_floats(tp, nth * per);
     DREC_PAR_FOR((int64_t)B * H * T * T * Dh > 100000,
     for (int bh = 0; bh < B * H; bh++) {
@@ -105,25 +112,31 @@ drec_tensor *drec_attention(drec_tape *tp, drec_tensor *q, drec_tensor *k, drec_
         const int32_t *mk = s->mask ? s->mask + (int64_t)b * T : NULL;
         float *P = s->P + (int64_t)bh * T * T;
         head_transpose(Kt, K, T, Dh, C);
-        for (int t = 0; t < T; t++) {
-            float *pr = P + (int64_t)t * T, *ot = o->data + base + (int64_t)t * C;
-            const float *qt = Q + (int64_t)t * C;
-            int je = key_end(s, t);
-            for (int d = 0; d < Dh; d++) qs[d] = qt[d] * scale;
-            memset(pr + je, 0, (size_t)(T - je) * sizeof(float));
-            drec_kern->lincomb(pr, qs, Kt, NULL, Dh, T, je, false);
-            if (mk)
-                for (int j = 0; j < je; j++)
-                    if (!mk[j]) pr[j] = -INFINITY;
-            float m = drec_kern->max(pr, je);
-            if (m == -INFINITY) { /* no valid key: output 0, P row 0 */
-                memset(ot, 0, (size_t)Dh * sizeof(float));
-                memset(pr, 0, (size_t)T * sizeof(float));
-                continue;
+        /* G queries at a time: their scores as one small product (up to the
+         * last one's causal end), then each row's mask and softmax, then
+         * their outputs as one product (P is 0 past each row's end) */
+        for (int t0 = 0; t0 < T; t0 += G) {
+            int tn = DREC_MIN(G, T - t0), jm = key_end(s, t0 + tn - 1);
+            for (int k = 0; k < tn; k++)
+                for (int d = 0; d < Dh; d++) qs[k * Dh + d] = Q[(int64_t)(t0 + k) * C + d] * scale;
+            drec_kern->lincomb_block(P + (int64_t)t0 * T, T, tn, qs, Dh, 1, Kt, Dh, T, jm, false);
+            for (int k = 0; k < tn; k++) {
+                int t = t0 + k, je = key_end(s, t);
+                float *pr = P + (int64_t)t * T;
+                memset(pr + je, 0, (size_t)(T - je) * sizeof(float));
+                if (mk)
+                    for (int j = 0; j < je; j++)
+                        if (!mk[j]) pr[j] = -INFINITY;
+                float m = drec_kern->max(pr, je);
+                if (m == -INFINITY) { /* no valid key: P row 0, so output 0 */
+                    memset(pr, 0, (size_t)T * sizeof(float));
+                    continue;
+                }
+                float sum = drec_kern->exp_shift_sum(pr, pr, m, je);
+                drec_kern->scale(pr, 1.0f / sum, je);
             }
-            float sum = drec_kern->exp_shift_sum(pr, pr, m, je);
-            drec_kern->scale(pr, 1.0f / sum, je);
-            drec_kern->lincomb(ot, pr, V, NULL, je, C, Dh, false);
+            drec_kern->lincomb_block(o->data + base + (int64_t)t0 * C, C, tn, P + (int64_t)t0 * T, T, 1, V, jm, C, Dh,
+                                     false);
         }
     });
     drec_node *nd = drec_tape_record(tp, attention_backward, o, q, k, v, NULL);

@@ -253,9 +253,10 @@ drec_status drec_protocol_run(const char *model, const drec_params *hp, const dr
     if (hp) st = drec_params_int(hp, "seed", 1, &seed);
     if (!st && hp) st = drec_params_int(hp, "patience", 0, &patience);
     if (st) return st;
-    /* A model that holds out its own validation rows (val=F: the CTR
-     * models) stops early on them; the protocol then only monitors. */
-    bool own_val = hp && drec_params_get(hp, "val");
+    /* A model that holds out its own validation rows (the CTR models,
+     * given val=F) stops early on them; the protocol then only monitors. */
+    const drec_model_vt *mvt = drec_model_find(model);
+    bool own_val = hp && mvt && (mvt->caps & DREC_CAP_OWN_VAL) && drec_params_get(hp, "val");
     if (!own_val && hp) st = drec_params_float(hp, "val", 0.1, &val_frac);
     if (st) return st;
     if (!own_val && patience > 0 && !(val_frac > 0 && val_frac < 1))

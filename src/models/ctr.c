@@ -1888,7 +1888,7 @@ static drec_status ctr_save(const drec_model *m, drec_mf_writer *wr) {
 }
 
 /* Copies tensor `name` of exactly n floats/ints into dst (allocated). */
-static drec_status get_into(drec_mf_reader *r, const char *name, drec_dtype dt, int64_t count, void **dst) {
+static drec_status get_into(drec_mf_reader *r, const char *name, drec_mf_dtype dt, int64_t count, void **dst) {
     int64_t shape[1] = {count};
     const void *data;
     drec_status st = drec_mf_get(r, name, dt, 1, shape, &data);
@@ -2167,7 +2167,7 @@ double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {
     const drec_model_vt drec_##NAME##_vt = {                                                             \
         .name = #NAME,                                                                                   \
         .summary = SUMMARY,                                                                              \
-        .caps = DREC_CAP_CTR | DREC_CAP_RANK,                                                            \
+        .caps = DREC_CAP_CTR | DREC_CAP_RANK | DREC_CAP_OWN_VAL,                                                            \
         .fit = NAME##_fit,                                                                               \
         .score = ctr_score,                                                                              \
         .predict = ctr_predict,                                                                          \
