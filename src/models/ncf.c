@@ -235,33 +235,33 @@ NCF_INLINE ncf_v16 v16_load(const float *p) {
 #define v16_relu(v) v16_where_pos(v, v)
 
 /* The same kernels on 16-float vectors (one AVX-512 register; two AVX2
- * ones), for widths that are multiples of 16. */
+ * ones), for widths that are multiples of 16.  A block keeps 16 (or, for
+ * one vector a row, 8) accumulators: enough independent sums to hide the
+ * FMA latency, and each loaded weight vector serves that many rows. */
+#define NCF_ROWS16(NV) ((NV) >= 4 ? 4 : 8)
 NCF_INLINE void linear_bwd_x_ref(float *restrict dx, const float *restrict dy, const float *restrict wo,
                                  const float *restrict mask, int n, int in, int out);
 NCF_INLINE void linear_bwd_w_ref(float *restrict gw, float *restrict gb, const float *restrict x,
                                  const float *restrict dy, int n, int in, int out, int k0);
 NCF_INLINE void linear_fwd_v16(float *restrict y, const float *restrict x, const float *restrict w,
                               const float *restrict b, int n, int in, const int NV, bool relu) {
-    const int out = 16 * NV;
+    const int out = 16 * NV, R = NCF_ROWS16(NV);
     int r = 0;
-    for (; r + 4 <= n; r += 4) {
-        ncf_v16 a[4][4];
-        for (int v = 0; v < NV; v++) a[0][v] = a[1][v] = a[2][v] = a[3][v] = v16_load(b + 16 * v);
+    for (; r + R <= n; r += R) {
+        ncf_v16 a[8][2];
+        for (int q = 0; q < R; q++)
+            for (int v = 0; v < NV; v++) a[q][v] = v16_load(b + 16 * v);
         const float *x0 = x + (size_t)r * in;
         for (int k = 0; k < in; k++) {
             const float *wk = w + (size_t)k * out;
-            /* Scalar * vector: GCC broadcasts (a splat built by hand is
-             * assembled lane by lane). */
-            const float s0 = x0[k], s1 = x0[in + k], s2 = x0[2 * in + k], s3 = x0[3 * in + k];
             for (int v = 0; v < NV; v++) {
                 ncf_v16 wv = v16_load(wk + 16 * v);
-                a[0][v] += s0 * wv;
-                a[1][v] += s1 * wv;
-                a[2][v] += s2 * wv;
-                a[3][v] += s3 * wv;
+                /* Scalar * vector: GCC broadcasts (a splat built by hand is
+                 * assembled lane by lane). */
+                for (int q = 0; q < R; q++) a[q][v] += x0[(size_t)q * in + k] * wv;
             }
         }
-        for (int q = 0; q < 4; q++)
+        for (int q = 0; q < R; q++)
             for (int v = 0; v < NV; v++) v16_store(y + (size_t)(r + q) * out + 16 * v, relu ? v16_relu(a[q][v]) : a[q][v]);
     }
     linear_fwd_ref(y + (size_t)r * out, x + (size_t)r * in, w, b, n - r, in, out, relu);
@@ -269,22 +269,21 @@ NCF_INLINE void linear_fwd_v16(float *restrict y, const float *restrict x, const
 
 NCF_INLINE void linear_bwd_x_v16(float *restrict dx, const float *restrict dy, const float *restrict wo,
                                 const float *restrict mask, int n, const int NV, int out) {
-    const int in = 16 * NV;
+    const int in = 16 * NV, R = NCF_ROWS16(NV);
     int r = 0;
-    for (; r + 2 <= n; r += 2) {
-        ncf_v16 a[2][8];
-        for (int v = 0; v < NV; v++) a[0][v] = a[1][v] = (ncf_v16){0};
+    for (; r + R <= n; r += R) {
+        ncf_v16 a[8][4];
+        for (int q = 0; q < R; q++)
+            for (int v = 0; v < NV; v++) a[q][v] = (ncf_v16){0};
         const float *d0 = dy + (size_t)r * out;
         for (int o = 0; o < out; o++) {
             const float *wr = wo + (size_t)o * in;
-            const float s0 = d0[o], s1 = d0[out + o];
             for (int v = 0; v < NV; v++) {
                 ncf_v16 wv = v16_load(wr + 16 * v);
-                a[0][v] += s0 * wv;
-                a[1][v] += s1 * wv;
+                for (int q = 0; q < R; q++) a[q][v] += d0[(size_t)q * out + o] * wv;
             }
         }
-        for (int q = 0; q < 2; q++)
+        for (int q = 0; q < R; q++)
             for (int v = 0; v < NV; v++) {
                 float *p = dx + (size_t)(r + q) * in + 16 * v;
                 if (mask) {
@@ -299,24 +298,20 @@ NCF_INLINE void linear_bwd_x_v16(float *restrict dx, const float *restrict dy, c
 
 NCF_INLINE void linear_bwd_w_v16(float *restrict gw, float *restrict gb, const float *restrict x,
                                 const float *restrict dy, int n, int in, const int NV) {
-    const int out = 16 * NV;
+    const int out = 16 * NV, K = NCF_ROWS16(NV);
     int k = 0;
-    for (; k + 4 <= in; k += 4) {
-        ncf_v16 a[4][4];
-        for (int q = 0; q < 4; q++)
+    for (; k + K <= in; k += K) {
+        ncf_v16 a[8][2];
+        for (int q = 0; q < K; q++)
             for (int v = 0; v < NV; v++) a[q][v] = v16_load(gw + (size_t)(k + q) * out + 16 * v);
         for (int r = 0; r < n; r++) {
             const float *xr = x + (size_t)r * in + k;
-            const float s0 = xr[0], s1 = xr[1], s2 = xr[2], s3 = xr[3];
             for (int v = 0; v < NV; v++) {
                 ncf_v16 d = v16_load(dy + (size_t)r * out + 16 * v);
-                a[0][v] += s0 * d;
-                a[1][v] += s1 * d;
-                a[2][v] += s2 * d;
-                a[3][v] += s3 * d;
+                for (int q = 0; q < K; q++) a[q][v] += xr[q] * d;
             }
         }
-        for (int q = 0; q < 4; q++)
+        for (int q = 0; q < K; q++)
             for (int v = 0; v < NV; v++) v16_store(gw + (size_t)(k + q) * out + 16 * v, a[q][v]);
     }
     ncf_v16 bsum[4];
@@ -881,8 +876,11 @@ static void catch_up_terms(ncf_train *tr, long t0, long k, float *lrS, float *d1
 static bool dense_semantics(const ncf_train *tr) { return tr->adam && tr->reg == 0; }
 
 /* Brings rows[0..nrows) of t (all rows when rows == NULL) up to Adam
- * step `upto`, applying the idle steps each has missed. */
-static void table_catch_up(ncf_table *t, ncf_train *tr, const int32_t *rows, int nrows, long upto) {
+ * step `upto`, applying the idle steps each has missed; and the same rows
+ * of t2 when given, a table indexed by the same ids and updated in the
+ * same steps (neumf's GMF and MLP tables of users, and of items), whose
+ * catch-up terms are then t's. */
+static void table_catch_up(ncf_table *t, ncf_table *t2, ncf_train *tr, const int32_t *rows, int nrows, long upto) {
     int32_t n = 0;
     adam_tables(tr, upto + 1);
     for (int r = 0; r < nrows; r++) {
@@ -890,11 +888,13 @@ static void table_catch_up(ncf_table *t, ncf_train *tr, const int32_t *rows, int
         long t0 = t->upto[row];
         if (t0 >= upto) continue;
         t->upto[row] = (int32_t)upto;
+        if (t2) t2->upto[row] = (int32_t)upto;
         if (t0 == 0) continue; /* never updated: no momentum to carry it */
         catch_up_terms(tr, t0, upto - t0, &tr->cu[3 * n], &tr->cu[3 * n + 1], &tr->cu[3 * n + 2]);
         t->list[n++] = row;
     }
     ncf_catch_up(t->w, t->m, t->v, t->list, n, (size_t)t->dim, tr->cu);
+    if (t2) ncf_catch_up(t2->w, t2->m, t2->v, t->list, n, (size_t)t2->dim, tr->cu);
 }
 
 /* The update of the rows this step touched; their gradients are zeroed
@@ -924,7 +924,7 @@ static void tables_flush(ncf_net *n, ncf_train *tr) {
     if (!dense_semantics(tr) || tr->step == 0) return;
     ncf_table *tabs[4] = {&n->gu, &n->gi, &n->mu, &n->mi};
     for (int q = 0; q < 4; q++)
-        if (tabs[q]->w) table_catch_up(tabs[q], tr, NULL, tabs[q]->rows, tr->step);
+        if (tabs[q]->w) table_catch_up(tabs[q], NULL, tr, NULL, tabs[q]->rows, tr->step);
 }
 
 static ncf_train *train_new(ncf_net *n, int threads, int cap, bool adam, double lr, double reg) {
@@ -1203,14 +1203,10 @@ static double net_step(ncf_net *n, ncf_train *tr, const int32_t *u, const int32_
     size_t nd = n->n_dense;
     tr->lr_now = tr->lr * drec_sched_lr(&tr->sched, 1.0f, tr->step);
     if (dense_semantics(tr)) {
-        if (has_gmf(n)) {
-            table_catch_up(&n->gu, tr, u, nrows, tr->step);
-            table_catch_up(&n->gi, tr, it, nrows, tr->step);
-        }
-        if (has_mlp(n)) {
-            table_catch_up(&n->mu, tr, u, nrows, tr->step);
-            table_catch_up(&n->mi, tr, it, nrows, tr->step);
-        }
+        ncf_table *fu = has_gmf(n) ? &n->gu : &n->mu, *fi = has_gmf(n) ? &n->gi : &n->mi;
+        ncf_table *su = has_gmf(n) && has_mlp(n) ? &n->mu : NULL, *si = su ? &n->mi : NULL;
+        table_catch_up(fu, su, tr, u, nrows, tr->step);
+        table_catch_up(fi, si, tr, it, nrows, tr->step);
     }
     memset(tr->part, 0, (size_t)T * nd * sizeof *tr->part);
 #pragma omp parallel num_threads(T) if (T > 1)
