@@ -22,6 +22,10 @@
  * plain loops parallel over the batch.  Embedding and first-order rows get
  * row-sparse gradients and lazy optimizer updates (a step costs O(batch));
  * --set lazy=0 moves every row each step instead, as a dense Adam does.
+ * Threads: a sparse row's gradient is gathered by the one thread that owns
+ * its id; lr, widedeep and deepfm (without batch norm) run a whole step as
+ * one parallel region over fixed row chunks ("the fused step" below), the
+ * others one region per layer.
  *
  * Shapes: B = batch rows, F = fields, D = embedding dim, H = hidden width,
  * M = F (CIN's x0 rows), A = attention width (heads * per-head width).
