@@ -255,6 +255,46 @@ TEST(models_learn_interactions) {
     drec_dataset_free(te);
 }
 
+/* Threads: two runs at 2 threads give the same numbers, and 1 thread the
+ * same up to rounding (each sparse row has one owner and the fused step's
+ * chunks are fixed by the batch, 2,500 rows here: three chunks; only
+ * OpenBLAS may round a product split across threads differently). */
+TEST(threads_deterministic) {
+    drec_dataset *tr = interaction_ctr(3000, 5), *te = interaction_ctr(500, 6);
+    const char *models[] = {"deepfm", "widedeep", "lr", "xdeepfm"};
+    for (int k = 0; k < 4; k++) {
+        float *s[3];
+        for (int t = 0; t < 3; t++) {
+            drec_params *p = drec_params_new();
+            drec_params_set(p, "dim", "8");
+            drec_params_set(p, "layers", "64,32");
+            drec_params_set(p, "batch", "2500");
+            drec_params_set(p, "epochs", "3");
+            drec_params_set(p, "lr", "0.01");
+            drec_params_set(p, "cin", "8,8");
+            drec_params_set(p, "threads", t ? "2" : "1");
+            if (k == 0) drec_params_set(p, "dropout", "0.2");
+            drec_model *m = NULL;
+            CHECK_OK(drec_model_train(models[k], tr, p, &m));
+            s[t] = calloc(te->n, sizeof(float));
+            if (m) m->vt->predict(m, te, NULL, te->n, s[t]);
+            drec_model_free(m);
+            drec_params_free(p);
+        }
+        double d12 = 0, d01 = 0;
+        for (size_t q = 0; q < te->n; q++) {
+            d01 = fmax(d01, fabs(s[0][q] - s[1][q]));
+            d12 = fmax(d12, fabs(s[1][q] - s[2][q]));
+        }
+        CHECK(d12 == 0);
+        CHECK(d01 < 1e-5);
+        CHECK(s[0][0] > 0 && s[0][0] < 1);
+        for (int t = 0; t < 3; t++) free(s[t]);
+    }
+    drec_dataset_free(tr);
+    drec_dataset_free(te);
+}
+
 TEST(early_stopping_and_roundtrip) {
     drec_dataset *tr = interaction_ctr(sanitized() ? 1500 : 3000, 3), *te = interaction_ctr(500, 4);
     drec_params *p = drec_params_new();
@@ -322,6 +362,7 @@ int main(void) {
     RUN(features_interactions);
     RUN(gradcheck_all_models);
     RUN(models_learn_interactions);
+    RUN(threads_deterministic);
     RUN(early_stopping_and_roundtrip);
     RUN(widedeep_movielens_halves);
     return harness_summary();

@@ -33,8 +33,8 @@ static bool across_kink(double lp, double l0, double lm) {
 /* Compares the analytic gradient of every parameter the rows touch with
  * central differences in float; returns the worst relative error.  The
  * step is small so that it rarely crosses a relu's kink. */
-static double grad_check(int kind, bool bpr, const int *L, int nl) {
-    ncf_net *n = net_new(kind, 4, 6, 3, nl, L);
+static double grad_check(int kind, bool bpr, const int *L, int nl, float keep_prob, bool bn) {
+    ncf_net *n = net_new(kind, 4, 6, 3, nl, L, bn);
     drec_rng rng;
     drec_rng_seed(&rng, 7);
     net_init(n, &rng);
@@ -50,6 +50,8 @@ static double grad_check(int kind, bool bpr, const int *L, int nl) {
     float y[10] = {1, 0, 1, 0, 0, 1, 1, 0, 0, 1};
     int rows = 10;
     ncf_train *tr = train_new(n, 1, rows, true, 0.001, 0);
+    tr->keep = keep_prob; /* the masks depend on the step only: the same in every evaluation below */
+    tr->drop_seed = 99;
     step_forward(n, tr, u, it, 0, rows);
     step_loss(tr, bpr ? NULL : y, 0, rows, rows);
     step_backward(n, tr, u, it, 0, rows, tr->part);
@@ -122,11 +124,101 @@ TEST(gradients_match_finite_differences) {
     for (int kind = 1; kind <= 3; kind++)
         for (int bpr = 0; bpr <= 1; bpr++)
             for (int shape = 0; shape < 2; shape++) {
-                double worst = grad_check(kind, bpr, shape ? wide : odd, 3);
+                double worst = grad_check(kind, bpr, shape ? wide : odd, 3, 1.0f, false);
                 fprintf(stderr, "  %s %s layers %s: max relative error %.2e %s\n", names[kind - 1],
                         bpr ? "bpr" : "bce", shape ? "16,16,8,8" : "6,5,4,3", worst, worst < 1e-2 ? "OK" : "NOT OK");
                 CHECK(worst < 1e-2);
             }
+    /* dropout 0.3 on the MLP's hidden layers */
+    for (int kind = 2; kind <= 3; kind++)
+        for (int shape = 0; shape < 2; shape++) {
+            double worst = grad_check(kind, false, shape ? wide : odd, 3, 0.7f, false);
+            fprintf(stderr, "  %s bce dropout 0.3 layers %s: max relative error %.2e %s\n", names[kind - 1],
+                    shape ? "16,16,8,8" : "6,5,4,3", worst, worst < 1e-2 ? "OK" : "NOT OK");
+            CHECK(worst < 1e-2);
+        }
+    /* batch norm in the MLP tower (statistics of the ten rows), with and without dropout */
+    for (int kind = 2; kind <= 3; kind++)
+        for (int drop = 0; drop < 2; drop++) {
+            double worst = grad_check(kind, false, wide, 3, drop ? 0.7f : 1.0f, true);
+            fprintf(stderr, "  %s bce batch norm%s layers 16,16,8,8: max relative error %.2e %s\n", names[kind - 1],
+                    drop ? " + dropout 0.3" : "", worst, worst < 1e-2 ? "OK" : "NOT OK");
+            CHECK(worst < 1e-2);
+        }
+}
+
+/* The fused step against the same NeuMF written with the core engine's ops
+ * (embedding, mul, concat, linear + ReLU, BCE with logits) and its tape:
+ * the same loss and the same gradient for every parameter. */
+TEST(fused_step_matches_the_engine) {
+    int L[4] = {16, 16, 8, 8};
+    enum { U = 5, I = 7, F = 8, B = 12 };
+    ncf_net *n = net_new(NCF_NEUMF, U, I, F, 3, L, false);
+    drec_rng rng;
+    drec_rng_seed(&rng, 21);
+    net_init(n, &rng);
+    ncf_table *tabs[4] = {&n->gu, &n->gi, &n->mu, &n->mi};
+    for (int t = 0; t < 4; t++)
+        for (int k = 0; k < tabs[t]->rows * tabs[t]->dim; k++) tabs[t]->w[k] = (float)(0.5 * drec_rng_normal(&rng));
+    for (size_t k = 0; k < n->n_dense; k++) n->dense[k] += (float)(0.1 * drec_rng_normal(&rng));
+    net_refresh(n, true);
+    int32_t u[B], it[B];
+    float y[B];
+    for (int r = 0; r < B; r++) {
+        u[r] = (int32_t)drec_rng_below(&rng, U), it[r] = (int32_t)drec_rng_below(&rng, I);
+        y[r] = (float)(r % 3 == 0);
+    }
+    /* fused */
+    ncf_train *tr = train_new(n, 1, B, true, 0.001, 0);
+    step_forward(n, tr, u, it, 0, B);
+    double loss = step_loss(tr, y, 0, B, B) / B;
+    step_backward(n, tr, u, it, 0, B, tr->part);
+    table_acc(&n->gu, u, B, tr->dgu, F, 0);
+    table_acc(&n->gi, it, B, tr->dgi, F, 0);
+    table_acc(&n->mu, u, B, tr->dact[0], L[0], 0);
+    table_acc(&n->mi, it, B, tr->dact[0] + L[0] / 2, L[0], 0);
+    /* the engine */
+    drec_param *P[4], *W[4], *bb[4], *h = drec_param_new("h", n->H, 1, 0), *c = drec_param_new("c", 1, 1, 0);
+    for (int t = 0; t < 4; t++) {
+        P[t] = drec_param_new("table", tabs[t]->rows, tabs[t]->dim, 0);
+        memcpy(P[t]->t.data, tabs[t]->w, sizeof(float) * tabs[t]->rows * tabs[t]->dim);
+    }
+    for (int l = 1; l <= 3; l++) {
+        W[l] = drec_param_new("W", L[l - 1], L[l], 0), bb[l] = drec_param_new("b", 1, L[l], 0);
+        memcpy(W[l]->t.data, n->W[l], sizeof(float) * L[l - 1] * L[l]);
+        memcpy(bb[l]->t.data, n->b[l], sizeof(float) * L[l]);
+    }
+    memcpy(h->t.data, n->h, sizeof(float) * n->H);
+    c->t.data[0] = n->c[0];
+    drec_tape tp;
+    drec_tape_init(&tp, 0);
+    drec_tensor *ui = drec_ifrom(&tp, u, B), *ii = drec_ifrom(&tp, it, B);
+    drec_tensor *gmf = drec_mul(&tp, drec_embedding(&tp, P[0], ui), drec_embedding(&tp, P[1], ii));
+    drec_tensor *x0[2] = {drec_embedding(&tp, P[2], ui), drec_embedding(&tp, P[3], ii)};
+    drec_tensor *x = drec_concat(&tp, x0, 2, 1);
+    for (int l = 1; l <= 3; l++) x = drec_linear(&tp, x, drec_pt(W[l]), drec_pt(bb[l]), DREC_ACT_RELU);
+    drec_tensor *z[2] = {gmf, x};
+    drec_tensor *logit = drec_linear(&tp, drec_concat(&tp, z, 2, 1), drec_pt(h), drec_pt(c), DREC_ACT_NONE);
+    drec_tensor *el = drec_bce_logits(&tp, logit, drec_tfrom(&tp, y, B, 1), NULL);
+    CHECK_NEAR(el->data[0], loss, 1e-6);
+    drec_backward(&tp, el);
+    double worst = 0;
+    for (int t = 0; t < 4; t++)
+        for (int k = 0; k < tabs[t]->rows * tabs[t]->dim; k++) worst = DREC_MAX(worst, fabs(P[t]->t.grad[k] - tabs[t]->g[k]));
+    for (int l = 1; l <= 3; l++) {
+        for (int k = 0; k < L[l - 1] * L[l]; k++) worst = DREC_MAX(worst, fabs(W[l]->t.grad[k] - tr->part[n->W[l] - n->dense + k]));
+        for (int k = 0; k < L[l]; k++) worst = DREC_MAX(worst, fabs(bb[l]->t.grad[k] - tr->part[n->b[l] - n->dense + k]));
+    }
+    for (int k = 0; k < n->H; k++) worst = DREC_MAX(worst, fabs(h->t.grad[k] - tr->part[n->h - n->dense + k]));
+    worst = DREC_MAX(worst, fabs(c->t.grad[0] - tr->part[n->c - n->dense]));
+    fprintf(stderr, "  fused neumf step against the engine's tape: loss %.6f, max |grad diff| %.2e\n", loss, worst);
+    CHECK(worst < 1e-6);
+    drec_tape_free(&tp);
+    for (int t = 0; t < 4; t++) drec_param_free(P[t]);
+    for (int l = 1; l <= 3; l++) drec_param_free(W[l]), drec_param_free(bb[l]);
+    drec_param_free(h), drec_param_free(c);
+    train_free(n, tr);
+    net_free(n);
 }
 
 /* The blocked layer kernels against their reference loops, on the
@@ -172,7 +264,7 @@ TEST(blocked_kernels_match_reference) {
  * others alone. */
 TEST(adam_step_by_hand) {
     int L[2] = {2, 1};
-    ncf_net *n = net_new(NCF_GMF, 2, 2, 1, 1, L);
+    ncf_net *n = net_new(NCF_GMF, 2, 2, 1, 1, L, false);
     n->gu.w[0] = 0.5f, n->gu.w[1] = -0.25f;
     n->gi.w[0] = 2.0f, n->gi.w[1] = 1.0f;
     n->h[0] = 1.0f;
@@ -200,64 +292,73 @@ TEST(adam_step_by_hand) {
 /* The sparse Adam with closed-form catch-up of idle rows against Adam
  * updating every row every step (PyTorch's dense embedding + Adam): the
  * same batches give the same weights.  The catch-up leaves Adam's eps out
- * (it is 1e-8 against sqrt(v)), so both run with a negligible eps here. */
+ * (it is 1e-8 against sqrt(v)), so both run with a negligible eps here.
+ * Once with a constant learning rate, once with a scheduled one (warm-up
+ * then cosine), whose idle steps the catch-up must weigh one by one. */
 TEST(sparse_adam_matches_dense_adam) {
-    int L[4] = {16, 8, 8, 8};
-    ncf_net *a = net_new(NCF_NEUMF, 30, 40, 8, 3, L), *b = net_new(NCF_NEUMF, 30, 40, 8, 3, L);
-    drec_rng rng;
-    drec_rng_seed(&rng, 5);
-    net_init(a, &rng);
-    ncf_table *ta[4] = {&a->gu, &a->gi, &a->mu, &a->mi}, *tb[4] = {&b->gu, &b->gi, &b->mu, &b->mi};
-    for (int t = 0; t < 4; t++)
-        for (size_t k = 0; k < (size_t)ta[t]->rows * ta[t]->dim; k++) ta[t]->w[k] *= 50;
-    for (int t = 0; t < 4; t++) memcpy(tb[t]->w, ta[t]->w, sizeof(float) * ta[t]->rows * ta[t]->dim);
-    memcpy(b->dense, a->dense, sizeof(float) * a->n_dense);
-    net_refresh(a, true), net_refresh(b, true);
-    ncf_train *tra = train_new(a, 1, 8, true, 0.01, 0), *trb = train_new(b, 1, 8, true, 0.01, 0);
-    tra->eps = trb->eps = 1e-30;
-    trb->dense_all = true;
-    int32_t u[8], it[8];
-    float y[8];
-    for (int step = 0; step < 300; step++) {
-        /* Rows 20.. of each table are touched only now and then. */
-        for (int r = 0; r < 8; r++) {
-            u[r] = (int32_t)drec_rng_below(&rng, step % 37 == 0 ? 30 : 20);
-            it[r] = (int32_t)drec_rng_below(&rng, step % 53 == 0 ? 40 : 20);
-            y[r] = (float)(r % 2);
+    drec_sched scheds[2] = {{.kind = DREC_SCHED_CONSTANT},
+                            {.kind = DREC_SCHED_COSINE, .warmup = 20, .total = 280, .min_lr = 0}};
+    for (int si = 0; si < 2; si++) {
+        drec_sched sched = scheds[si];
+        int L[4] = {16, 8, 8, 8};
+        ncf_net *a = net_new(NCF_NEUMF, 30, 40, 8, 3, L, false), *b = net_new(NCF_NEUMF, 30, 40, 8, 3, L, false);
+        drec_rng rng;
+        drec_rng_seed(&rng, 5);
+        net_init(a, &rng);
+        ncf_table *ta[4] = {&a->gu, &a->gi, &a->mu, &a->mi}, *tb[4] = {&b->gu, &b->gi, &b->mu, &b->mi};
+        for (int t = 0; t < 4; t++)
+            for (size_t k = 0; k < (size_t)ta[t]->rows * ta[t]->dim; k++) ta[t]->w[k] *= 50;
+        for (int t = 0; t < 4; t++) memcpy(tb[t]->w, ta[t]->w, sizeof(float) * ta[t]->rows * ta[t]->dim);
+        memcpy(b->dense, a->dense, sizeof(float) * a->n_dense);
+        net_refresh(a, true), net_refresh(b, true);
+        ncf_train *tra = train_new(a, 1, 8, true, 0.01, 0), *trb = train_new(b, 1, 8, true, 0.01, 0);
+        tra->eps = trb->eps = 1e-30;
+        tra->sched = trb->sched = sched;
+        trb->dense_all = true;
+        int32_t u[8], it[8];
+        float y[8];
+        for (int step = 0; step < 300; step++) {
+            /* Rows 20.. of each table are touched only now and then. */
+            for (int r = 0; r < 8; r++) {
+                u[r] = (int32_t)drec_rng_below(&rng, step % 37 == 0 ? 30 : 20);
+                it[r] = (int32_t)drec_rng_below(&rng, step % 53 == 0 ? 40 : 20);
+                y[r] = (float)(r % 2);
+            }
+            net_step(a, tra, u, it, y, 8);
+            net_step(b, trb, u, it, y, 8);
         }
-        net_step(a, tra, u, it, y, 8);
-        net_step(b, trb, u, it, y, 8);
+        float *before = malloc(sizeof(float) * 40 * 8);
+        memcpy(before, a->gi.w, sizeof(float) * 40 * 8);
+        tables_flush(a, tra);
+        int moved = 0;
+        for (int k = 0; k < 40 * 8; k++) moved += before[k] != a->gi.w[k];
+        CHECK(moved > 0); /* idle rows do move: momentum */
+        free(before);
+        double worst = 0;
+        for (int t = 0; t < 4; t++)
+            for (size_t k = 0; k < (size_t)ta[t]->rows * ta[t]->dim; k++)
+                worst = DREC_MAX(worst, fabs(ta[t]->w[k] - tb[t]->w[k]));
+        for (size_t k = 0; k < a->n_dense; k++) worst = DREC_MAX(worst, fabs(a->dense[k] - b->dense[k]));
+        fprintf(stderr, "  max |sparse - dense| after 300 steps (%s lr): %.2e %s\n",
+                sched.kind == DREC_SCHED_CONSTANT ? "constant" : "warm-up + cosine", worst, worst < 1e-5 ? "OK" : "NOT OK");
+        CHECK(worst < 1e-5);
+        /* The catch-up sum in O(1) from window sums against the sum term by
+         * term, early (bias corrections still moving) and late. */
+        adam_tables(tra, 20000);
+        long gaps[5] = {1, 7, 100, 255, 400}, starts[3] = {1, 40, 15000};
+        for (int q = 0; q < 15; q++) {
+            long t0 = starts[q / 5], k = gaps[q % 5];
+            double S = 0;
+            for (long j = 1; j <= DREC_MIN(k, (long)NCF_CATCHUP); j++) S += tra->rpow[j] * tra->ctab[t0 + j];
+            float lrS, d1, d2;
+            catch_up_terms(tra, t0, k, &lrS, &d1, &d2);
+            CHECK_NEAR(lrS, tra->lr * S, 1e-6 * tra->lr * S);
+            CHECK_NEAR(d1, pow(0.9, (double)k), 1e-6);
+            CHECK_NEAR(d2, pow(0.999, (double)k), 1e-6);
+        }
+        train_free(a, tra), train_free(b, trb);
+        net_free(a), net_free(b);
     }
-    float *before = malloc(sizeof(float) * 40 * 8);
-    memcpy(before, a->gi.w, sizeof(float) * 40 * 8);
-    tables_flush(a, tra);
-    int moved = 0;
-    for (int k = 0; k < 40 * 8; k++) moved += before[k] != a->gi.w[k];
-    CHECK(moved > 0); /* idle rows do move: momentum */
-    free(before);
-    double worst = 0;
-    for (int t = 0; t < 4; t++)
-        for (size_t k = 0; k < (size_t)ta[t]->rows * ta[t]->dim; k++)
-            worst = DREC_MAX(worst, fabs(ta[t]->w[k] - tb[t]->w[k]));
-    for (size_t k = 0; k < a->n_dense; k++) worst = DREC_MAX(worst, fabs(a->dense[k] - b->dense[k]));
-    fprintf(stderr, "  max |sparse - dense| after 300 steps: %.2e %s\n", worst, worst < 1e-5 ? "OK" : "NOT OK");
-    CHECK(worst < 1e-5);
-    /* The catch-up sum in O(1) from window sums against the sum term by
-     * term, early (bias corrections still moving) and late. */
-    adam_tables(tra, 20000);
-    long gaps[5] = {1, 7, 100, 255, 400}, starts[3] = {1, 40, 15000};
-    for (int q = 0; q < 15; q++) {
-        long t0 = starts[q / 5], k = gaps[q % 5];
-        double S = 0;
-        for (long j = 1; j <= DREC_MIN(k, (long)NCF_CATCHUP); j++) S += tra->rpow[j] * tra->ctab[t0 + j];
-        float lrS, d1, d2;
-        catch_up_terms(tra, t0, k, &lrS, &d1, &d2);
-        CHECK_NEAR(lrS, tra->lr * S, 1e-6 * tra->lr * S);
-        CHECK_NEAR(d1, pow(0.9, (double)k), 1e-6);
-        CHECK_NEAR(d2, pow(0.999, (double)k), 1e-6);
-    }
-    train_free(a, tra), train_free(b, trb);
-    net_free(a), net_free(b);
 }
 
 /* A step split across two threads (each with its own rows and dense
@@ -265,7 +366,7 @@ TEST(sparse_adam_matches_dense_adam) {
  * of the float sums. */
 TEST(threaded_step_matches_one_thread) {
     int L[4] = {16, 16, 8, 8};
-    ncf_net *a = net_new(NCF_NEUMF, 50, 60, 8, 3, L), *b = net_new(NCF_NEUMF, 50, 60, 8, 3, L);
+    ncf_net *a = net_new(NCF_NEUMF, 50, 60, 8, 3, L, false), *b = net_new(NCF_NEUMF, 50, 60, 8, 3, L, false);
     drec_rng rng;
     drec_rng_seed(&rng, 9);
     net_init(a, &rng);
@@ -303,7 +404,7 @@ TEST(threaded_step_matches_one_thread) {
 
 TEST(score_matches_training_forward) {
     int L[4] = {8, 6, 4, 2};
-    ncf_net *n = net_new(NCF_NEUMF, 3, 300, 4, 3, L);
+    ncf_net *n = net_new(NCF_NEUMF, 3, 300, 4, 3, L, false);
     drec_rng rng;
     drec_rng_seed(&rng, 3);
     net_init(n, &rng);
@@ -493,6 +594,73 @@ TEST(pretraining_to_convergence) {
     drec_model_free(b);
 }
 
+/* The regularisers and schedules every deep model takes: dropout on the
+ * MLP tower and a warmed-up cosine learning rate still learn. */
+TEST(dropout_and_schedule_learn) {
+    drec_dataset *ds = ncf_data();
+    if (!ds) return;
+    drec_model *m = train("mlp", "epochs=3 lr=0.005 dropout=0.2 schedule=cosine warmup=100");
+    if (!m) return;
+    double hr, ndcg;
+    loo_sampled(m, ds, &hr, &ndcg);
+    fprintf(stderr, "  mlp, dropout 0.2, cosine: hr@10 %.4f ndcg@10 %.4f\n", hr, ndcg);
+    CHECK(hr > 0.4136 + 0.03);
+    drec_model_free(m);
+}
+
+/* Batch norm: a model trained with it learns; scoring folds each batch
+ * norm into its layer with the running statistics, which must equal the
+ * plain inference forward written out here; and it saves and loads. */
+TEST(batch_norm_learns_and_scores_with_running_statistics) {
+    drec_dataset *ds = ncf_data();
+    if (!ds) return;
+    drec_model *m = train("neumf", sanitized() ? "epochs=1 bn=1 lr=0.005" : "epochs=2 bn=1 lr=0.005");
+    if (!m) return;
+    double hr, ndcg;
+    loo_sampled(m, ds, &hr, &ndcg);
+    fprintf(stderr, "  neumf with batch norm: hr@10 %.4f ndcg@10 %.4f\n", hr, ndcg);
+    CHECK(hr > 0.4136 + 0.03);
+    const ncf_net *n = m->state;
+    CHECK(n->bn);
+    double worst = 0;
+    for (int32_t u = 0; u < ds->n_users; u += 131)
+        for (int32_t i = 0; i < ds->n_items; i += 97) {
+            float got;
+            net_score(n, u, &i, 1, &got);
+            double x[256], y[256], z = n->c[0];
+            int E = n->L[0] / 2;
+            for (int f = 0; f < n->F; f++) z += (double)n->h[f] * n->gu.w[(size_t)u * n->F + f] * n->gi.w[(size_t)i * n->F + f];
+            for (int k = 0; k < E; k++) x[k] = n->mu.w[(size_t)u * E + k], x[E + k] = n->mi.w[(size_t)i * E + k];
+            for (int l = 1; l <= n->nl; l++) {
+                for (int o = 0; o < n->L[l]; o++) {
+                    double a = n->b[l][o];
+                    for (int k = 0; k < n->L[l - 1]; k++) a += x[k] * n->W[l][(size_t)k * n->L[l] + o];
+                    a = n->gamma[l][o] * (a - n->rmean[l][o]) / sqrt(n->rvar[l][o] + NCF_BN_EPS) + n->beta[l][o];
+                    y[o] = a > 0 ? a : 0;
+                }
+                memcpy(x, y, sizeof(double) * n->L[l]);
+            }
+            for (int o = 0; o < n->L[n->nl]; o++) z += n->h[n->F + o] * x[o];
+            worst = DREC_MAX(worst, fabs(got - z));
+        }
+    fprintf(stderr, "  folded scoring against the inference forward: max |diff| %.2e\n", worst);
+    CHECK(worst < 1e-4);
+    char *path = write_temp("bn.drec", "", 0);
+    CHECK_OK(drec_model_save(m, path));
+    drec_model *back = NULL;
+    CHECK_OK(drec_model_load(path, &back));
+    if (back) {
+        float sa[1682], sb[1682];
+        drec_model_score_user(m, 3, NULL, 0, sa);
+        drec_model_score_user(back, 3, NULL, 0, sb);
+        CHECK(memcmp(sa, sb, sizeof sa) == 0);
+    }
+    drec_model_free(back);
+    drec_model_free(m);
+    remove(path);
+    free(path);
+}
+
 TEST(same_seed_same_model_and_bpr_learns) {
     drec_dataset *ds = ncf_data();
     if (!ds) return;
@@ -518,7 +686,8 @@ TEST(bad_hyper_parameters_are_refused) {
     if (!ds) return;
     const char *bad[][2] = {{"layers", "63,32"}, {"layers", "64"}, {"optimizer", "ftrl"}, {"loss", "hinge"},
                             {"neg", "0"}, {"lr", "-1"}, {"finetune", "adagrad"}, {"pretrain_epochs", "0"},
-                            {"pretrain_patience", "-2"}};
+                            {"pretrain_patience", "-2"}, {"schedule", "linear"}, {"dropout", "1"},
+                            {"lr_decay", "0"}, {"warmup", "-1"}};
     for (int k = 0; k < (int)DREC_ARRAY_LEN(bad); k++) {
         drec_params *p = drec_params_new();
         drec_params_set(p, bad[k][0], bad[k][1]);
@@ -533,6 +702,7 @@ TEST(bad_hyper_parameters_are_refused) {
 
 int main(void) {
     RUN(gradients_match_finite_differences);
+    RUN(fused_step_matches_the_engine);
     RUN(blocked_kernels_match_reference);
     RUN(adam_step_by_hand);
     RUN(sparse_adam_matches_dense_adam);
@@ -541,6 +711,8 @@ int main(void) {
     RUN(each_model_beats_popularity);
     RUN(pretrained_fusion_and_save_load);
     RUN(pretraining_to_convergence);
+    RUN(dropout_and_schedule_learn);
+    RUN(batch_norm_learns_and_scores_with_running_statistics);
     RUN(same_seed_same_model_and_bpr_learns);
     RUN(bad_hyper_parameters_are_refused);
     if (gmf_file) remove(gmf_file);

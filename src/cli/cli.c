@@ -16,6 +16,7 @@ const cli_opt cli_hyper_opts[] = {
     {"lr", 0, "X", "learning rate"},
     {"reg", 0, "X", "L2 regularisation"},
     {"dropout", 0, "X", "dropout rate"},
+    {"bn", 0, NULL, "batch norm before each hidden ReLU (deep models)"},
     {"optimizer", 0, "NAME", "sgd|adam|adamw|adagrad|rmsprop|ftrl"},
     {"maxlen", 0, "N", "sequence length (sequence models)"},
     {"blocks", 0, "N", "transformer blocks"},

@@ -22,6 +22,10 @@
  * plain loops parallel over the batch.  Embedding and first-order rows get
  * row-sparse gradients and lazy optimizer updates (a step costs O(batch));
  * --set lazy=0 moves every row each step instead, as a dense Adam does.
+ * Threads: a sparse row's gradient is gathered by the one thread that owns
+ * its id; lr, widedeep and deepfm (without batch norm) run a whole step as
+ * one parallel region over fixed row chunks ("the fused step" below), the
+ * others one region per layer.
  *
  * Shapes: B = batch rows, F = fields, D = embedding dim, H = hidden width,
  * M = F (CIN's x0 rows), A = attention width (heads * per-head width).
@@ -53,7 +57,7 @@ enum { K_LR, K_WIDEDEEP, K_DEEPFM, K_XDEEPFM, K_AUTOINT };
 enum { SLOT_CHUNK = 256 };
 /* Rows a thread takes through the fused step at a time (fixed by the
  * batch, so that partial sums do not depend on the thread count). */
-enum { CHUNK_ROWS = 512 };
+enum { CHUNK_ROWS = 1024 };
 
 typedef struct hyper {
     int kind;
@@ -648,15 +652,17 @@ static void act_rows(const net *n, int l, bool train, const float *a, const floa
     float keep = (float)(1.0 - h->dropout), sc = 1.0f / keep;
     uint64_t ms = mask_seed(n, l);
     for (int b = b0; b < b1; b++) {
-        const float *restrict ar = a + (size_t)b * H;
-        float *restrict hr = hh + (size_t)b * H;
+        const float *ar = a + (size_t)b * H; /* may be hr itself */
+        float *hr = hh + (size_t)b * H;
         if (!drop) {
             if (badd)
+#pragma omp simd
                 for (int j = 0; j < H; j++) {
                     float v = ar[j] + badd[j];
                     hr[j] = v > 0 ? v : 0;
                 }
             else
+#pragma omp simd
                 for (int j = 0; j < H; j++) hr[j] = ar[j] > 0 ? ar[j] : 0;
             continue;
         }
@@ -1425,8 +1431,9 @@ static void sparse_step(net *n, const batch *bt, work *w, const step_hp *u, int 
  * gradients.  Then, after one barrier, the weight gradients (split by
  * their rows), the partial sums in chunk order (split by columns) and the
  * sparse gradients; after a second, the updates.  Three synchronisations
- * a step; the chunks are fixed by the batch, not by the threads, so the
- * numbers are the same for any number of threads. */
+ * a step.  The chunks are fixed by the batch, not by the threads, so no
+ * sum here depends on the thread count (OpenBLAS may still round a weight
+ * gradient split across threads differently in the last bit). */
 
 static bool fusable(const net *n) {
     int k = n->hp.kind;
@@ -1886,7 +1893,7 @@ static drec_status ctr_save(const drec_model *m, drec_mf_writer *wr) {
 }
 
 /* Copies tensor `name` of exactly n floats/ints into dst (allocated). */
-static drec_status get_into(drec_mf_reader *r, const char *name, drec_dtype dt, int64_t count, void **dst) {
+static drec_status get_into(drec_mf_reader *r, const char *name, drec_mf_dtype dt, int64_t count, void **dst) {
     int64_t shape[1] = {count};
     const void *data;
     drec_status st = drec_mf_get(r, name, dt, 1, shape, &data);
@@ -2056,7 +2063,11 @@ double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {
     h.reg = 0.01;
     h.bn = bn;
     h.seed = 3;
-    enum { F = 3, NB = 5, NIDS = 12 + F, CB = 7 };
+    enum { F = 3, NIDS = 12 + F, CB = 7 };
+    /* The fused step's batch spans three chunks, so that the chunks'
+     * partial sums and the threads' shares of the sparse rows are checked. */
+    bool fused = !bn && (kind == K_LR || kind == K_WIDEDEEP || kind == K_DEEPFM);
+    const int NB = fused ? 2 * CHUNK_ROWS + 52 : 5;
     /* rows: field 0 one-hot, field 1 multi-hot with weights, field 2 numeric */
     drec_featrows fr = {0};
     fr.n = NB;
@@ -2081,7 +2092,7 @@ double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {
         fr.val[at++] = 0.5f;
         fr.ptr[r * F + 2] = at;
         fr.idx[at] = 11;
-        fr.val[at++] = 0.3f + 0.4f * (float)r;
+        fr.val[at++] = 0.3f + 0.4f * (float)(r % 5);
         fr.ptr[r * F + 3] = at;
         fr.label[r] = (float)(r % 2);
         fr.cross_idx[2 * r] = r % CB;
@@ -2102,7 +2113,7 @@ double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {
     work w;
     work_init(&w, &n, NB, 6, 2);
     if (fusable(&n)) fused_work_init(&w, &n, NB);
-    size_t rows[NB];
+    size_t *rows = drec_malloc((size_t)NB * sizeof *rows);
     for (int r = 0; r < NB; r++) rows[r] = (size_t)r;
     batch bt = {&fr, rows, NB};
     memset(n.g, 0, (size_t)n.n_w * sizeof *n.g);
@@ -2148,6 +2159,7 @@ double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {
     if (n_checked) *n_checked = checked;
     free(gd);
     free(gE);
+    free(rows);
     work_free(&w);
     net_free(&n);
     drec_featrows_free(&fr);

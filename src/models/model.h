@@ -125,11 +125,11 @@ typedef struct drec_common_hp {
 
 /* ---- model files (modelfile.c) ---------------------------------------- */
 
-typedef enum { DREC_DT_F32 = 0, DREC_DT_I32 = 1, DREC_DT_I64 = 2, DREC_DT_U8 = 3 } drec_dtype;
+typedef enum { DREC_DT_F32 = 0, DREC_DT_I32 = 1, DREC_DT_I64 = 2, DREC_DT_U8 = 3 } drec_mf_dtype;
 
 /* Adds a named tensor (copied at write time; data must live until the
  * writer is finished).  ndim <= 4. */
-drec_status drec_mf_put(drec_mf_writer *w, const char *name, drec_dtype dt, const void *data, int ndim,
+drec_status drec_mf_put(drec_mf_writer *w, const char *name, drec_mf_dtype dt, const void *data, int ndim,
                         const int64_t *shape);
 /* Convenience for 1-D and 2-D float tensors. */
 drec_status drec_mf_put_f32(drec_mf_writer *w, const char *name, const float *data, int64_t rows, int64_t cols);
@@ -137,7 +137,7 @@ drec_status drec_mf_put_i32(drec_mf_writer *w, const char *name, const int32_t *
 /* A tensor's data, checked for dtype, rank and (where shape[k] > 0) each
  * dimension; the actual shape is written back into shape.  The pointer
  * stays valid while the model lives (it is copied out by the reader). */
-drec_status drec_mf_get(drec_mf_reader *r, const char *name, drec_dtype dt, int ndim, int64_t *shape,
+drec_status drec_mf_get(drec_mf_reader *r, const char *name, drec_mf_dtype dt, int ndim, int64_t *shape,
                         const void **data);
 /* Copies a float tensor of exactly rows x cols into a fresh allocation. */
 drec_status drec_mf_get_f32(drec_mf_reader *r, const char *name, int64_t rows, int64_t cols, float **out);

@@ -25,7 +25,7 @@
 
 typedef struct mf_tensor {
     char name[64];
-    drec_dtype dt;
+    drec_mf_dtype dt;
     int ndim;
     int64_t shape[4];
     const void *data;
@@ -50,7 +50,7 @@ struct drec_mf_reader {
     size_t n_copies, copies_cap;
 };
 
-static size_t dtype_size(drec_dtype dt) {
+static size_t dtype_size(drec_mf_dtype dt) {
     switch (dt) {
     case DREC_DT_F32: return 4;
     case DREC_DT_I32: return 4;
@@ -60,7 +60,7 @@ static size_t dtype_size(drec_dtype dt) {
     return 0;
 }
 
-static const char *dtype_name(drec_dtype dt) {
+static const char *dtype_name(drec_mf_dtype dt) {
     static const char *names[] = {"f32", "i32", "i64", "u8"};
     return (unsigned)dt < 4 ? names[dt] : "?";
 }
@@ -73,7 +73,7 @@ void drec_mf_reader_prefix(drec_mf_reader *r, const char *prefix) {
     snprintf(r->prefix, sizeof r->prefix, "%s", prefix ? prefix : "");
 }
 
-drec_status drec_mf_put(drec_mf_writer *w, const char *name, drec_dtype dt, const void *data, int ndim,
+drec_status drec_mf_put(drec_mf_writer *w, const char *name, drec_mf_dtype dt, const void *data, int ndim,
                         const int64_t *shape) {
     if (ndim < 0 || ndim > 4 || strlen(w->prefix) + strlen(name) >= 64)
         return drec_fail(DREC_ERR_INTERNAL, "model file: bad tensor \"%s%s\"", w->prefix, name);
@@ -265,10 +265,10 @@ static drec_status bad(const char *path, const char *what) {
     return drec_fail(DREC_ERR_FORMAT, "%s: %s", path, what);
 }
 
-static drec_dtype dtype_parse(const char *s) {
+static drec_mf_dtype dtype_parse(const char *s) {
     for (int k = 0; k < 4; k++)
-        if (strcmp(s, dtype_name((drec_dtype)k)) == 0) return (drec_dtype)k;
-    return (drec_dtype)-1;
+        if (strcmp(s, dtype_name((drec_mf_dtype)k)) == 0) return (drec_mf_dtype)k;
+    return (drec_mf_dtype)-1;
 }
 
 static drec_status reader_open(const char *path, drec_mf_reader *r) {
@@ -346,7 +346,7 @@ static void reader_close(drec_mf_reader *r) {
     drec_unmap_file(&r->map);
 }
 
-drec_status drec_mf_get(drec_mf_reader *r, const char *name, drec_dtype dt, int ndim, int64_t *shape,
+drec_status drec_mf_get(drec_mf_reader *r, const char *name, drec_mf_dtype dt, int ndim, int64_t *shape,
                         const void **data) {
     char full[96];
     snprintf(full, sizeof full, "%s%s", r->prefix, name);
@@ -369,7 +369,7 @@ drec_status drec_mf_get(drec_mf_reader *r, const char *name, drec_dtype dt, int 
     return drec_fail(DREC_ERR_FORMAT, "%s: tensor \"%s\" is missing", r->path, name);
 }
 
-static drec_status get_copy(drec_mf_reader *r, const char *name, drec_dtype dt, int ndim, int64_t *shape,
+static drec_status get_copy(drec_mf_reader *r, const char *name, drec_mf_dtype dt, int ndim, int64_t *shape,
                             void **out) {
     const void *data;
     *out = NULL;

@@ -11,13 +11,17 @@
  * negatives per pair, drawn uniformly from the items the user did not have
  * in training and redrawn every epoch (loss=bpr: pairwise BPR with --neg
  * negatives per pair instead), mini-batches of --batch, Adam (or plain
- * SGD).  With --pretrain, neumf first trains a gmf and an mlp with the same
- * settings until convergence, as the paper does, judged on held-out
- * training rows (see pretrain_part; or takes them from model files:
- * gmf=FILE mlp=FILE) and starts
- * from their weights, the output layer being [alpha h_gmf, (1-alpha) h_mlp]
- * with the paper's alpha = 0.5, then tunes the whole with plain SGD at --lr
- * as the paper does (finetune=adam: Adam instead, which overfits here).
+ * SGD), with L2 (--reg), batch norm before each of the MLP's ReLUs
+ * (--bn; folded into the layers for scoring), dropout on its hidden layers
+ * (--dropout), and a learning-rate schedule (schedule=constant|cosine|exp|step, warmup=
+ * steps, lr_decay= per epoch for exp; step halves every 5 epochs).  Early
+ * stopping is the protocol's (--patience).  With --pretrain, neumf first
+ * trains a gmf and an mlp with the same settings until convergence, as the
+ * paper does, judged on held-out training rows (see pretrain_part), or
+ * takes them from model files (gmf=FILE mlp=FILE), and starts from their
+ * weights, the output layer being [alpha h_gmf, (1-alpha) h_mlp] with the
+ * paper's alpha = 0.5, then tunes the whole with plain SGD at --lr as the
+ * paper does (finetune=adam: Adam instead, which overfits here).
  *
  * Speed: a training step is one fused forward/backward over the batch
  * (register-blocked layer kernels chosen at load time for AVX-512, AVX2 or
@@ -37,6 +41,8 @@
  */
 #include "model.h"
 
+#include "core/tensor.h"
+
 #include "data/sampler.h"
 #include "data/split.h"
 
@@ -48,7 +54,9 @@
 #define NCF_MAX_LAYERS 8
 #define NCF_MAX_THREADS 64
 #define NCF_MIN_ROWS_PER_THREAD 1024
-#define NCF_CATCHUP 256 /* (b1 / sqrt(b2))^256 < 1e-11: later idle steps move nothing */
+#define NCF_CATCHUP 256
+#define NCF_BN_EPS 1e-5f
+#define NCF_BN_MOMENTUM 0.1f /* PyTorch's: running = (1 - m) running + m batch */ /* (b1 / sqrt(b2))^256 < 1e-11: later idle steps move nothing */
 
 enum { NCF_GMF = 1, NCF_MLP = 2, NCF_NEUMF = 3 };
 
@@ -95,10 +103,18 @@ typedef struct ncf_net {
     float *b[NCF_MAX_LAYERS + 1];  /* (L[l]) */
     float *h;                      /* (H) output weights: GMF part first */
     float *c;                      /* (1) output bias */
+    /* Batch norm between each MLP layer's product and its ReLU (bn). */
+    bool bn;
+    float *gamma[NCF_MAX_LAYERS + 1], *beta[NCF_MAX_LAYERS + 1]; /* (L[l]) in the dense block */
+    float *rmean[NCF_MAX_LAYERS + 1], *rvar[NCF_MAX_LAYERS + 1]; /* (L[l]) running statistics */
+    float *stats;                  /* the running statistics' one block (mean, var per layer) */
+    size_t n_stats;
     /* Derived (rebuilt after each update and on load, never saved). */
     float *Wo[NCF_MAX_LAYERS + 1]; /* (L[l], L[l-1]) output-major copy for backward */
+    float *Ws[NCF_MAX_LAYERS + 1], *bs[NCF_MAX_LAYERS + 1]; /* scoring: batch norm folded in, else W, b */
+    float *folded;                 /* Ws, bs storage when bn */
     float *item_proj;              /* (I, L[1]) item share of MLP layer 1 */
-    int32_t shape[NCF_MAX_LAYERS + 4]; /* kind, F, nl, L[0..nl]: the saved header */
+    int32_t shape[NCF_MAX_LAYERS + 5]; /* kind, F, nl, L[0..nl], bn: the saved header */
 } ncf_net;
 
 /* Training-only state: gradients, moments, per-thread partials, scratch. */
@@ -106,6 +122,10 @@ typedef struct ncf_train {
     int threads, cap;              /* cap = most rows in a step */
     bool adam;
     double lr, reg, beta1, beta2, eps;
+    drec_sched sched;              /* lr of step s = drec_sched_lr(sched, lr, s) */
+    double lr_now;                 /* this step's */
+    float keep;                    /* 1 - dropout, on the MLP's hidden layers */
+    uint64_t drop_seed;
     long step;
     /* Adam catch-up tables (see table_update): b1^k, b2^k, the bias
      * factor c(t) = sqrt(1 - b2^t) / (1 - b1^t), (b1 / sqrt(b2))^j. */
@@ -123,6 +143,9 @@ typedef struct ncf_train {
     float *gmf;                    /* (cap, F) p_u * q_i */
     float *dgu, *dgi;              /* (cap, F) per-row GMF embedding grads */
     float *logit, *dlogit;         /* (cap) */
+    float *xhat[NCF_MAX_LAYERS + 1]; /* (cap, L[l]) batch norm's normalised values */
+    float *inv[NCF_MAX_LAYERS + 1];  /* (L[l]) 1 / batch standard deviation */
+    double *bnacc;                   /* (2, widest layer) batch norm's column sums */
 } ncf_train;
 
 /* ---- kernels ------------------------------------------------------------- */
@@ -212,33 +235,33 @@ NCF_INLINE ncf_v16 v16_load(const float *p) {
 #define v16_relu(v) v16_where_pos(v, v)
 
 /* The same kernels on 16-float vectors (one AVX-512 register; two AVX2
- * ones), for widths that are multiples of 16. */
+ * ones), for widths that are multiples of 16.  A block keeps 16 (or, for
+ * one vector a row, 8) accumulators: enough independent sums to hide the
+ * FMA latency, and each loaded weight vector serves that many rows. */
+#define NCF_ROWS16(NV) ((NV) >= 4 ? 4 : 8)
 NCF_INLINE void linear_bwd_x_ref(float *restrict dx, const float *restrict dy, const float *restrict wo,
                                  const float *restrict mask, int n, int in, int out);
 NCF_INLINE void linear_bwd_w_ref(float *restrict gw, float *restrict gb, const float *restrict x,
                                  const float *restrict dy, int n, int in, int out, int k0);
 NCF_INLINE void linear_fwd_v16(float *restrict y, const float *restrict x, const float *restrict w,
                               const float *restrict b, int n, int in, const int NV, bool relu) {
-    const int out = 16 * NV;
+    const int out = 16 * NV, R = NCF_ROWS16(NV);
     int r = 0;
-    for (; r + 4 <= n; r += 4) {
-        ncf_v16 a[4][4];
-        for (int v = 0; v < NV; v++) a[0][v] = a[1][v] = a[2][v] = a[3][v] = v16_load(b + 16 * v);
+    for (; r + R <= n; r += R) {
+        ncf_v16 a[8][2];
+        for (int q = 0; q < R; q++)
+            for (int v = 0; v < NV; v++) a[q][v] = v16_load(b + 16 * v);
         const float *x0 = x + (size_t)r * in;
         for (int k = 0; k < in; k++) {
             const float *wk = w + (size_t)k * out;
-            /* Scalar * vector: GCC broadcasts (a splat built by hand is
-             * assembled lane by lane). */
-            const float s0 = x0[k], s1 = x0[in + k], s2 = x0[2 * in + k], s3 = x0[3 * in + k];
             for (int v = 0; v < NV; v++) {
                 ncf_v16 wv = v16_load(wk + 16 * v);
-                a[0][v] += s0 * wv;
-                a[1][v] += s1 * wv;
-                a[2][v] += s2 * wv;
-                a[3][v] += s3 * wv;
+                /* Scalar * vector: GCC broadcasts (a splat built by hand is
+                 * assembled lane by lane). */
+                for (int q = 0; q < R; q++) a[q][v] += x0[(size_t)q * in + k] * wv;
             }
         }
-        for (int q = 0; q < 4; q++)
+        for (int q = 0; q < R; q++)
             for (int v = 0; v < NV; v++) v16_store(y + (size_t)(r + q) * out + 16 * v, relu ? v16_relu(a[q][v]) : a[q][v]);
     }
     linear_fwd_ref(y + (size_t)r * out, x + (size_t)r * in, w, b, n - r, in, out, relu);
@@ -246,22 +269,21 @@ NCF_INLINE void linear_fwd_v16(float *restrict y, const float *restrict x, const
 
 NCF_INLINE void linear_bwd_x_v16(float *restrict dx, const float *restrict dy, const float *restrict wo,
                                 const float *restrict mask, int n, const int NV, int out) {
-    const int in = 16 * NV;
+    const int in = 16 * NV, R = NCF_ROWS16(NV);
     int r = 0;
-    for (; r + 2 <= n; r += 2) {
-        ncf_v16 a[2][8];
-        for (int v = 0; v < NV; v++) a[0][v] = a[1][v] = (ncf_v16){0};
+    for (; r + R <= n; r += R) {
+        ncf_v16 a[8][4];
+        for (int q = 0; q < R; q++)
+            for (int v = 0; v < NV; v++) a[q][v] = (ncf_v16){0};
         const float *d0 = dy + (size_t)r * out;
         for (int o = 0; o < out; o++) {
             const float *wr = wo + (size_t)o * in;
-            const float s0 = d0[o], s1 = d0[out + o];
             for (int v = 0; v < NV; v++) {
                 ncf_v16 wv = v16_load(wr + 16 * v);
-                a[0][v] += s0 * wv;
-                a[1][v] += s1 * wv;
+                for (int q = 0; q < R; q++) a[q][v] += d0[(size_t)q * out + o] * wv;
             }
         }
-        for (int q = 0; q < 2; q++)
+        for (int q = 0; q < R; q++)
             for (int v = 0; v < NV; v++) {
                 float *p = dx + (size_t)(r + q) * in + 16 * v;
                 if (mask) {
@@ -276,24 +298,20 @@ NCF_INLINE void linear_bwd_x_v16(float *restrict dx, const float *restrict dy, c
 
 NCF_INLINE void linear_bwd_w_v16(float *restrict gw, float *restrict gb, const float *restrict x,
                                 const float *restrict dy, int n, int in, const int NV) {
-    const int out = 16 * NV;
+    const int out = 16 * NV, K = NCF_ROWS16(NV);
     int k = 0;
-    for (; k + 4 <= in; k += 4) {
-        ncf_v16 a[4][4];
-        for (int q = 0; q < 4; q++)
+    for (; k + K <= in; k += K) {
+        ncf_v16 a[8][2];
+        for (int q = 0; q < K; q++)
             for (int v = 0; v < NV; v++) a[q][v] = v16_load(gw + (size_t)(k + q) * out + 16 * v);
         for (int r = 0; r < n; r++) {
             const float *xr = x + (size_t)r * in + k;
-            const float s0 = xr[0], s1 = xr[1], s2 = xr[2], s3 = xr[3];
             for (int v = 0; v < NV; v++) {
                 ncf_v16 d = v16_load(dy + (size_t)r * out + 16 * v);
-                a[0][v] += s0 * d;
-                a[1][v] += s1 * d;
-                a[2][v] += s2 * d;
-                a[3][v] += s3 * d;
+                for (int q = 0; q < K; q++) a[q][v] += xr[q] * d;
             }
         }
-        for (int q = 0; q < 4; q++)
+        for (int q = 0; q < K; q++)
             for (int v = 0; v < NV; v++) v16_store(gw + (size_t)(k + q) * out + 16 * v, a[q][v]);
     }
     ncf_v16 bsum[4];
@@ -600,7 +618,7 @@ static void table_free(ncf_table *t) {
 }
 
 /* Lays out the dense block for kind/F/layers; all parameters zero. */
-static ncf_net *net_new(int kind, int32_t U, int32_t I, int F, int nl, const int *L) {
+static ncf_net *net_new(int kind, int32_t U, int32_t I, int F, int nl, const int *L, bool bn) {
     ncf_net *n = drec_calloc(1, sizeof *n);
     n->kind = kind;
     n->U = U;
@@ -609,20 +627,39 @@ static ncf_net *net_new(int kind, int32_t U, int32_t I, int F, int nl, const int
     n->nl = has_mlp(n) ? nl : 0;
     for (int l = 0; l <= n->nl; l++) n->L[l] = L[l];
     n->H = (has_gmf(n) ? F : 0) + (has_mlp(n) ? L[nl] : 0);
-    size_t off = 0;
-    for (int l = 1; l <= n->nl; l++) off += (size_t)L[l - 1] * L[l] + L[l];
-    n->n_dense = off + n->H + 1;
+    n->bn = bn && has_mlp(n);
+    size_t off = 0, nbn = 0;
+    for (int l = 1; l <= n->nl; l++) off += (size_t)L[l - 1] * L[l] + L[l], nbn += (size_t)L[l];
+    if (!n->bn) nbn = 0;
+    n->n_dense = off + n->H + 1 + 2 * nbn;
     n->dense = drec_calloc(n->n_dense, sizeof *n->dense);
     off = 0;
     for (int l = 1; l <= n->nl; l++) {
-        n->W[l] = n->dense + off;
+        n->W[l] = n->Ws[l] = n->dense + off;
         off += (size_t)L[l - 1] * L[l];
-        n->b[l] = n->dense + off;
+        n->b[l] = n->bs[l] = n->dense + off;
         off += L[l];
         n->Wo[l] = drec_calloc((size_t)L[l - 1] * L[l], sizeof *n->Wo[l]);
     }
     n->h = n->dense + off;
     n->c = n->h + n->H;
+    if (n->bn) {
+        float *p = n->c + 1;
+        n->n_stats = 2 * nbn;
+        n->stats = drec_malloc(n->n_stats * sizeof *n->stats);
+        n->folded = drec_malloc((off + 1) * sizeof *n->folded);
+        float *st = n->stats, *fo = n->folded;
+        for (int l = 1; l <= n->nl; l++) {
+            n->gamma[l] = p, p += L[l];
+            n->beta[l] = p, p += L[l];
+            for (int j = 0; j < L[l]; j++) n->gamma[l][j] = 1;
+            n->rmean[l] = st, st += L[l];
+            n->rvar[l] = st, st += L[l];
+            for (int j = 0; j < L[l]; j++) n->rmean[l][j] = 0, n->rvar[l][j] = 1;
+            n->Ws[l] = fo, fo += (size_t)L[l - 1] * L[l];
+            n->bs[l] = fo, fo += L[l];
+        }
+    }
     if (has_gmf(n)) {
         table_init(&n->gu, U, F);
         table_init(&n->gi, I, F);
@@ -642,6 +679,8 @@ static void net_free(ncf_net *n) {
     table_free(&n->mu);
     table_free(&n->mi);
     free(n->dense);
+    free(n->stats);
+    free(n->folded);
     for (int l = 1; l <= n->nl; l++) free(n->Wo[l]);
     free(n->item_proj);
     free(n);
@@ -671,13 +710,22 @@ static void net_refresh(ncf_net *n, bool proj) {
         for (int k = 0; k < in; k++)
             for (int o = 0; o < out; o++) n->Wo[l][(size_t)o * in + k] = n->W[l][(size_t)k * out + o];
     }
+    if (proj && n->bn) /* scoring folds each batch norm, with its running statistics, into its layer */
+        for (int l = 1; l <= n->nl; l++) {
+            int in = n->L[l - 1], out = n->L[l];
+            for (int o = 0; o < out; o++) {
+                float sc = n->gamma[l][o] / sqrtf(n->rvar[l][o] + NCF_BN_EPS);
+                for (int k = 0; k < in; k++) n->Ws[l][(size_t)k * out + o] = n->W[l][(size_t)k * out + o] * sc;
+                n->bs[l][o] = (n->b[l][o] - n->rmean[l][o]) * sc + n->beta[l][o];
+            }
+        }
     if (proj && has_mlp(n)) {
         int E = n->L[0] / 2, L1 = n->L[1];
         static const float zero[256];
         const float *zb = zero;
         float *zbuf = NULL;
         if (L1 > 256) zb = zbuf = drec_calloc((size_t)L1, sizeof *zbuf);
-        ncf_linear_fwd(n->item_proj, n->mi.w, n->W[1] + (size_t)E * L1, zb, n->I, E, L1, false);
+        ncf_linear_fwd(n->item_proj, n->mi.w, n->Ws[1] + (size_t)E * L1, zb, n->I, E, L1, false);
         free(zbuf);
     }
 }
@@ -698,7 +746,7 @@ static void net_score(const ncf_net *net, int32_t u, const int32_t *items, int n
     if (has_gmf(net))
         for (int f = 0; f < F; f++) hu[f] = net->h[f] * net->gu.w[(size_t)u * F + f];
     if (has_mlp(net))
-        ncf_linear_fwd(up, net->mu.w + (size_t)u * (net->L[0] / 2), net->W[1], net->b[1], 1, net->L[0] / 2,
+        ncf_linear_fwd(up, net->mu.w + (size_t)u * (net->L[0] / 2), net->Ws[1], net->bs[1], 1, net->L[0] / 2,
                        net->L[1], false);
     const float *hm = net->h + (has_gmf(net) ? F : 0);
     for (int s = 0; s < n; s += NCF_SCORE_BLOCK) {
@@ -720,7 +768,7 @@ static void net_score(const ncf_net *net, int32_t u, const int32_t *items, int n
         if (!has_mlp(net)) continue;
         float *x = za, *y = zb;
         for (int l = 2; l <= nl; l++) {
-            ncf_linear_fwd(y, x, net->W[l], net->b[l], nb, net->L[l - 1], net->L[l], true);
+            ncf_linear_fwd(y, x, net->Ws[l], net->bs[l], nb, net->L[l - 1], net->L[l], true);
             float *t = x;
             x = y;
             y = t;
@@ -795,8 +843,12 @@ static void adam_tables(ncf_train *tr, long need) {
         tr->pw1[k] = pow(tr->beta1, (double)k);
         tr->pw2[k] = pow(tr->beta2, (double)k);
     }
+    /* c(t) carries step t's share of the schedule, so that idle steps
+     * taken in one go move a row as far as they would have one by one. */
     for (long k = tr->n_tab ? tr->n_tab + W : 0; k < n + W; k++)
-        tr->ctab[k] = k ? sqrt(1 - pow(tr->beta2, (double)k)) / (1 - pow(tr->beta1, (double)k)) : 0;
+        tr->ctab[k] = k ? sqrt(1 - pow(tr->beta2, (double)k)) / (1 - pow(tr->beta1, (double)k)) *
+                              drec_sched_lr(&tr->sched, 1.0f, k - 1)
+                        : 0;
     for (long t = tr->n_tab; t < n; t++) {
         double a = 0;
         for (long j = 1; j <= W; j++) a += tr->rpow[j] * tr->ctab[t + j];
@@ -824,8 +876,11 @@ static void catch_up_terms(ncf_train *tr, long t0, long k, float *lrS, float *d1
 static bool dense_semantics(const ncf_train *tr) { return tr->adam && tr->reg == 0; }
 
 /* Brings rows[0..nrows) of t (all rows when rows == NULL) up to Adam
- * step `upto`, applying the idle steps each has missed. */
-static void table_catch_up(ncf_table *t, ncf_train *tr, const int32_t *rows, int nrows, long upto) {
+ * step `upto`, applying the idle steps each has missed; and the same rows
+ * of t2 when given, a table indexed by the same ids and updated in the
+ * same steps (neumf's GMF and MLP tables of users, and of items), whose
+ * catch-up terms are then t's. */
+static void table_catch_up(ncf_table *t, ncf_table *t2, ncf_train *tr, const int32_t *rows, int nrows, long upto) {
     int32_t n = 0;
     adam_tables(tr, upto + 1);
     for (int r = 0; r < nrows; r++) {
@@ -833,11 +888,13 @@ static void table_catch_up(ncf_table *t, ncf_train *tr, const int32_t *rows, int
         long t0 = t->upto[row];
         if (t0 >= upto) continue;
         t->upto[row] = (int32_t)upto;
+        if (t2) t2->upto[row] = (int32_t)upto;
         if (t0 == 0) continue; /* never updated: no momentum to carry it */
         catch_up_terms(tr, t0, upto - t0, &tr->cu[3 * n], &tr->cu[3 * n + 1], &tr->cu[3 * n + 2]);
         t->list[n++] = row;
     }
     ncf_catch_up(t->w, t->m, t->v, t->list, n, (size_t)t->dim, tr->cu);
+    if (t2) ncf_catch_up(t2->w, t2->m, t2->v, t->list, n, (size_t)t2->dim, tr->cu);
 }
 
 /* The update of the rows this step touched; their gradients are zeroed
@@ -856,7 +913,7 @@ static void table_update(ncf_table *t, ncf_train *tr, const ncf_adam_hp *h) {
     } else
         for (int32_t j = 0; j < t->n_touched; j++) {
             size_t o = (size_t)t->touched[j] * dim;
-            ncf_sgd(t->w + o, t->g + o, (size_t)dim, (float)tr->lr, (float)tr->reg);
+            ncf_sgd(t->w + o, t->g + o, (size_t)dim, (float)tr->lr_now, (float)tr->reg);
             memset(t->g + o, 0, (size_t)dim * sizeof *t->g);
         }
     t->n_touched = 0;
@@ -867,7 +924,7 @@ static void tables_flush(ncf_net *n, ncf_train *tr) {
     if (!dense_semantics(tr) || tr->step == 0) return;
     ncf_table *tabs[4] = {&n->gu, &n->gi, &n->mu, &n->mi};
     for (int q = 0; q < 4; q++)
-        if (tabs[q]->w) table_catch_up(tabs[q], tr, NULL, tabs[q]->rows, tr->step);
+        if (tabs[q]->w) table_catch_up(tabs[q], NULL, tr, NULL, tabs[q]->rows, tr->step);
 }
 
 static ncf_train *train_new(ncf_net *n, int threads, int cap, bool adam, double lr, double reg) {
@@ -876,6 +933,8 @@ static ncf_train *train_new(ncf_net *n, int threads, int cap, bool adam, double 
     tr->cap = cap;
     tr->adam = adam;
     tr->lr = lr;
+    tr->lr_now = lr;
+    tr->keep = 1;
     tr->reg = reg;
     tr->beta1 = 0.9;
     tr->beta2 = 0.999;
@@ -884,10 +943,17 @@ static ncf_train *train_new(ncf_net *n, int threads, int cap, bool adam, double 
     tr->mdense = drec_calloc(n->n_dense, sizeof(float));
     tr->vdense = drec_calloc(n->n_dense, sizeof(float));
     tr->part = drec_calloc((size_t)tr->threads * n->n_dense, sizeof(float));
+    int widest = 1;
     for (int l = 0; l <= n->nl; l++) {
         tr->act[l] = drec_malloc((size_t)cap * n->L[l] * sizeof(float));
         tr->dact[l] = drec_malloc((size_t)cap * n->L[l] * sizeof(float));
+        widest = DREC_MAX(widest, n->L[l]);
     }
+    for (int l = 1; n->bn && l <= n->nl; l++) {
+        tr->xhat[l] = drec_malloc((size_t)cap * n->L[l] * sizeof(float));
+        tr->inv[l] = drec_malloc((size_t)n->L[l] * sizeof(float));
+    }
+    if (n->bn) tr->bnacc = drec_malloc((size_t)2 * widest * sizeof *tr->bnacc);
     tr->gmf = drec_malloc(((size_t)cap * n->F + 1) * sizeof(float));
     tr->dgu = drec_malloc(((size_t)cap * n->F + 1) * sizeof(float));
     tr->dgi = drec_malloc(((size_t)cap * n->F + 1) * sizeof(float));
@@ -920,7 +986,10 @@ static void train_free(ncf_net *n, ncf_train *tr) {
     for (int l = 0; l <= NCF_MAX_LAYERS; l++) {
         free(tr->act[l]);
         free(tr->dact[l]);
+        free(tr->xhat[l]);
+        free(tr->inv[l]);
     }
+    free(tr->bnacc);
     free(tr->gmf);
     free(tr->dgu);
     free(tr->dgi);
@@ -944,8 +1013,77 @@ static inline float softplus_sigmoid(float x, float *sig) {
     return (x > 0 ? x : 0) + log1pf(e);
 }
 
+/* Inverted dropout on rows [lo, hi) of a hidden layer's output: each unit
+ * kept with probability keep and scaled by 1/keep.  A row's draws depend on
+ * the seed, the step, the layer and the row only (not on the threads). */
+static void dropout_rows(const ncf_train *tr, int l, float *a, int width, int lo, int hi) {
+    const float keep = tr->keep, sc = 1 / keep;
+    for (int r = lo; r < hi; r++) {
+        drec_rng rng;
+        drec_rng_seed2(&rng, tr->drop_seed + (uint64_t)tr->step * 64 + (uint64_t)l, (uint64_t)r);
+        float *ar = a + (size_t)r * width;
+        for (int o = 0; o < width; o++) ar[o] = drec_rng_float(&rng) < keep ? ar[o] * sc : 0;
+    }
+}
+
+/* Batch norm of layer l over rows [lo, hi), the whole batch (a batch-norm
+ * step runs on one thread): act[l] holds the layer's products and gets
+ * relu(gamma xhat + beta); xhat and 1/std are kept for the backward, and
+ * the running statistics move by NCF_BN_MOMENTUM (unbiased variance). */
+NCF_HOT static void bn_forward(ncf_net *n, ncf_train *tr, int l, int lo, int hi) {
+    int w = n->L[l], B = hi - lo;
+    double *sum = tr->bnacc, *sq = tr->bnacc + w;
+    float *a = tr->act[l] + (size_t)lo * w, *xh = tr->xhat[l] + (size_t)lo * w;
+    for (int j = 0; j < w; j++) sum[j] = sq[j] = 0;
+    for (int r = 0; r < B; r++)
+        for (int j = 0; j < w; j++) sum[j] += a[(size_t)r * w + j];
+    for (int j = 0; j < w; j++) sum[j] /= B;
+    for (int r = 0; r < B; r++)
+        for (int j = 0; j < w; j++) {
+            double d = a[(size_t)r * w + j] - sum[j];
+            sq[j] += d * d;
+        }
+    for (int j = 0; j < w; j++) {
+        double var = sq[j] / B;
+        tr->inv[l][j] = (float)(1 / sqrt(var + NCF_BN_EPS));
+        n->rmean[l][j] += NCF_BN_MOMENTUM * ((float)sum[j] - n->rmean[l][j]);
+        n->rvar[l][j] += NCF_BN_MOMENTUM * ((float)(B > 1 ? sq[j] / (B - 1) : var) - n->rvar[l][j]);
+    }
+    for (int r = 0; r < B; r++)
+        for (int j = 0; j < w; j++) {
+            size_t k = (size_t)r * w + j;
+            xh[k] = (float)(a[k] - sum[j]) * tr->inv[l][j];
+            a[k] = DREC_MAX(n->gamma[l][j] * xh[k] + n->beta[l][j], 0.0f);
+        }
+}
+
+/* Its backward: dact[l] rows [lo, hi), the gradient at the batch norm's
+ * output, become the gradient at the layer's products; gamma's and beta's
+ * gradients go to the dense partial gd. */
+NCF_HOT static void bn_backward(const ncf_net *n, ncf_train *tr, int l, int lo, int hi, float *gd) {
+    int w = n->L[l], B = hi - lo;
+    double *sd = tr->bnacc, *sdx = tr->bnacc + w;
+    float *d = tr->dact[l] + (size_t)lo * w;
+    const float *xh = tr->xhat[l] + (size_t)lo * w;
+    for (int j = 0; j < w; j++) sd[j] = sdx[j] = 0;
+    for (int r = 0; r < B; r++)
+        for (int j = 0; j < w; j++) {
+            size_t k = (size_t)r * w + j;
+            sd[j] += d[k];
+            sdx[j] += (double)d[k] * xh[k];
+        }
+    float *gg = gd + (n->gamma[l] - n->dense), *gb = gd + (n->beta[l] - n->dense);
+    for (int j = 0; j < w; j++) gg[j] += (float)sdx[j], gb[j] += (float)sd[j];
+    for (int r = 0; r < B; r++)
+        for (int j = 0; j < w; j++) {
+            size_t k = (size_t)r * w + j;
+            float c = n->gamma[l][j] * tr->inv[l][j] / (float)B;
+            d[k] = c * (float)(B * (double)d[k] - sd[j] - xh[k] * sdx[j]);
+        }
+}
+
 /* Forward of rows [lo, hi): act[*], gmf, logit. */
-NCF_HOT static void step_forward(const ncf_net *n, ncf_train *tr, const int32_t *u, const int32_t *it, int lo, int hi) {
+NCF_HOT static void step_forward(ncf_net *n, ncf_train *tr, const int32_t *u, const int32_t *it, int lo, int hi) {
     int F = n->F;
     if (has_gmf(n))
         for (int r = lo; r < hi; r++) {
@@ -960,9 +1098,12 @@ NCF_HOT static void step_forward(const ncf_net *n, ncf_train *tr, const int32_t 
             memcpy(x, n->mu.w + (size_t)u[r] * E, (size_t)E * sizeof *x);
             memcpy(x + E, n->mi.w + (size_t)it[r] * E, (size_t)E * sizeof *x);
         }
-        for (int l = 1; l <= n->nl; l++)
+        for (int l = 1; l <= n->nl; l++) {
             ncf_linear_fwd(tr->act[l] + (size_t)lo * n->L[l], tr->act[l - 1] + (size_t)lo * n->L[l - 1], n->W[l],
-                           n->b[l], hi - lo, n->L[l - 1], n->L[l], true);
+                           n->b[l], hi - lo, n->L[l - 1], n->L[l], !n->bn);
+            if (n->bn) bn_forward(n, tr, l, lo, hi);
+            if (tr->keep < 1) dropout_rows(tr, l, tr->act[l], n->L[l], lo, hi);
+        }
     }
     const float *hm = n->h + (has_gmf(n) ? F : 0);
     int Lk = n->L[n->nl];
@@ -998,21 +1139,27 @@ NCF_HOT static void step_backward(const ncf_net *n, ncf_train *tr, const int32_t
     for (int r = lo; r < hi; r++) gc[0] += tr->dlogit[r];
     if (!has_mlp(n)) return;
     int nl = n->nl, Lk = n->L[nl], off = H - Lk;
+    /* A dropped unit's output is 0, so the ReLU masks below drop its
+     * gradient too; a kept one carries the 1/keep scale. */
+    const float sc = 1 / tr->keep;
     for (int r = lo; r < hi; r++) {
         const float d = tr->dlogit[r];
         const float *a = tr->act[nl] + (size_t)r * Lk;
         float *da = tr->dact[nl] + (size_t)r * Lk;
         for (int o = 0; o < Lk; o++) {
             gh[off + o] += d * a[o];
-            da[o] = a[o] > 0 ? d * n->h[off + o] : 0;
+            da[o] = a[o] > 0 ? d * n->h[off + o] * sc : 0;
         }
     }
     for (int l = nl; l >= 1; l--) {
         int in = n->L[l - 1], out = n->L[l];
         const float *x = tr->act[l - 1] + (size_t)lo * in;
         const float *dy = tr->dact[l] + (size_t)lo * out;
+        if (n->bn) bn_backward(n, tr, l, lo, hi, gd);
         ncf_linear_bwd_w(gd + (n->W[l] - n->dense), gd + (n->b[l] - n->dense), x, dy, hi - lo, in, out);
         ncf_linear_bwd_x(tr->dact[l - 1] + (size_t)lo * in, dy, n->Wo[l], l > 1 ? x : NULL, hi - lo, in, out);
+        if (l > 1 && tr->keep < 1)
+            for (float *p = tr->dact[l - 1] + (size_t)lo * in, *e = p + (size_t)(hi - lo) * in; p < e; p++) *p *= sc;
     }
 }
 
@@ -1052,16 +1199,14 @@ static double net_step(ncf_net *n, ncf_train *tr, const int32_t *u, const int32_
      * second thread that is not scheduled stalls every step, so small
      * batches (the paper's 256) run on one. */
     int T = DREC_MAX(1, DREC_MIN(tr->threads, nrows / NCF_MIN_ROWS_PER_THREAD));
+    if (n->bn) T = 1; /* its statistics are over the whole batch */
     size_t nd = n->n_dense;
+    tr->lr_now = tr->lr * drec_sched_lr(&tr->sched, 1.0f, tr->step);
     if (dense_semantics(tr)) {
-        if (has_gmf(n)) {
-            table_catch_up(&n->gu, tr, u, nrows, tr->step);
-            table_catch_up(&n->gi, tr, it, nrows, tr->step);
-        }
-        if (has_mlp(n)) {
-            table_catch_up(&n->mu, tr, u, nrows, tr->step);
-            table_catch_up(&n->mi, tr, it, nrows, tr->step);
-        }
+        ncf_table *fu = has_gmf(n) ? &n->gu : &n->mu, *fi = has_gmf(n) ? &n->gi : &n->mi;
+        ncf_table *su = has_gmf(n) && has_mlp(n) ? &n->mu : NULL, *si = su ? &n->mi : NULL;
+        table_catch_up(fu, su, tr, u, nrows, tr->step);
+        table_catch_up(fi, si, tr, it, nrows, tr->step);
     }
     memset(tr->part, 0, (size_t)T * nd * sizeof *tr->part);
 #pragma omp parallel num_threads(T) if (T > 1)
@@ -1098,12 +1243,12 @@ static double net_step(ncf_net *n, ncf_train *tr, const int32_t *u, const int32_
     tr->step++;
     ncf_adam_hp h = {0};
     if (tr->adam) {
-        h = (ncf_adam_hp){.lr1 = (float)(tr->lr / (1 - pow(tr->beta1, (double)tr->step))),
+        h = (ncf_adam_hp){.lr1 = (float)(tr->lr_now / (1 - pow(tr->beta1, (double)tr->step))),
                           .bc2 = (float)sqrt(1 - pow(tr->beta2, (double)tr->step)),
                           .b1 = (float)tr->beta1, .b2 = (float)tr->beta2, .eps = (float)tr->eps, .reg = (float)tr->reg};
         ncf_adam(n->dense, tr->gdense, tr->mdense, tr->vdense, NULL, 1, nd, &h, false);
     } else
-        ncf_sgd(n->dense, tr->gdense, nd, (float)tr->lr, (float)tr->reg);
+        ncf_sgd(n->dense, tr->gdense, nd, (float)tr->lr_now, (float)tr->reg);
     ncf_table *tabs[4] = {&n->gu, &n->gi, &n->mu, &n->mi};
     for (int k = 0; k < 4; k++)
         if (tabs[k]->w) table_update(tabs[k], tr, &h);
@@ -1117,6 +1262,10 @@ typedef struct ncf_hp {
     int kind;
     long epochs, dim, neg, batch, threads;
     long pretrain_epochs, patience; /* pre-training: at most, and epochs without a validation gain */
+    long warmup;                    /* steps of linear lr warm-up */
+    int schedule;                   /* 0 constant, 1 cosine, 2 exp, 3 step */
+    double lr_decay, dropout;
+    bool bn;                        /* batch norm in the MLP tower */
     int nl, layers[NCF_MAX_LAYERS + 1];
     double lr, reg, alpha;
     bool adam, bpr, pretrain, finetune_adam;
@@ -1132,8 +1281,21 @@ static drec_status read_hp(const drec_model *m, const drec_params *p, int kind, 
         (st = drec_params_float(p, "lr", 0.001, &hp->lr)) || (st = drec_params_float(p, "reg", 0, &hp->reg)) ||
         (st = drec_params_float(p, "alpha", 0.5, &hp->alpha)) ||
         (st = drec_params_int(p, "pretrain_epochs", 100, &hp->pretrain_epochs)) ||
-        (st = drec_params_int(p, "pretrain_patience", 5, &hp->patience)))
+        (st = drec_params_int(p, "pretrain_patience", 5, &hp->patience)) ||
+        (st = drec_params_int(p, "warmup", 0, &hp->warmup)) ||
+        (st = drec_params_float(p, "lr_decay", 0.9, &hp->lr_decay)) ||
+        (st = drec_params_float(p, "dropout", 0, &hp->dropout)))
         return st;
+    hp->bn = drec_params_flag(p, "bn");
+    static const char *const schedules[] = {"constant", "cosine", "exp", "step"};
+    const char *sch = drec_params_str(p, "schedule", "constant");
+    hp->schedule = -1;
+    for (int k = 0; k < 4; k++)
+        if (strcmp(sch, schedules[k]) == 0) hp->schedule = k;
+    if (hp->schedule < 0) return drec_fail(DREC_ERR_USAGE, "schedule \"%s\": expected constant, cosine, exp or step", sch);
+    if (hp->warmup < 0) return drec_fail(DREC_ERR_USAGE, "warmup: must not be negative");
+    if (!(hp->lr_decay > 0 && hp->lr_decay <= 1)) return drec_fail(DREC_ERR_USAGE, "lr_decay: must be in (0, 1]");
+    if (!(hp->dropout >= 0 && hp->dropout < 1)) return drec_fail(DREC_ERR_USAGE, "dropout: must be in [0, 1)");
     hp->threads = m->threads > 0 ? m->threads : drec_threads();
     if (kind & NCF_MLP) {
         int n = drec_params_ints(p, "layers", "64,32,16,8", hp->layers, NCF_MAX_LAYERS + 1);
@@ -1304,6 +1466,16 @@ static long net_fit(ncf_net *net, drec_model *m, const ncf_hp *hp, drec_sampler 
     int32_t *su = drec_malloc((size_t)cap * sizeof *su), *si = drec_malloc((size_t)cap * sizeof *si);
     float *sy = drec_malloc((size_t)cap * sizeof *sy);
     ncf_train *tr = train_new(net, (int)hp->threads, cap, hp->adam, hp->lr, hp->reg);
+    /* The schedules in steps: exp decays by lr_decay each epoch, step
+     * halves every 5 epochs, cosine anneals to 0 over the run. */
+    int64_t per_epoch = (int64_t)((units + (size_t)cap / per_unit - 1) / ((size_t)cap / per_unit));
+    static const drec_sched_kind kinds[] = {DREC_SCHED_CONSTANT, DREC_SCHED_COSINE, DREC_SCHED_STEP, DREC_SCHED_STEP};
+    tr->sched = (drec_sched){.kind = kinds[hp->schedule], .warmup = hp->warmup, .min_lr = 0,
+                             .total = DREC_MAX(1, per_epoch * hp->epochs - hp->warmup),
+                             .step_size = DREC_MAX(1, hp->schedule == 3 ? 5 * per_epoch : per_epoch),
+                             .gamma = (float)(hp->schedule == 3 ? 0.5 : hp->lr_decay)};
+    tr->keep = (float)(1 - hp->dropout);
+    tr->drop_seed = seed ^ stream << 48;
     drec_rng rng;
     drec_rng_seed2(&rng, seed, stream);
     int32_t negs[1024];
@@ -1434,7 +1606,7 @@ static drec_status load_part(const drec_model *m, const char *path, const char *
  * learns from each user's latest interaction, the one most like the test's. */
 static ncf_net *pretrain_part(ncf_hp *hp, const drec_model *m, drec_sampler *all, drec_sampler *rest,
                               const ncf_val *val, drec_rng *rng, uint64_t stream, const char *label) {
-    ncf_net *n = net_new(hp->kind, m->n_users, m->n_items, (int)hp->dim, hp->nl, hp->layers);
+    ncf_net *n = net_new(hp->kind, m->n_users, m->n_items, (int)hp->dim, hp->nl, hp->layers, hp->bn);
     net_init(n, rng);
     if (!val->n) {
         net_fit(n, NULL, hp, all, NULL, m->seed, stream, label);
@@ -1453,7 +1625,7 @@ static drec_status ncf_fit(drec_model *m, const drec_dataset *train, const drec_
     drec_status st = read_hp(m, p, kind, &hp);
     if (st) return st;
     drec_sampler *smp = drec_sampler_new(train, 0.0, m->seed);
-    ncf_net *net = net_new(kind, m->n_users, m->n_items, (int)hp.dim, hp.nl, hp.layers);
+    ncf_net *net = net_new(kind, m->n_users, m->n_items, (int)hp.dim, hp.nl, hp.layers, hp.bn);
     drec_rng rng;
     drec_rng_seed2(&rng, m->seed, 0x6e6366);
     net_init(net, &rng);
@@ -1494,10 +1666,25 @@ static drec_status ncf_fit(drec_model *m, const drec_dataset *train, const drec_
         table_copy(&net->gi, &g->gi);
         table_copy(&net->mu, &ml->mu);
         table_copy(&net->mi, &ml->mi);
+        if (ml->bn != net->bn) {
+            st = drec_fail(DREC_ERR_USAGE, "mlp=%s: the part %s batch norm and this neumf %s", hp.mlp_file,
+                           ml->bn ? "has" : "has no", net->bn ? "has (--bn)" : "has not");
+            net_free(gown);
+            drec_model_free(gfile);
+            drec_model_free(mfile);
+            if (psmp != smp) drec_sampler_free(psmp);
+            drec_dataset_free(rest);
+            val_free(&val);
+            goto fail;
+        }
         for (int l = 1; l <= net->nl; l++) {
             memcpy(net->W[l], ml->W[l], (size_t)net->L[l - 1] * net->L[l] * sizeof(float));
             memcpy(net->b[l], ml->b[l], (size_t)net->L[l] * sizeof(float));
+            if (!net->bn) continue;
+            memcpy(net->gamma[l], ml->gamma[l], (size_t)net->L[l] * sizeof(float));
+            memcpy(net->beta[l], ml->beta[l], (size_t)net->L[l] * sizeof(float));
         }
+        if (net->bn) memcpy(net->stats, ml->stats, net->n_stats * sizeof(float));
         float a = (float)hp.alpha;
         for (int f = 0; f < net->F; f++) net->h[f] = a * g->h[f];
         for (int o = 0; o < net->L[net->nl]; o++) net->h[net->F + o] = (1 - a) * ml->h[o];
@@ -1570,12 +1757,14 @@ static drec_status ncf_save(const drec_model *m, drec_mf_writer *w) {
     shape[ns++] = n->F;
     shape[ns++] = n->nl;
     for (int l = 0; has_mlp(n) && l <= n->nl; l++) shape[ns++] = n->L[l];
+    shape[ns++] = n->bn;
     drec_status st = drec_mf_put_i32(w, "ncf.shape", shape, ns);
     if (!st && has_gmf(n)) st = drec_mf_put_f32(w, "gmf.user", n->gu.w, n->U, n->F);
     if (!st && has_gmf(n)) st = drec_mf_put_f32(w, "gmf.item", n->gi.w, n->I, n->F);
     if (!st && has_mlp(n)) st = drec_mf_put_f32(w, "mlp.user", n->mu.w, n->U, n->mu.dim);
     if (!st && has_mlp(n)) st = drec_mf_put_f32(w, "mlp.item", n->mi.w, n->I, n->mi.dim);
     if (!st) st = drec_mf_put_f32(w, "dense", n->dense, (int64_t)n->n_dense, 0);
+    if (!st && n->bn) st = drec_mf_put_f32(w, "mlp.bn_stats", n->stats, (int64_t)n->n_stats, 0);
     return st;
 }
 
@@ -1587,16 +1776,19 @@ static drec_status ncf_load(drec_model *m, drec_mf_reader *r) {
     const int32_t *s = data;
     int kind = kind_of(m);
     bool mlp = kind & NCF_MLP;
+    /* kind, F, nl, L[0..nl] (mlp parts), then the batch-norm flag (absent in older files) */
+    int64_t base = ns >= 3 ? 3 + (mlp ? s[2] + 1 : 0) : 0;
     if (ns < 3 || s[0] != kind || s[1] < 1 || s[1] > 4096 || s[2] < 0 || s[2] > NCF_MAX_LAYERS ||
-        ns != 3 + (mlp ? s[2] + 1 : 0) || (mlp && (s[2] < 1 || s[3] % 2)))
+        (ns != base && ns != base + 1) || (mlp && (s[2] < 1 || s[3] % 2)) || (ns == base + 1 && (s[base] & ~1)))
         return drec_fail(DREC_ERR_FORMAT, "%s model file: the network shape is inconsistent", m->vt->name);
+    bool bn = ns == base + 1 && s[base];
     int L[NCF_MAX_LAYERS + 1] = {0};
     for (int l = 0; mlp && l <= s[2]; l++) {
         L[l] = s[3 + l];
         if (L[l] < 1 || L[l] > 4096)
             return drec_fail(DREC_ERR_FORMAT, "%s model file: the network shape is inconsistent", m->vt->name);
     }
-    ncf_net *n = net_new(kind, m->n_users, m->n_items, s[1], s[2], L);
+    ncf_net *n = net_new(kind, m->n_users, m->n_items, s[1], s[2], L, bn);
     m->state = n;
     struct { const char *name; ncf_table *t; } tabs[4] = {
         {"gmf.user", &n->gu}, {"gmf.item", &n->gi}, {"mlp.user", &n->mu}, {"mlp.item", &n->mi}};
@@ -1609,6 +1801,9 @@ static drec_status ncf_load(drec_model *m, drec_mf_reader *r) {
     int64_t nd = (int64_t)n->n_dense;
     if ((st = drec_mf_get(r, "dense", DREC_DT_F32, 1, &nd, &data))) return st;
     memcpy(n->dense, data, n->n_dense * sizeof(float));
+    int64_t nst = (int64_t)n->n_stats;
+    if (n->bn && (st = drec_mf_get(r, "mlp.bn_stats", DREC_DT_F32, 1, &nst, &data))) return st;
+    if (n->bn) memcpy(n->stats, data, n->n_stats * sizeof(float));
     net_refresh(n, true);
     return DREC_OK;
 }
