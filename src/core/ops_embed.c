@@ -6,7 +6,8 @@
  * row is recorded once (drec_param_touch) and its gradient accumulated in a
  * compact buffer (one row per distinct id, contiguous and cache-resident),
  * so the optimizer updates only those rows and no table-sized gradient is
- * ever written.
+ * ever written.  A plain lookup's rows are not even moved there: its
+ * backward defers them (drec_param_defer) until the gradient is read.
  *
  * Scatter-adds are parallel by ownership: thread t adds only into rows r
  * with r % nthreads == t, visiting sources in order, so every row sums in
@@ -97,7 +98,9 @@ static void embedding_backward(drec_tape *tp, drec_node *nd) {
         }
         slots[i] = s;
     }
-    drec_kern->scatter(p->sgrad, dout, slots, (int)ids->n, D);
+    /* dout lives until the tape's reset (a caller's seed too, by contract),
+     * and the reset adds what is still pending */
+    drec_param_defer(tp, p, slots, dout, ids->n);
 }
 
 drec_tensor *drec_embedding(drec_tape *tp, drec_param *table, drec_tensor *ids) {

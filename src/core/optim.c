@@ -197,6 +197,7 @@ static void update(const step_ctx *k, float *restrict w, float *restrict g, floa
 /* A sparse table that a dense op also used this step: add its compact
  * rows into the dense gradient and forget them, so the step is dense. */
 static void fold_sparse(drec_param *p) {
+    drec_param_flush(p);
     int d = drec_cols(&p->t);
     for (int32_t k = 0; k < p->n_touched; k++) {
         int32_t r = p->touched[k];
@@ -206,11 +207,32 @@ static void fold_sparse(drec_param *p) {
     p->n_touched = 0;
 }
 
+/* Plain SGD straight from a table's pending gradient rows (each lookup's
+ * row added to its table row, in lookup order; threads own rows by
+ * r % nthreads), without first summing them into sgrad: w[r] += a g. */
+static void sgd_pending(drec_param *p, float a) {
+    int d = drec_cols(&p->t);
+    int64_t total = 0;
+    for (int q = 0; q < p->n_pend; q++) total += p->pend[q].m;
+    DREC_PAR(total * d > (1 << 18), {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        for (int q = 0; q < p->n_pend; q++) {
+            const drec_param_pending *pd = &p->pend[q];
+            for (int64_t i = 0; i < pd->m; i++) {
+                int32_t s = pd->slots[i], r = p->touched[s < 0 ? ~s : s];
+                if (r % nt == t) drec_kern->axpy(p->t.data + (int64_t)r * d, a, pd->src + i * d, d);
+            }
+        }
+    });
+    drec_param_zero_grad(p); /* drops the pending rows; the slots are reset below as for sgrad */
+}
+
 double drec_grad_norm(drec_param *const *params, int n) {
     double s = 0;
     for (int k = 0; k < n; k++) {
-        const drec_param *p = params[k];
+        drec_param *p = params[k];
         int d = drec_cols(&p->t);
+        drec_param_flush(p);
         if (drec_param_sparse(p))
             for (int64_t i = 0; i < (int64_t)p->n_touched * d; i++) s += (double)p->sgrad[i] * p->sgrad[i];
         if (p->t.grad && (!drec_param_sparse(p) || p->all_touched))
@@ -240,6 +262,12 @@ void drec_optim_step(drec_optim *o) {
         int d = drec_cols(&p->t);
         float *w = p->t.data, *s1 = p->s1, *s2 = p->s2;
         if (drec_param_sparse(p) && !p->all_touched) {
+            if (p->n_pend && !p->sgrad_written && k.c.kind == DREC_OPT_SGD && k.c.momentum == 0 &&
+                k.c.weight_decay == 0)
+                sgd_pending(p, -k.lr * k.clip_scale);
+            else
+                drec_param_flush(p);
+            p->sgrad_written = false;
             int32_t nt = p->n_touched;
             const int32_t *rows = p->touched;
             float *g = p->sgrad;

@@ -42,8 +42,45 @@ drec_param *drec_param_new(const char *name, int rows, int cols, unsigned flags)
     return p;
 }
 
+/* Forgets p on the tape that holds its pending sources. */
+static void untrack(drec_param *p) {
+    drec_tape *tp = p->pend_tape;
+    p->pend_tape = NULL;
+    if (!tp) return;
+    for (int k = 0; k < tp->n_pend; k++)
+        if (tp->pend[k] == p) {
+            tp->pend[k] = tp->pend[--tp->n_pend];
+            return;
+        }
+}
+
+void drec_param_flush(drec_param *p) {
+    int d = p->t.shape[1];
+    for (int k = 0; k < p->n_pend; k++) drec_kern->scatter(p->sgrad, p->pend[k].src, p->pend[k].slots, (int)p->pend[k].m, d);
+    if (p->n_pend) p->sgrad_written = true;
+    p->n_pend = 0;
+    untrack(p);
+}
+
+void drec_param_defer(drec_tape *tp, drec_param *p, const int32_t *slots, const float *src, int64_t m) {
+    bool tracked = p->pend_tape == tp;
+    if (p->n_pend == DREC_PARAM_PENDING || (p->pend_tape && !tracked) || (!tracked && tp->n_pend == 16) ||
+        m > INT32_MAX) {
+        drec_param_flush(p);
+        p->sgrad_written = true;
+        drec_kern->scatter(p->sgrad, src, slots, (int)m, p->t.shape[1]);
+        return;
+    }
+    if (!tracked) {
+        tp->pend[tp->n_pend++] = p;
+        p->pend_tape = tp;
+    }
+    p->pend[p->n_pend++] = (drec_param_pending){slots, src, m};
+}
+
 void drec_param_free(drec_param *p) {
     if (!p) return;
+    untrack(p);
     drec_free(p->t.data);
     drec_free(p->t.grad);
     drec_free(p->touched);
@@ -55,6 +92,9 @@ void drec_param_free(drec_param *p) {
 }
 
 void drec_param_zero_grad(drec_param *p) {
+    p->n_pend = 0;
+    p->sgrad_written = false;
+    untrack(p);
     if (drec_param_sparse(p)) {
         for (int32_t k = 0; k < p->n_touched; k++) p->slot[p->touched[k]] = -1;
         p->n_touched = 0;
@@ -76,7 +116,8 @@ void drec_param_grow_touched(drec_param *p) {
     p->cap_touched = cap;
 }
 
-void drec_param_grad_dense(const drec_param *p, float *out) {
+void drec_param_grad_dense(drec_param *p, float *out) {
+    drec_param_flush(p);
     int d = drec_cols(&p->t);
     if (p->t.grad && (!drec_param_sparse(p) || p->all_touched))
         memcpy(out, p->t.grad, (size_t)p->t.n * sizeof(float));
@@ -127,12 +168,14 @@ void drec_tape_init(drec_tape *tp, size_t initial_bytes) {
 }
 
 void drec_tape_reset(drec_tape *tp) {
+    while (tp->n_pend) drec_param_flush(tp->pend[tp->n_pend - 1]); /* their sources are in the arena */
     drec_arena_reset(&tp->arena);
     tp->last = NULL;
     tp->n_nodes = 0;
 }
 
 void drec_tape_free(drec_tape *tp) {
+    while (tp->n_pend) drec_param_flush(tp->pend[tp->n_pend - 1]);
     drec_arena_free(&tp->arena);
     tp->last = NULL;
 }

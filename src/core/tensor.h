@@ -146,8 +146,23 @@ static inline int64_t drec_rows(const drec_tensor *t) {
  * until a dense op uses the table (say, a full softmax over all items);
  * then a dense gradient is allocated, all_touched is set and the step
  * updates every row.  drec_param_grad_dense() gives the whole gradient in
- * table layout (tests, inspection). */
+ * table layout (tests, inspection).
+ *
+ * An embedding's backward assigns the slots at once but leaves the rows'
+ * gradients where they are (the op's output gradient, in the tape's arena):
+ * up to DREC_PARAM_PENDING such pending segments are added into sgrad only
+ * when something reads it (drec_param_flush: the optimizer, the gradient
+ * norm, drec_param_touch, the tape's reset), and plain SGD applies them to
+ * the rows without the compact copy at all; zeroing the gradient just drops
+ * them.  PyTorch's sparse embedding gradient defers the same way. */
 enum { DREC_PARAM_SPARSE = 1 };
+#define DREC_PARAM_PENDING 8
+struct drec_tape;
+typedef struct drec_param_pending {
+    const int32_t *slots; /* (m) each source row's slot; ~slot: the slot's first contribution (copy) */
+    const float *src;     /* (m, cols) */
+    int64_t m;
+} drec_param_pending;
 typedef struct drec_param {
     drec_tensor t;          /* value tensor: t.data = value, t.grad = gradient (see above) */
     char name[48];
@@ -158,6 +173,10 @@ typedef struct drec_param {
     int32_t *slot;          /* (rows) index into touched/sgrad, -1 if untouched */
     float *sgrad;           /* (cap_touched, cols) gradient rows, in touched[] order */
     bool all_touched;       /* a dense op used this table this step */
+    drec_param_pending pend[DREC_PARAM_PENDING]; /* contributions not yet in sgrad, in order */
+    int n_pend;
+    bool sgrad_written;     /* sgrad holds contributions this step (not only pending ones) */
+    struct drec_tape *pend_tape; /* the tape whose arena holds the pending sources */
     /* optimizer state, allocated by drec_optim_add (NULL until then) */
     float *s1, *s2;         /* e.g. Adam m/v, FTRL z/n, momentum buffer */
 } drec_param;
@@ -172,9 +191,13 @@ void drec_param_zero_grad(drec_param *p);
 /* Grows the touched-row buffers (rarely: only when a step touches more
  * distinct rows than any before). */
 void drec_param_grow_touched(drec_param *p);
+/* Adds the pending contributions into sgrad (see above); a no-op without. */
+void drec_param_flush(drec_param *p);
 /* Row r of a sparse table touched: returns its gradient row (zeroed on the
  * first touch of the step).  Embedding ops call this. */
 static inline float *drec_param_touch(drec_param *p, int32_t r) {
+    if (p->n_pend) drec_param_flush(p);
+    p->sgrad_written = true;
     int32_t s = p->slot[r];
     int d = p->t.shape[1];
     if (s < 0) {
@@ -187,7 +210,7 @@ static inline float *drec_param_touch(drec_param *p, int32_t r) {
     return p->sgrad + (int64_t)s * d;
 }
 /* The whole gradient in table layout (rows x cols floats) into out. */
-void drec_param_grad_dense(const drec_param *p, float *out);
+void drec_param_grad_dense(drec_param *p, float *out);
 
 /* Initialisers.  fan_in = rows, fan_out = cols for a [in, out] weight. */
 void drec_init_zeros(drec_param *p);
@@ -224,7 +247,12 @@ typedef struct drec_tape {
     bool no_grad;           /* set to record nothing (inference) */
     drec_rng rng;
     const float *seed;      /* the caller's seed buffer while backward runs (read-only) */
+    struct drec_param *pend[16]; /* params holding pending gradients from this tape's arena */
+    int n_pend;
 } drec_tape;
+/* Defers a sparse table's gradient rows (slots, src: m rows, in tp's arena);
+ * adds them at once when the param or the tape has no room left. */
+void drec_param_defer(drec_tape *tp, struct drec_param *p, const int32_t *slots, const float *src, int64_t m);
 
 /* initial_bytes = 0 picks 1 MiB; the arena grows to fit. */
 void drec_tape_init(drec_tape *tp, size_t initial_bytes);
