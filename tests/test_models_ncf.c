@@ -490,6 +490,23 @@ static drec_model *train(const char *name, const char *extra) {
 
 static char *gmf_file, *mlp_file;
 
+/* Saved and loaded, m scores user u's items exactly as before. */
+static void check_save_load_same_scores(const drec_model *m, int32_t u) {
+    char *path = write_temp("ncf.drec", "", 0);
+    CHECK_OK(drec_model_save(m, path));
+    drec_model *back = NULL;
+    CHECK_OK(drec_model_load(path, &back));
+    if (back) {
+        float sa[1682], sb[1682];
+        drec_model_score_user(m, u, NULL, 0, sa);
+        drec_model_score_user(back, u, NULL, 0, sb);
+        CHECK(memcmp(sa, sb, sizeof sa) == 0);
+    }
+    drec_model_free(back);
+    remove(path);
+    free(path);
+}
+
 TEST(each_model_beats_popularity) {
     drec_dataset *ds = ncf_data();
     if (!ds) return;
@@ -543,17 +560,7 @@ TEST(pretrained_fusion_and_save_load) {
         for (int32_t i = 0; i < ds->n_items; i++) worst = DREC_MAX(worst, fabs(sn[i] - 0.5 * (sg[i] + sm[i])));
     }
     CHECK(worst < 1e-5);
-    /* Save and load: the same scores. */
-    char *path = write_temp("neumf.drec", "", 0);
-    CHECK_OK(drec_model_save(nm, path));
-    drec_model *back = NULL;
-    CHECK_OK(drec_model_load(path, &back));
-    if (back) {
-        float sb[1682];
-        drec_model_score_user(nm, 5, NULL, 0, sn);
-        drec_model_score_user(back, 5, NULL, 0, sb);
-        CHECK(memcmp(sn, sb, sizeof sb) == 0);
-    }
+    check_save_load_same_scores(nm, 5);
     /* A part of the wrong kind is refused with a reason. */
     snprintf(extra, sizeof extra, "epochs=0 gmf=%s", mlp_file);
     drec_params *p = drec_params_new();
@@ -563,12 +570,9 @@ TEST(pretrained_fusion_and_save_load) {
     CHECK(drec_model_train("neumf", ds, p, &bad) == DREC_ERR_USAGE);
     CHECK(strstr(drec_errmsg(), "not a model of that kind") != NULL);
     drec_params_free(p);
-    drec_model_free(back);
     drec_model_free(g);
     drec_model_free(ml_);
     drec_model_free(nm);
-    remove(path);
-    free(path);
 }
 
 /* --pretrain trains the parts on the training data less each user's
@@ -645,20 +649,8 @@ TEST(batch_norm_learns_and_scores_with_running_statistics) {
         }
     fprintf(stderr, "  folded scoring against the inference forward: max |diff| %.2e\n", worst);
     CHECK(worst < 1e-4);
-    char *path = write_temp("bn.drec", "", 0);
-    CHECK_OK(drec_model_save(m, path));
-    drec_model *back = NULL;
-    CHECK_OK(drec_model_load(path, &back));
-    if (back) {
-        float sa[1682], sb[1682];
-        drec_model_score_user(m, 3, NULL, 0, sa);
-        drec_model_score_user(back, 3, NULL, 0, sb);
-        CHECK(memcmp(sa, sb, sizeof sa) == 0);
-    }
-    drec_model_free(back);
+    check_save_load_same_scores(m, 3);
     drec_model_free(m);
-    remove(path);
-    free(path);
 }
 
 TEST(same_seed_same_model_and_bpr_learns) {

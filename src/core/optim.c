@@ -224,7 +224,7 @@ static void sgd_pending(drec_param *p, float a) {
             }
         }
     });
-    drec_param_zero_grad(p); /* drops the pending rows; the slots are reset below as for sgrad */
+    drec_param_zero_grad(p); /* applied: drop the pending rows and free the slots */
 }
 
 double drec_grad_norm(drec_param *const *params, int n) {

@@ -108,6 +108,21 @@ int drec_protocol_default_metrics(const drec_protocol *p, const drec_dataset *ds
     return n;
 }
 
+/* The rows of ds split by p's kind: its training part and its test part. */
+static drec_status split_rows(const drec_protocol *p, const drec_dataset *ds, int fold, uint64_t seed,
+                              drec_dataset **tr, drec_dataset **te) {
+    switch (p->kind) {
+    case DREC_PROTO_LOO_SAMPLED:
+    case DREC_PROTO_LOO_FULL: return drec_split_loo(ds, tr, te);
+    case DREC_PROTO_HOLDOUT:
+    case DREC_PROTO_CTR: return drec_split_holdout(ds, p->frac, seed, tr, te);
+    case DREC_PROTO_KFOLD: return drec_split_kfold(ds, p->n, fold, seed, tr, te);
+    case DREC_PROTO_TEMPORAL: return drec_split_temporal(ds, p->frac, tr, te);
+    case DREC_PROTO_SESSION_LAST: return drec_split_session_last(ds, p->frac, tr, te);
+    default: return drec_fail(DREC_ERR_INTERNAL, "protocol kind %d", (int)p->kind);
+    }
+}
+
 drec_status drec_protocol_split(const drec_protocol *p, const drec_dataset *ds, int fold, uint64_t seed,
                                 drec_eval_split *out) {
     memset(out, 0, sizeof *out);
@@ -128,18 +143,8 @@ drec_status drec_protocol_split(const drec_protocol *p, const drec_dataset *ds, 
         drec_note("session-last on data that is not sessions: each user's history is treated as one session");
     if (p->kind == DREC_PROTO_CTR && ds->kind != DREC_DS_CTR && !ds->has_rating)
         drec_note("ctr on data without labels: every row is a positive, so auc is undefined");
-    drec_status st;
     drec_dataset *tr = NULL, *te = NULL;
-    switch (p->kind) {
-    case DREC_PROTO_LOO_SAMPLED:
-    case DREC_PROTO_LOO_FULL: st = drec_split_loo(ds, &tr, &te); break;
-    case DREC_PROTO_HOLDOUT:
-    case DREC_PROTO_CTR: st = drec_split_holdout(ds, p->frac, seed, &tr, &te); break;
-    case DREC_PROTO_KFOLD: st = drec_split_kfold(ds, p->n, fold, seed, &tr, &te); break;
-    case DREC_PROTO_TEMPORAL: st = drec_split_temporal(ds, p->frac, &tr, &te); break;
-    case DREC_PROTO_SESSION_LAST: st = drec_split_session_last(ds, p->frac, &tr, &te); break;
-    default: st = drec_fail(DREC_ERR_INTERNAL, "protocol kind %d", (int)p->kind);
-    }
+    drec_status st = split_rows(p, ds, fold, seed, &tr, &te);
     if (st) return drec_fail_wrap(st, "%s", p->name);
     out->train = tr;
     out->test = te;
@@ -156,15 +161,12 @@ drec_status drec_protocol_split(const drec_protocol *p, const drec_dataset *ds, 
 static drec_status carve_validation(const drec_protocol *p, const drec_dataset *train, double frac, uint64_t seed,
                                     drec_eval_split *val) {
     memset(val, 0, sizeof *val);
+    /* p again, with the validation share, and k folds as one holdout */
+    drec_protocol vp = *p;
+    if (vp.kind == DREC_PROTO_KFOLD) vp.kind = DREC_PROTO_HOLDOUT;
+    if (vp.kind != DREC_PROTO_SESSION_LAST) vp.frac = frac;
     drec_dataset *tr = NULL, *va = NULL;
-    drec_status st;
-    switch (p->kind) {
-    case DREC_PROTO_LOO_SAMPLED:
-    case DREC_PROTO_LOO_FULL: st = drec_split_loo(train, &tr, &va); break;
-    case DREC_PROTO_TEMPORAL: st = drec_split_temporal(train, frac, &tr, &va); break;
-    case DREC_PROTO_SESSION_LAST: st = drec_split_session_last(train, p->frac, &tr, &va); break;
-    default: st = drec_split_holdout(train, frac, seed ^ 0x76616c6964ULL, &tr, &va);
-    }
+    drec_status st = split_rows(&vp, train, 0, seed ^ 0x76616c6964ULL, &tr, &va);
     if (st) return drec_fail_wrap(st, "validation part of %s", p->name);
     if (va->n == 0) {
         drec_dataset_free(tr);

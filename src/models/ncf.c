@@ -1429,8 +1429,10 @@ static void net_snapshot(ncf_net *n, float *buf, bool restore) {
     float *ptr[5];
     size_t len[5];
     int k = net_spans(n, ptr, len);
-    for (int j = 0; j < k; j++, buf += len[j - 1])
+    for (int j = 0; j < k; j++) {
         memcpy(restore ? ptr[j] : buf, restore ? buf : ptr[j], len[j] * sizeof *buf);
+        buf += len[j];
+    }
 }
 
 /* Trains net for hp->epochs over the sampler's positives.  m: the model
@@ -1604,19 +1606,79 @@ static drec_status load_part(const drec_model *m, const char *path, const char *
  * the best on the validation rows (hp->epochs at most), and the part is
  * then trained that long again on all the training data, so that it also
  * learns from each user's latest interaction, the one most like the test's. */
-static ncf_net *pretrain_part(ncf_hp *hp, const drec_model *m, drec_sampler *all, drec_sampler *rest,
+static ncf_net *pretrain_part(const ncf_hp *part, const drec_model *m, drec_sampler *all, drec_sampler *rest,
                               const ncf_val *val, drec_rng *rng, uint64_t stream, const char *label) {
-    ncf_net *n = net_new(hp->kind, m->n_users, m->n_items, (int)hp->dim, hp->nl, hp->layers, hp->bn);
+    ncf_hp hp = *part;
+    hp.epochs = hp.pretrain_epochs;
+    ncf_net *n = net_new(hp.kind, m->n_users, m->n_items, (int)hp.dim, hp.nl, hp.layers, hp.bn);
     net_init(n, rng);
     if (!val->n) {
-        net_fit(n, NULL, hp, all, NULL, m->seed, stream, label);
+        net_fit(n, NULL, &hp, all, NULL, m->seed, stream, label);
         return n;
     }
-    hp->epochs = net_fit(n, NULL, hp, rest, val, m->seed, stream, label);
+    hp.epochs = net_fit(n, NULL, &hp, rest, val, m->seed, stream, label);
     net_init(n, rng);
-    net_fit(n, NULL, hp, all, NULL, m->seed, stream + 16, label);
-    drec_note("neumf: pre-trained %s for %ld epochs (its best on validation)", label, hp->epochs);
+    net_fit(n, NULL, &hp, all, NULL, m->seed, stream + 16, label);
+    drec_note("neumf: pre-trained %s for %ld epochs (its best on validation)", label, hp.epochs);
     return n;
+}
+
+/* neumf's start from a gmf and an mlp, each read from a file or trained
+ * here to convergence (pretrain_part): their tables and MLP as they are, the
+ * output layer [alpha h_gmf, (1-alpha) h_mlp]; then plain SGD, as the paper
+ * tunes the fused model (Adam restarted without its parts' moments takes
+ * full-size steps and overfits). */
+static drec_status fuse_parts(ncf_net *net, const drec_model *m, ncf_hp *hp, const drec_dataset *train,
+                              drec_sampler *smp, drec_rng *rng) {
+    drec_model *gfile = NULL, *mfile = NULL;
+    ncf_net *gown = NULL, *mown = NULL;
+    ncf_val val = {0};
+    drec_dataset *rest = NULL;
+    drec_sampler *psmp = smp; /* the parts train without the held-out rows */
+    drec_status st = DREC_OK;
+    if ((hp->gmf_file && (st = load_part(m, hp->gmf_file, "gmf", hp, &gfile))) ||
+        (hp->mlp_file && (st = load_part(m, hp->mlp_file, "mlp", hp, &mfile))))
+        goto done;
+    if (mfile && ((const ncf_net *)mfile->state)->bn != net->bn) {
+        st = drec_fail(DREC_ERR_USAGE, "mlp=%s: the part %s batch norm and this neumf %s", hp->mlp_file,
+                       net->bn ? "has no" : "has", net->bn ? "has (--bn)" : "has not");
+        goto done;
+    }
+    if (!gfile || !mfile) {
+        if ((st = val_make(train, smp, m->seed, hp->patience, &val, &rest))) goto done;
+        if (rest) psmp = drec_sampler_new(rest, 0.0, m->seed);
+    }
+    ncf_hp part = *hp;
+    part.kind = NCF_GMF;
+    const ncf_net *g = gfile ? gfile->state : (gown = pretrain_part(&part, m, smp, psmp, &val, rng, 1, "gmf"));
+    part.kind = NCF_MLP;
+    const ncf_net *ml = mfile ? mfile->state : (mown = pretrain_part(&part, m, smp, psmp, &val, rng, 2, "mlp"));
+    table_copy(&net->gu, &g->gu);
+    table_copy(&net->gi, &g->gi);
+    table_copy(&net->mu, &ml->mu);
+    table_copy(&net->mi, &ml->mi);
+    for (int l = 1; l <= net->nl; l++) {
+        memcpy(net->W[l], ml->W[l], (size_t)net->L[l - 1] * net->L[l] * sizeof(float));
+        memcpy(net->b[l], ml->b[l], (size_t)net->L[l] * sizeof(float));
+        if (!net->bn) continue;
+        memcpy(net->gamma[l], ml->gamma[l], (size_t)net->L[l] * sizeof(float));
+        memcpy(net->beta[l], ml->beta[l], (size_t)net->L[l] * sizeof(float));
+    }
+    if (net->bn) memcpy(net->stats, ml->stats, net->n_stats * sizeof(float));
+    float a = (float)hp->alpha;
+    for (int f = 0; f < net->F; f++) net->h[f] = a * g->h[f];
+    for (int o = 0; o < net->L[net->nl]; o++) net->h[net->F + o] = (1 - a) * ml->h[o];
+    net->c[0] = a * g->c[0] + (1 - a) * ml->c[0];
+    hp->adam = hp->finetune_adam;
+done:
+    net_free(gown);
+    net_free(mown);
+    drec_model_free(gfile);
+    drec_model_free(mfile);
+    if (psmp != smp) drec_sampler_free(psmp);
+    drec_dataset_free(rest);
+    val_free(&val);
+    return st;
 }
 
 static drec_status ncf_fit(drec_model *m, const drec_dataset *train, const drec_params *p) {
@@ -1629,86 +1691,17 @@ static drec_status ncf_fit(drec_model *m, const drec_dataset *train, const drec_
     drec_rng rng;
     drec_rng_seed2(&rng, m->seed, 0x6e6366);
     net_init(net, &rng);
-    if (kind == NCF_NEUMF && (hp.pretrain || hp.gmf_file || hp.mlp_file)) {
-        drec_model *gfile = NULL, *mfile = NULL;
-        ncf_net *g = NULL, *ml = NULL, *gown = NULL, *mown = NULL;
-        ncf_val val = {0};
-        drec_dataset *rest = NULL;
-        drec_sampler *psmp = smp; /* the parts train without the held-out rows */
-        if ((!hp.gmf_file || !hp.mlp_file) && (st = val_make(train, smp, m->seed, hp.patience, &val, &rest)))
-            goto fail;
-        if (rest) psmp = drec_sampler_new(rest, 0.0, m->seed);
-        if ((hp.gmf_file && (st = load_part(m, hp.gmf_file, "gmf", &hp, &gfile))) ||
-            (hp.mlp_file && (st = load_part(m, hp.mlp_file, "mlp", &hp, &mfile)))) {
-            drec_model_free(gfile);
-            if (psmp != smp) drec_sampler_free(psmp);
-            drec_dataset_free(rest);
-            val_free(&val);
-            goto fail;
-        }
-        if (gfile)
-            g = gfile->state;
-        else {
-            ncf_hp h2 = hp;
-            h2.kind = NCF_GMF;
-            h2.epochs = hp.pretrain_epochs;
-            g = gown = pretrain_part(&h2, m, smp, psmp, &val, &rng, 1, "gmf");
-        }
-        if (mfile)
-            ml = mfile->state;
-        else {
-            ncf_hp h2 = hp;
-            h2.kind = NCF_MLP;
-            h2.epochs = hp.pretrain_epochs;
-            ml = mown = pretrain_part(&h2, m, smp, psmp, &val, &rng, 2, "mlp");
-        }
-        table_copy(&net->gu, &g->gu);
-        table_copy(&net->gi, &g->gi);
-        table_copy(&net->mu, &ml->mu);
-        table_copy(&net->mi, &ml->mi);
-        if (ml->bn != net->bn) {
-            st = drec_fail(DREC_ERR_USAGE, "mlp=%s: the part %s batch norm and this neumf %s", hp.mlp_file,
-                           ml->bn ? "has" : "has no", net->bn ? "has (--bn)" : "has not");
-            net_free(gown);
-            drec_model_free(gfile);
-            drec_model_free(mfile);
-            if (psmp != smp) drec_sampler_free(psmp);
-            drec_dataset_free(rest);
-            val_free(&val);
-            goto fail;
-        }
-        for (int l = 1; l <= net->nl; l++) {
-            memcpy(net->W[l], ml->W[l], (size_t)net->L[l - 1] * net->L[l] * sizeof(float));
-            memcpy(net->b[l], ml->b[l], (size_t)net->L[l] * sizeof(float));
-            if (!net->bn) continue;
-            memcpy(net->gamma[l], ml->gamma[l], (size_t)net->L[l] * sizeof(float));
-            memcpy(net->beta[l], ml->beta[l], (size_t)net->L[l] * sizeof(float));
-        }
-        if (net->bn) memcpy(net->stats, ml->stats, net->n_stats * sizeof(float));
-        float a = (float)hp.alpha;
-        for (int f = 0; f < net->F; f++) net->h[f] = a * g->h[f];
-        for (int o = 0; o < net->L[net->nl]; o++) net->h[net->F + o] = (1 - a) * ml->h[o];
-        net->c[0] = a * g->c[0] + (1 - a) * ml->c[0];
-        /* The paper tunes the fused model with plain SGD: Adam restarted
-         * without its parts' moments takes full-size steps and overfits. */
-        hp.adam = hp.finetune_adam;
-        net_free(gown);
-        net_free(mown);
-        drec_model_free(gfile);
-        drec_model_free(mfile);
-        if (psmp != smp) drec_sampler_free(psmp);
-        drec_dataset_free(rest);
-        val_free(&val);
+    if (kind == NCF_NEUMF && (hp.pretrain || hp.gmf_file || hp.mlp_file) &&
+        (st = fuse_parts(net, m, &hp, train, smp, &rng))) {
+        net_free(net);
+        drec_sampler_free(smp);
+        return st;
     }
     net_refresh(net, true);
     m->state = net;
     net_fit(net, m, &hp, smp, NULL, m->seed, 3, m->vt->name);
     drec_sampler_free(smp);
     return DREC_OK;
-fail:
-    net_free(net);
-    drec_sampler_free(smp);
-    return st;
 }
 
 /* ---- the vtable hooks ------------------------------------------------------- */
