@@ -170,6 +170,12 @@ static drec_tensor *b_binary(drec_tape *tp, drec_tensor **x, drec_param **p, voi
     default: return drec_div(tp, x[0], x[1]);
     }
 }
+/* (x0 x1)(x0 + x1): the product's backward meets operands that have
+ * gradients already (the add passed its own on to x0) */
+static drec_tensor *b_mul_reuse(drec_tape *tp, drec_tensor **x, drec_param **p, void *c) {
+    drec_tensor *prod = drec_mul(tp, x[0], x[1]); /* recorded first, so its backward runs last */
+    return drec_mul(tp, prod, drec_add(tp, x[0], x[1]));
+}
 static drec_tensor *b_unary(drec_tape *tp, drec_tensor **x, drec_param **p, void *c) {
     switch (*(int *)c) {
     case 0: return drec_relu(tp, x[0]);
@@ -347,6 +353,8 @@ TEST(gradcheck_all_ops) {
             snprintf(nm, sizeof nm, "%s (%s)", bn[op], bsn[m]);
             gradcheck(nm, 2, bs, b_binary, &op);
         }
+    const var_spec two[] = {{4, 5, V_LEAF}, {4, 5, V_LEAF}};
+    gradcheck("mul of operands with gradients", 2, two, b_mul_reuse, NULL);
     const char *un[] = {"relu", "leaky_relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "scale",
                         "add_scalar", "dropout", "sum", "mean", "sum_rows", "sum_cols", "l2", "l1",
                         "reshape", "slice", "fan-out relu+sigmoid*scale"};
@@ -662,12 +670,70 @@ TEST(kernels_match_scalar) {
     drec_kernels_select("auto");
 }
 
+/* Element-wise passes over long buffers split across threads (contiguous
+ * halves; a reduction's blocks summed in order).  A chain of them over
+ * 4096 x 80 (above the split threshold under either wait policy) gives the
+ * same loss and gradients, bit for bit, on 1 and 2 threads, and the loss
+ * matches a double-precision reference. */
+static double ew_chain(int threads, float *gx, float *gw, float *gb, float *gc, const float *x, const float *w,
+                       const float *b, const float *c, const float *s, int R, int D) {
+    drec_set_threads(threads);
+    drec_tape tp;
+    drec_tape_init(&tp, 0);
+    drec_tensor *tx = drec_leaf(&tp, x, R, D), *tw = drec_leaf(&tp, w, R, D);
+    drec_tensor *tb = drec_leaf(&tp, b, 1, D), *tc = drec_leaf(&tp, c, R, 1);
+    drec_tensor *h = drec_sigmoid(&tp, drec_add(&tp, drec_mul(&tp, tx, tw), tb));
+    h = drec_tanh(&tp, drec_sub(&tp, drec_scale(&tp, h, 2.0f), tc));
+    h = drec_relu(&tp, drec_add(&tp, h, drec_div(&tp, tx, drec_add_scalar(&tp, drec_mul(&tp, tw, tw), 1.0f))));
+    drec_tensor *L = drec_sum(&tp, drec_mul(&tp, h, drec_tfrom(&tp, (float *)s, R, D)));
+    drec_backward(&tp, L);
+    double v = L->data[0];
+    memcpy(gx, tx->grad, (size_t)R * D * sizeof(float));
+    memcpy(gw, tw->grad, (size_t)R * D * sizeof(float));
+    memcpy(gb, tb->grad, (size_t)D * sizeof(float));
+    memcpy(gc, tc->grad, (size_t)R * sizeof(float));
+    drec_tape_free(&tp);
+    drec_set_threads(0);
+    return v;
+}
+
+TEST(elementwise_split_matches_one_thread) {
+    enum { R = 4096, D = 80, N = R * D };
+    float *in = malloc(4 * (size_t)N * sizeof(float)), *g = malloc(2 * 2 * (size_t)N * sizeof(float));
+    float b[D], c[R], gb[2][D], gc[2][R];
+    float *x = in, *w = in + N, *s = in + 2 * N;
+    drec_rng rng;
+    drec_rng_seed(&rng, 7);
+    for (int i = 0; i < 3 * N; i++) in[i] = 2 * drec_rng_float(&rng) - 1;
+    for (int j = 0; j < D; j++) b[j] = drec_rng_float(&rng) - 0.5f;
+    for (int r = 0; r < R; r++) c[r] = drec_rng_float(&rng);
+    double ref = 0;
+    for (int r = 0; r < R; r++)
+        for (int j = 0; j < D; j++) {
+            int i = r * D + j;
+            double h = 1 / (1 + exp(-((double)x[i] * w[i] + b[j])));
+            h = tanh(2 * h - c[r]) + x[i] / ((double)w[i] * w[i] + 1);
+            ref += (h > 0 ? h : 0) * s[i];
+        }
+    double L1 = ew_chain(1, g, g + N, gb[0], gc[0], x, w, b, c, s, R, D);
+    double L2 = ew_chain(2, g + 2 * N, g + 3 * N, gb[1], gc[1], x, w, b, c, s, R, D);
+    printf("  loss %.6f (1 thread) %.6f (2 threads), double reference %.6f\n", L1, L2, ref);
+    CHECK(L1 == L2);
+    CHECK_NEAR(L1, ref, 1e-4 * fabs(ref) + 1e-3);
+    CHECK(!memcmp(g, g + 2 * N, 2 * (size_t)N * sizeof(float)));
+    CHECK(!memcmp(gb[0], gb[1], sizeof gb[0]));
+    CHECK(!memcmp(gc[0], gc[1], sizeof gc[0]));
+    free(in);
+    free(g);
+}
+
 int main(void) {
     printf("kernels: %s\n", drec_kernels_name());
     RUN(forward_values_match_references);
     RUN(fused_forwards_match_naive);
     RUN(sparse_grad_touched_rows);
     RUN(kernels_match_scalar);
+    RUN(elementwise_split_matches_one_thread);
     RUN(gradcheck_all_ops);
     drec_kernels_select("scalar");
     RUN(gradcheck_all_ops);

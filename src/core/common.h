@@ -168,5 +168,10 @@ void drec_unmap_file(drec_mapped *m);
 /* Sets the thread count used by OpenMP regions and BLAS (0 = all cores). */
 void drec_set_threads(int n);
 int drec_threads(void);
+/* The element count from which a memory-bound element-wise pass is split
+ * across threads: 2^15 while idle workers spin (libgomp's default for a
+ * while after each region, and OMP_WAIT_POLICY=active), 2^18 when they sleep
+ * (OMP_WAIT_POLICY=passive), where every region pays for a wake-up. */
+int64_t drec_split_min(void);
 
 #endif /* DREC_COMMON_H */

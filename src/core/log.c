@@ -5,7 +5,10 @@
 #include "common.h"
 
 #include <omp.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -120,3 +123,15 @@ void drec_set_threads(int n) {
 }
 
 int drec_threads(void) { return n_threads ? n_threads : omp_get_max_threads(); }
+
+int64_t drec_split_min(void) {
+    static int64_t min; /* any thread may be first: the same value, stored atomically */
+    int64_t m = __atomic_load_n(&min, __ATOMIC_RELAXED);
+    if (!m) {
+        const char *p = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+        bool sleeps = (p && !strcasecmp(p, "passive")) || (spin && atoll(spin) == 0);
+        m = sleeps ? 1 << 18 : 1 << 15;
+        __atomic_store_n(&min, m, __ATOMIC_RELAXED);
+    }
+    return m;
+}

@@ -13,6 +13,16 @@
 #include <math.h>
 
 #define PAR_MIN (1 << 18)
+#define EW_MIN drec_split_min()
+#define CHUNK 4096
+/* Runs body over [i0, i1) chunks of n elements, split in contiguous halves
+ * across threads: the same thread touches the same part of every buffer
+ * from op to op, so a chain's working set stays in each core's cache. */
+#define EW_CHUNKS(n, body)                                                              \
+    DREC_PAR_FOR((n) >= EW_MIN, for (int64_t i0 = 0; i0 < (n); i0 += CHUNK) {          \
+        int64_t i1 = DREC_MIN((n), i0 + CHUNK);                                         \
+        body                                                                            \
+    })
 
 static drec_tensor *like(drec_tape *tp, const drec_tensor *x) { return drec_tnew(tp, x->ndim, x->shape); }
 
@@ -130,21 +140,31 @@ static inline const float *brow(int mode, const float *b, int64_t r, int D) {
     }
 }
 
-/* Contiguous loops over n elements in blocks the kernels take (int n). */
-#define BLK (1 << 20)
 static void copy_or_add(float *d, const float *g, int64_t n, bool assign) {
-    if (assign) {
-        memcpy(d, g, (size_t)n * sizeof(float));
-        return;
-    }
-    for (int64_t i = 0; i < n; i += BLK) drec_kern->add(d + i, d + i, g + i, (int)DREC_MIN(BLK, n - i));
+    EW_CHUNKS(n, {
+        if (assign) memcpy(d + i0, g + i0, (size_t)(i1 - i0) * sizeof(float));
+        else drec_kern->add(d + i0, d + i0, g + i0, (int)(i1 - i0));
+    });
 }
 static void mul_or_muladd(float *d, const float *g, const float *x, int64_t n, bool assign) {
-    for (int64_t i = 0; i < n; i += BLK) {
-        int m = (int)DREC_MIN(BLK, n - i);
-        if (assign) drec_kern->mul(d + i, g + i, x + i, m);
-        else drec_kern->muladd(d + i, g + i, x + i, m);
-    }
+    EW_CHUNKS(n, {
+        if (assign) drec_kern->mul(d + i0, g + i0, x + i0, (int)(i1 - i0));
+        else drec_kern->muladd(d + i0, g + i0, x + i0, (int)(i1 - i0));
+    });
+}
+
+/* db += the column sums of g [R,D]: each block of rows is summed (a linear
+ * combination with weights 1, accumulators in registers) in parallel, then
+ * the blocks are added in order, so the result is the same for any thread
+ * count. */
+static void col_sums(drec_tape *tp, float *db, const float *g, int64_t R, int D) {
+    int64_t rb = DREC_MAX(1, CHUNK / D), nb = (R + rb - 1) / rb;
+    float *ones = drec_tape_floats(tp, rb), *part = drec_tape_floats(tp, nb * D);
+    for (int64_t r = 0; r < rb; r++) ones[r] = 1.0f;
+    DREC_PAR_FOR(R * D >= EW_MIN,
+    for (int64_t b = 0; b < nb; b++)
+        drec_kern->lincomb(part + b * D, ones, g + b * rb * D, NULL, (int)DREC_MIN(rb, R - b * rb), D, D, false););
+    for (int64_t b = 0; b < nb; b++) drec_kern->add(db, db, part + b * D, D);
 }
 
 /* The common cases take whole-buffer kernels (no per-row calls, no zeroing
@@ -166,8 +186,21 @@ static void binary_backward(drec_tape *tp, drec_node *nd) {
             bool assign;
             float *da = drec_grad_first(tp, a, &assign);
             copy_or_add(da, g, n, assign);
+        } else if (op == OP_MUL && mode == BC_SAME && b->requires_grad && b != a) {
+            /* both parts in one pass: per chunk, da from g, then db (in
+             * place over g where it may), so g is read from memory once */
+            bool assign_a, assign_b = !shared && drec_grad_share(tp, b, g);
+            float *da = drec_grad_first(tp, a, &assign_a), *db = assign_b ? g : drec_grad_first(tp, b, &assign_b);
+            EW_CHUNKS(n, {
+                int m = (int)(i1 - i0);
+                if (assign_a) drec_kern->mul(da + i0, g + i0, bv + i0, m);
+                else drec_kern->muladd(da + i0, g + i0, bv + i0, m);
+                if (assign_b) drec_kern->mul(db + i0, g + i0, av + i0, m);
+                else drec_kern->muladd(db + i0, g + i0, av + i0, m);
+            });
+            return;
         } else if (op == OP_MUL && mode == BC_SAME && b->requires_grad) {
-            bool assign; /* b's part needs g: no sharing */
+            bool assign; /* a * a: b's part needs g, so no sharing */
             float *da = drec_grad_first(tp, a, &assign);
             mul_or_muladd(da, g, bv, n, assign);
         } else if (op == OP_MUL && mode == BC_SAME) {
@@ -177,7 +210,7 @@ static void binary_backward(drec_tape *tp, drec_node *nd) {
         } else if (op == OP_MUL && mode == BC_ROW) {
             bool assign;
             float *da = drec_grad_first(tp, a, &assign);
-            DREC_PAR_FOR(n > PAR_MIN,
+            DREC_PAR_FOR(n >= EW_MIN,
             for (int64_t r = 0; r < R; r++) {
                 if (assign) drec_kern->mul(da + r * D, g + r * D, bv, D);
                 else drec_kern->muladd(da + r * D, g + r * D, bv, D);
@@ -211,11 +244,7 @@ static void binary_backward(drec_tape *tp, drec_node *nd) {
         case BC_ROW: { /* rows summed in order */
             float *db = drec_grad(tp, b);
             if (op == OP_ADD) {
-                /* column sums as a linear combination of the rows with weights 1 */
-                float *ones = drec_tape_floats(tp, R);
-                for (int64_t r = 0; r < R; r++) ones[r] = 1.0f;
-                for (int64_t r = 0; r < R; r += BLK)
-                    drec_kern->lincomb(db, ones, g + r * D, NULL, (int)DREC_MIN(BLK, R - r), D, D, true);
+                col_sums(tp, db, g, R, D);
             } else if (op == OP_MUL) {
                 for (int64_t r = 0; r < R; r++) drec_kern->muladd(db, g + r * D, av + r * D, D);
             } else {
@@ -246,10 +275,10 @@ static drec_tensor *binary(drec_tape *tp, drec_tensor *a, drec_tensor *b, int op
     drec_tensor *out = like(tp, a);
     const float *av = a->data, *bv = b->data;
     float *o = out->data;
-    if (mode == BC_SAME && a->n <= PAR_MIN) {
-        fwd_row(op, true, o, av, bv, (int)a->n); /* one long row */
+    if (mode == BC_SAME) {
+        EW_CHUNKS(a->n, fwd_row(op, true, o + i0, av + i0, bv + i0, (int)(i1 - i0)););
     } else {
-        DREC_PAR_FOR(a->n > PAR_MIN,
+        DREC_PAR_FOR(a->n >= EW_MIN,
         for (int64_t r = 0; r < R; r++) fwd_row(op, vec, o + r * D, av + r * D, brow(mode, bv, r, D), D););
     }
     drec_node *nd = drec_tape_record(tp, binary_backward, out, a, b, NULL, NULL);
@@ -347,8 +376,6 @@ static void unary_fwd_range(int op, float c, float *o, const float *xv, int64_t 
     }
 }
 
-#define CHUNK 4096
-
 static void unary_backward(drec_tape *tp, drec_node *nd) {
     drec_tensor *x = nd->in[0], *y = nd->out;
     int op = nd->i[0];
@@ -357,8 +384,7 @@ static void unary_backward(drec_tape *tp, drec_node *nd) {
     bool assign = drec_grad_share(tp, x, y->grad); /* element-wise: in place over y's gradient */
     float *dx = assign ? y->grad : drec_grad_first(tp, x, &assign);
     const float *g = y->grad, *xv = x->data, *yv = y->data;
-    DREC_PAR_FOR(n > PAR_MIN,
-    for (int64_t i = 0; i < n; i += CHUNK) unary_bwd_range(op, c, dx, g, xv, yv, i, DREC_MIN(n, i + CHUNK), assign););
+    EW_CHUNKS(n, unary_bwd_range(op, c, dx, g, xv, yv, i0, i1, assign););
 }
 
 static drec_tensor *unary(drec_tape *tp, drec_tensor *x, int op, float c) {
@@ -366,8 +392,7 @@ static drec_tensor *unary(drec_tape *tp, drec_tensor *x, int op, float c) {
     int64_t n = x->n;
     const float *xv = x->data;
     float *o = y->data;
-    DREC_PAR_FOR(n > PAR_MIN,
-    for (int64_t i = 0; i < n; i += CHUNK) unary_fwd_range(op, c, o, xv, i, DREC_MIN(n, i + CHUNK)););
+    EW_CHUNKS(n, unary_fwd_range(op, c, o, xv, i0, i1););
     drec_node *nd = drec_tape_record(tp, unary_backward, y, x, NULL, NULL, NULL);
     if (nd) {
         nd->i[0] = op;

@@ -19,9 +19,22 @@ static drec_tensor *scalar_out(drec_tape *tp) {
 }
 
 /* Sum of n floats in fixed 4096-blocks, block partials in double. */
-static double block_sum(const float *x, int64_t n) {
+#define EW_MIN drec_split_min()
+
+/* The sum of x in blocks of 4096 added in order (in double): the blocks run
+ * in parallel on long inputs, and the result does not depend on the thread
+ * count. */
+static double block_sum(drec_tape *tp, const float *x, int64_t n) {
+    int64_t nb = (n + 4095) / 4096;
     double s = 0;
-    for (int64_t i = 0; i < n; i += 4096) s += drec_kern->sum(x + i, (int)DREC_MIN(4096, n - i));
+    if (n < EW_MIN || drec_threads() == 1) {
+        for (int64_t i = 0; i < n; i += 4096) s += drec_kern->sum(x + i, (int)DREC_MIN(4096, n - i));
+        return s;
+    }
+    float *part = drec_tape_floats(tp, nb);
+    DREC_PAR_FOR(true,
+    for (int64_t b = 0; b < nb; b++) part[b] = drec_kern->sum(x + b * 4096, (int)DREC_MIN(4096, n - b * 4096)););
+    for (int64_t b = 0; b < nb; b++) s += part[b];
     return s;
 }
 
@@ -207,7 +220,8 @@ static void reduce_backward(drec_tape *tp, drec_node *nd) {
     int64_t n = x->n;
     float c = op == R_MEAN ? g / (float)n : g;
     if (assign && (op == R_SUM || op == R_MEAN)) {
-        for (int64_t i = 0; i < n; i += 1 << 20) drec_kern->fill(dx + i, c, (int)DREC_MIN(1 << 20, n - i));
+        DREC_PAR_FOR(n >= EW_MIN,
+        for (int64_t i = 0; i < n; i += 4096) drec_kern->fill(dx + i, c, (int)DREC_MIN(4096, n - i)););
         return;
     }
     if (assign) memset(dx, 0, (size_t)n * sizeof(float));
@@ -228,7 +242,7 @@ static drec_tensor *reduce(drec_tape *tp, drec_tensor *x, int op) {
     drec_tensor *out = scalar_out(tp);
     double s;
     if (op == R_SUM || op == R_MEAN) {
-        s = block_sum(x->data, x->n);
+        s = block_sum(tp, x->data, x->n);
         if (op == R_MEAN) s /= (double)(x->n ? x->n : 1);
     } else {
         s = 0;
