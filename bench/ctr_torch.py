@@ -18,11 +18,20 @@ half is a linear model over raw features and hashed pairwise crosses updated
 with FTRL-Proximal while the deep half uses Adam, trained jointly on the sum
 of logits; xdeepfm's CIN splits each hidden layer in half (direct/next) as
 in the paper; autoint stacks multi-head self-attention layers with residual
-projections, then a linear read-out, plus the deep part in parallel.
+projections, then a linear read-out, plus the deep part in parallel.  A value
+of a field unseen in training maps to that field's own untrained row, as in
+drec.
+
+Same start, same order (lr, deepfm, xdeepfm, autoint):  --from-drec FILE
+copies the weights of a drec model file (`drec train ... --epochs 0 --out
+FILE` saves the initialised model) and --drec-order draws the batches in
+drec's order (its xoshiro256** stream and Fisher-Yates shuffle, seeded by
+--seed), so the two can be compared step for step.
 """
 import argparse
 import json
 import os
+import struct
 import sys
 import time
 
@@ -98,8 +107,8 @@ class Model(nn.Module):
         self.kind = kind
         nf = len(field_sizes)
         self.offsets = torch.tensor(np.concatenate([[0], np.cumsum(field_sizes)[:-1]]), dtype=torch.long)
-        n = int(sum(field_sizes)) + 1  # last row: unseen ids
-        self.oov = n - 1
+        n = int(sum(field_sizes)) + nf  # last nf rows: each field's unseen values
+        self.oov = n - nf
         d = a.dim
         self.lin = nn.Embedding(n, 1)
         nn.init.zeros_(self.lin.weight)
@@ -136,7 +145,7 @@ class Model(nn.Module):
 
     def ids(self, x):
         g = x + self.offsets
-        return torch.where(x < 0, torch.full_like(g, self.oov), g)
+        return torch.where(x < 0, self.oov + torch.arange(x.shape[1]).expand_as(g), g)
 
     def forward(self, g, cross=None):
         y = self.lin(g).sum(dim=(1, 2)) + self.bias
@@ -213,6 +222,128 @@ class FTRL:
         w[u] = torch.where(zu.abs() <= self.l1, torch.zeros_like(wu), wu)
 
 
+def drec_model_file(path):
+    """The header and the numeric tensors of a drec model file (layout in
+    src/models/modelfile.c: magic, version, header length, JSON header with
+    each tensor's dtype, shape and offset)."""
+    raw = open(path, 'rb').read()
+    if raw[:8] != b'DRECMDL\0':
+        sys.exit(f'{path}: not a drec model file')
+    hdr = json.loads(raw[16:16 + struct.unpack('<I', raw[12:16])[0]])
+    dts = {'f32': np.float32, 'i32': np.int32}
+    return hdr, {t['name']: np.frombuffer(raw, dts[t['dtype']], t['bytes'] // 4, t['offset']).reshape(t['shape'])
+                 for t in hdr['tensors'] if t['dtype'] in dts}
+
+
+def load_drec(m, path, vocab, a):
+    """Copies a drec model's weights into m.  drec's parameter block holds,
+    in order: the bias; per deep layer W [in, out] and b; the output layer;
+    then xdeepfm's CIN (W [H_k * F, H_{k+1}] and b per layer, read-out) or
+    autoint's Wq, Wk, Wv, Wr per layer and read-out.  Its ids number the
+    training file's libSVM indices in increasing order (feat.src_id); its
+    unseen-value rows follow them, one per field."""
+    hdr, T = drec_model_file(path)
+    if hdr['model'] != m.kind:
+        sys.exit(f"{path} holds a {hdr['model']} model, not {m.kind}")
+    w, src_id, pos = T['w'], T['feat.src_id'], 0
+
+    def take(n, shape=None, t=False):
+        nonlocal pos
+        v = torch.tensor(w[pos:pos + n].copy())
+        pos += n
+        if shape:
+            v = v.reshape(shape)
+        return v.t().contiguous() if t else v
+
+    nf, nvocab = len(vocab), int(T['lin'].shape[0]) - len(vocab)
+    rows = np.empty(m.lin.num_embeddings, np.int64)
+    off = m.offsets.numpy()
+    for k, d in enumerate(vocab):
+        for tok, i in d.items():
+            rows[off[k] + i] = src_id[int(tok)]
+        rows[m.oov + k] = nvocab + k
+    with torch.no_grad():
+        m.lin.weight.copy_(torch.tensor(T['lin'][rows]).unsqueeze(1))
+        if m.kind != 'lr':
+            m.emb.weight.copy_(torch.tensor(T['E'][rows]))
+        m.bias.copy_(take(1))
+        if m.kind != 'lr':
+            d_in = nf * a.dim
+            for lin in [x for x in m.deep if isinstance(x, nn.Linear)]:
+                lin.weight.copy_(take(d_in * lin.out_features, (d_in, lin.out_features), True))
+                lin.bias.copy_(take(lin.out_features))
+                d_in = lin.out_features
+            m.deep_out.weight.copy_(take(d_in, (1, d_in)))
+            m.deep_out.bias.copy_(take(1))
+        if m.kind == 'xdeepfm':
+            for conv in m.cin:
+                h, z = conv.out_channels, conv.in_channels
+                conv.weight.copy_(take(z * h, (z, h), True).unsqueeze(2))
+                conv.bias.copy_(take(h))
+            m.cin_fc.weight.copy_(take(m.cin_out, (1, m.cin_out)))
+            m.cin_fc.bias.copy_(take(1))
+        if m.kind == 'autoint':
+            for L in m.att:
+                for key in 'qkvr':
+                    lin = L[key]
+                    lin.weight.copy_(take(lin.in_features * lin.out_features, (lin.in_features, lin.out_features), True))
+            m.att_fc.weight.copy_(take(m.att_fc.in_features, (1, m.att_fc.in_features)))
+            m.att_fc.bias.copy_(take(1))
+    if pos != len(w):
+        sys.exit(f'{path}: {len(w)} weights, the {m.kind} here has {pos}: different settings?')
+
+
+class DrecOrder:
+    """drec's batch order: xoshiro256** seeded through splitmix64 with
+    (seed, stream 0x5911), one Fisher-Yates shuffle of the running
+    permutation per epoch, bounded draws by Lemire's method (src/core/rng.c,
+    ctr_fit in src/models/ctr.c)."""
+    M = (1 << 64) - 1
+
+    def __init__(self, seed, n):
+        x = (seed ^ ((0x5911 * 0xd1342543de82ef95 + 0x632be59bd9b4e019) & self.M)) & self.M
+        x, _ = self._splitmix(x)
+        self.s = []
+        for _ in range(4):
+            x, z = self._splitmix(x)
+            self.s.append(z)
+        self.perm = list(range(n))
+
+    def _splitmix(self, x):
+        x = (x + 0x9e3779b97f4a7c15) & self.M
+        z = ((x ^ (x >> 30)) * 0xbf58476d1ce4e5b9) & self.M
+        z = ((z ^ (z >> 27)) * 0x94d049bb133111eb) & self.M
+        return x, z ^ (z >> 31)
+
+    def _u64(self):
+        s, M = self.s, self.M
+        rotl = lambda v, k: ((v << k) | (v >> (64 - k))) & M
+        r = (rotl((s[1] * 5) & M, 7) * 9) & M
+        t = (s[1] << 17) & M
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = rotl(s[3], 45)
+        return r
+
+    def _below(self, n):
+        m = (self._u64() >> 32) * n
+        if (m & 0xffffffff) < n:
+            t = ((1 << 32) - n) % n
+            while (m & 0xffffffff) < t:
+                m = (self._u64() >> 32) * n
+        return m >> 32
+
+    def epoch(self):
+        p = self.perm
+        for i in range(len(p), 1, -1):
+            j = self._below(i)
+            p[i - 1], p[j] = p[j], p[i - 1]
+        return torch.tensor(p)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--model', default='deepfm')
@@ -235,6 +366,8 @@ def main():
     ap.add_argument('--l2', type=float, default=0.1, help='FTRL L2 (widedeep)')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--from-drec', metavar='FILE', help="start from a drec model's weights (lr, deepfm, xdeepfm, autoint)")
+    ap.add_argument('--drec-order', action='store_true', help="draw the batches in drec's order for --seed")
     a = ap.parse_args()
     a.layers = [int(v) for v in a.layers.split(',') if v]
     a.cin = [int(v) for v in a.cin.split(',') if v]
@@ -246,21 +379,26 @@ def main():
     xte, yte, _ = read_libfm(a.test, vocab)
     sizes = [len(v) for v in vocab]
     m = Model(a.model, sizes, a)
+    if a.from_drec:
+        if a.model not in ('lr', 'deepfm', 'xdeepfm', 'autoint'):
+            sys.exit('--from-drec: lr, deepfm, xdeepfm or autoint')
+        load_drec(m, a.from_drec, vocab, a)
     gtr, gte = m.ids(torch.tensor(xtr)), m.ids(torch.tensor(xte))
     ytr_t = torch.tensor(ytr)
     ctr_ = cte = None
     if a.model == 'widedeep':
-        nid = m.oov + 1
+        nid = m.lin.num_embeddings
         ctr_ = torch.cat([gtr, crosses(gtr.numpy(), a.cross_buckets) + nid], 1)
         cte = torch.cat([gte, crosses(gte.numpy(), a.cross_buckets) + nid], 1)
         ftrl = FTRL(nid + a.cross_buckets, alpha=a.wide_lr, beta=1.0, l1=a.l1, l2=a.l2)
     opt = torch.optim.Adam([q for q in m.parameters() if q.requires_grad], lr=a.lr)
     n = len(ytr)
+    order = DrecOrder(a.seed, n) if a.drec_order else None
     hist, times, cpu = [], [], []
     for ep in range(a.epochs):
         m.train()
+        perm = order.epoch() if order else torch.randperm(n)  # drec's order in Python: outside the timing
         t0, c0 = time.perf_counter(), time.process_time()
-        perm = torch.randperm(n)
         tot = 0.0
         for s in range(0, n, a.batch):
             b = perm[s:s + a.batch]
@@ -292,6 +430,7 @@ def main():
         'model': a.model, 'impl': 'torch', 'threads': a.threads, 'epochs': a.epochs,
         'auc_final': round(hist[-1][0], 4), 'logloss_final': round(hist[-1][1], 4),
         'auc_best': round(hist[best][0], 4), 'logloss_best': round(hist[best][1], 4), 'best_epoch': best + 1,
+        'auc_curve': [round(h[0], 4) for h in hist], 'loss_curve': [round(h[2], 4) for h in hist],
         'seconds_per_epoch': round(float(np.median(times)), 3),
         'cpu_seconds_per_epoch': round(float(np.median(cpu)), 3),
         'blas': os.environ.get('LD_LIBRARY_PATH', 'default')}))

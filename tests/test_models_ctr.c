@@ -334,6 +334,41 @@ TEST(early_stopping_and_roundtrip) {
     drec_dataset_free(te);
 }
 
+/* --epochs 0 gives the initialised model (to start another tool from the
+ * same weights): it predicts, it is not the trained one, and the seed sets
+ * it. */
+TEST(epochs_zero_is_the_initial_model) {
+    drec_dataset *tr = interaction_ctr(1000, 7), *te = interaction_ctr(200, 8);
+    float *s[3];
+    const char *seeds[] = {"3", "3", "4"}, *epochs[] = {"0", "1", "0"};
+    for (int k = 0; k < 3; k++) {
+        drec_params *p = drec_params_new();
+        drec_params_set(p, "dim", "4");
+        drec_params_set(p, "layers", "16");
+        drec_params_set(p, "cin", "4,4");
+        drec_params_set(p, "epochs", epochs[k]);
+        drec_params_set(p, "seed", seeds[k]);
+        drec_model *m = NULL;
+        CHECK_OK(drec_model_train("xdeepfm", tr, p, &m));
+        s[k] = calloc(te->n, sizeof(float));
+        if (m) {
+            CHECK(m->n_epochs == atoi(epochs[k]));
+            m->vt->predict(m, te, NULL, te->n, s[k]);
+        }
+        drec_model_free(m);
+        drec_params_free(p);
+    }
+    double d_trained = 0, d_seed = 0;
+    for (size_t q = 0; q < te->n; q++) {
+        d_trained = fmax(d_trained, fabs(s[0][q] - s[1][q]));
+        d_seed = fmax(d_seed, fabs(s[0][q] - s[2][q]));
+    }
+    CHECK(d_trained > 1e-3 && d_seed > 1e-4);
+    for (int k = 0; k < 3; k++) free(s[k]);
+    drec_dataset_free(tr);
+    drec_dataset_free(te);
+}
+
 /* MovieLens-100K as click prediction (rating >= 4) with user age, gender,
  * occupation and item genres: the joint wide & deep model beats each half
  * trained alone. */
@@ -364,6 +399,7 @@ int main(void) {
     RUN(models_learn_interactions);
     RUN(threads_deterministic);
     RUN(early_stopping_and_roundtrip);
+    RUN(epochs_zero_is_the_initial_model);
     RUN(widedeep_movielens_halves);
     return harness_summary();
 }

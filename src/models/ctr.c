@@ -159,7 +159,7 @@ static drec_status read_hyper(const drec_params *p, int kind, hyper *h) {
     for (int k = 0; k < 4; k++)
         if (strcmp(sch, names[k]) == 0) h->schedule = k;
     if (h->schedule < 0) return drec_fail(DREC_ERR_USAGE, "--schedule: \"%s\" is not constant, cosine, exp or step", sch);
-    if (h->epochs < 1 || h->epochs > 100000) return drec_fail(DREC_ERR_USAGE, "--epochs: must be 1..100000");
+    if (h->epochs < 0 || h->epochs > 100000) return drec_fail(DREC_ERR_USAGE, "--epochs: must be 0..100000");
     if (h->dim < 1 || h->dim > 4096) return drec_fail(DREC_ERR_USAGE, "--dim: must be 1..4096");
     if (h->batch < 1 || h->batch > (1 << 20)) return drec_fail(DREC_ERR_USAGE, "--batch: must be 1..2^20");
     if (!(h->lr > 0)) return drec_fail(DREC_ERR_USAGE, "--lr: must be > 0");
