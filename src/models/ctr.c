@@ -58,6 +58,9 @@ enum { SLOT_CHUNK = 256 };
 /* Rows a thread takes through the fused step at a time (fixed by the
  * batch, so that partial sums do not depend on the thread count). */
 enum { CHUNK_ROWS = 1024 };
+/* Examples per CIN block: a block's outer products (CIN_B * D rows of H_k * F)
+ * and their gradient stay in a core's cache from one product to the next. */
+enum { CIN_B = 32 };
 
 typedef struct hyper {
     int kind;
@@ -337,12 +340,13 @@ typedef struct work {
     uint8_t *mask[MAX_LAYERS];   /* (B, H_l) dropout keep */
     float *d1, *d2;              /* (B, max H) gradient ping-pong */
     float *logit, *dlogit;       /* (B) */
-    /* CIN */
+    /* CIN (blocks of CIN_B examples; scratch per thread) */
     float *cx0;                  /* (B*D, F) x0 transposed per row */
-    float *cz[MAX_LAYERS];       /* (B*D, H_k*F) outer products */
     float *co[MAX_LAYERS];       /* (B*D, H_{k+1}) after ReLU */
-    float *cpool, *dcpool;       /* (B, out_total) */
-    float *dco, *dcz, *dxk, *dxk2;
+    float *cpool;                /* (B, out_total) */
+    float *cscr;                 /* per thread: z, dz (rows, H_k*F), dco, dxk, dxk2 (rows, H), dx0 (rows, F) */
+    size_t cscr_n;               /* floats of scratch per thread */
+    float *cpart;                /* (blocks, CIN weights and biases) each block's gradient */
     /* attention */
     float *ax[MAX_LAYERS + 1];   /* (B*F, A) layer inputs/outputs; ax[0] = x0 */
     float *aq[MAX_LAYERS], *ak[MAX_LAYERS], *av[MAX_LAYERS], *ar[MAX_LAYERS];
@@ -360,14 +364,18 @@ typedef struct work {
     float *pb[MAX_LAYERS];       /* (chunks, H_l) bias-gradient partial sums */
     float *pwo;                  /* (chunks, H_L) output-weight partial sums */
     float *ps;                   /* (chunks) dlogit partial sums */
-    int nt_cap;                  /* threads the sparse step may use */
+    int nt_cap;                  /* threads a step may use (the CIN's scratch is per thread) */
     int max_cross;               /* crosses in the longest row */
 } work;
 
 static float *fz(size_t n) { return drec_calloc(n ? n : 1, sizeof(float)); }
 
+/* The CIN's weights and biases, contiguous in the parameter block. */
+static int cin_weights(const net *n) { return (int)(n->Cfc.off - n->CW[0].off); }
+
 static void work_init(work *w, const net *n, int cap, int max_nnz, int max_cross) {
     memset(w, 0, sizeof *w);
+    w->nt_cap = DREC_MAX(1, omp_get_max_threads());
     const hyper *h = &n->hp;
     size_t B = (size_t)cap;
     w->cap = cap;
@@ -392,21 +400,18 @@ static void work_init(work *w, const net *n, int cap, int max_nnz, int max_cross
     w->logit = fz(B);
     w->dlogit = fz(B);
     if (h->kind == K_XDEEPFM) {
-        size_t BD = B * (size_t)n->D;
+        size_t BD = B * (size_t)n->D, rows = (size_t)CIN_B * (size_t)n->D;
         int maxz = 0, maxo = n->F;
         w->cx0 = fz(BD * (size_t)n->F);
         for (int k = 0; k < h->n_cin; k++) {
-            w->cz[k] = fz(BD * (size_t)(n->cin_in[k] * n->F));
             w->co[k] = fz(BD * (size_t)h->cin[k]);
             maxz = DREC_MAX(maxz, n->cin_in[k] * n->F);
             maxo = DREC_MAX(maxo, h->cin[k]);
         }
         w->cpool = fz(B * (size_t)n->cin_out_total);
-        w->dcpool = fz(B * (size_t)n->cin_out_total);
-        w->dco = fz(BD * (size_t)maxo);
-        w->dcz = fz(BD * (size_t)maxz);
-        w->dxk = fz(BD * (size_t)maxo);
-        w->dxk2 = fz(BD * (size_t)maxo);
+        w->cscr_n = rows * (2 * (size_t)maxz + 3 * (size_t)maxo + (size_t)n->F);
+        w->cscr = fz((size_t)w->nt_cap * w->cscr_n);
+        w->cpart = fz((B + CIN_B - 1) / CIN_B * (size_t)cin_weights(n));
     }
     if (h->kind == K_AUTOINT) {
         size_t BF = B * (size_t)n->F, A = (size_t)h->att_dim;
@@ -427,7 +432,6 @@ static void work_init(work *w, const net *n, int cap, int max_nnz, int max_cross
         w->dr = fz(BF * A);
     }
     /* slots: at most one per entry, plus each thread's unused chunk */
-    w->nt_cap = DREC_MAX(1, omp_get_max_threads());
     w->max_cross = max_cross;
     size_t spare = (size_t)SLOT_CHUNK * (size_t)w->nt_cap;
     size_t nnz = B * (size_t)max_nnz + spare;
@@ -455,7 +459,6 @@ static void work_free(work *w) {
         free(w->bm[l]);
         free(w->bi[l]);
         free(w->mask[l]);
-        free(w->cz[l]);
         free(w->co[l]);
         free(w->ax[l + 1]);
         free(w->aq[l]);
@@ -470,11 +473,8 @@ static void work_free(work *w) {
     free(w->dlogit);
     free(w->cx0);
     free(w->cpool);
-    free(w->dcpool);
-    free(w->dco);
-    free(w->dcz);
-    free(w->dxk);
-    free(w->dxk2);
+    free(w->cscr);
+    free(w->cpart);
     free(w->dax);
     free(w->dax2);
     free(w->dq);
@@ -744,51 +744,59 @@ static void fwd_deep(const net *n, int B, bool train, work *w) {
 /* CIN, with the batch and embedding dim folded into rows: row (b, d) of
  * layer k's input is xk[b, :, d]; z = outer(xk, x0) over fields, then one
  * sgemm with W_k [H_k*M, H_{k+1}].  Half of each hidden layer feeds the
- * next layer, half is sum-pooled over d into the output. */
+ * next layer, half is sum-pooled over d into the output.  Blocks of CIN_B
+ * examples go through every layer while their outer products are in cache;
+ * only the layers' outputs are kept (backward builds z again). */
+static void cin_outer(float *z, const float *xk, int ldx, const float *x0, int F, int rows, int Hk) {
+    for (int r = 0; r < rows; r++) {
+        const float *xr = xk + (size_t)r * ldx, *x0r = x0 + (size_t)r * F;
+        float *zr = z + (size_t)r * Hk * F;
+        for (int i = 0; i < Hk; i++)
+            for (int j = 0; j < F; j++) zr[i * F + j] = xr[i] * x0r[j];
+    }
+}
+
 static void fwd_cin(const net *n, int B, work *w) {
     const hyper *h = &n->hp;
-    int F = n->F, D = n->D, BD = B * D;
+    int F = n->F, D = n->D, T = n->cin_out_total, nblk = (B + CIN_B - 1) / CIN_B;
+    const float *fc = n->w + n->Cfc.off;
+    float fb = n->w[n->Cfcb.off];
 #pragma omp parallel for schedule(static) if (PAR(B * n->in))
     for (int b = 0; b < B; b++)
         for (int f = 0; f < F; f++)
             for (int d = 0; d < D; d++) w->cx0[((size_t)b * D + d) * F + f] = w->x0[(size_t)b * n->in + f * D + d];
-    const float *xk = w->cx0;
-    int ldx = F, pool_off = 0;
-    memset(w->cpool, 0, (size_t)B * n->cin_out_total * sizeof(float));
-    for (int k = 0; k < h->n_cin; k++) {
-        int Hk = n->cin_in[k], Z = Hk * F, Ho = h->cin[k];
-        float *z = w->cz[k], *o = w->co[k];
-#pragma omp parallel for schedule(static) if (PAR(BD * Hk * F))
-        for (int r = 0; r < BD; r++) {
-            const float *xr = xk + (size_t)r * ldx, *x0r = w->cx0 + (size_t)r * F;
-            float *zr = z + (size_t)r * Z;
-            for (int i = 0; i < Hk; i++)
-                for (int j = 0; j < F; j++) zr[i * F + j] = xr[i] * x0r[j];
-        }
-        const float *bias = n->w + n->Cb[k].off;
-        for (int r = 0; r < BD; r++) memcpy(o + (size_t)r * Ho, bias, (size_t)Ho * sizeof *o);
-        gemm(false, false, BD, Ho, Z, 1.0f, z, Z, n->w + n->CW[k].off, Ho, 1.0f, o, Ho);
-        int nout = n->cin_next[k] ? Ho - n->cin_next[k] : Ho;
-#pragma omp parallel for schedule(static) if (PAR(B * D * Ho))
-        for (int b = 0; b < B; b++) {
-            float *pool = w->cpool + (size_t)b * n->cin_out_total + pool_off;
-            for (int d = 0; d < D; d++) {
-                float *orow = o + ((size_t)b * D + d) * Ho;
-                for (int j = 0; j < Ho; j++) orow[j] = orow[j] > 0 ? orow[j] : 0;
-                for (int j = 0; j < nout; j++) pool[j] += orow[j];
+#pragma omp parallel for schedule(static) num_threads(w->nt_cap) if (nblk > 1)
+    for (int blk = 0; blk < nblk; blk++) {
+        int b0 = blk * CIN_B, b1 = DREC_MIN(B, b0 + CIN_B), R = (b1 - b0) * D;
+        size_t r0 = (size_t)b0 * D;
+        float *z = w->cscr + (size_t)omp_get_thread_num() * w->cscr_n;
+        const float *xk = w->cx0 + r0 * F;
+        int ldx = F, pool_off = 0;
+        memset(w->cpool + (size_t)b0 * T, 0, (size_t)(b1 - b0) * T * sizeof(float));
+        for (int k = 0; k < h->n_cin; k++) {
+            int Hk = n->cin_in[k], Z = Hk * F, Ho = h->cin[k], nout = n->cin_next[k] ? Ho - n->cin_next[k] : Ho;
+            float *o = w->co[k] + r0 * Ho;
+            cin_outer(z, xk, ldx, w->cx0 + r0 * F, F, R, Hk);
+            const float *bias = n->w + n->Cb[k].off;
+            for (int r = 0; r < R; r++) memcpy(o + (size_t)r * Ho, bias, (size_t)Ho * sizeof *o);
+            gemm(false, false, R, Ho, Z, 1.0f, z, Z, n->w + n->CW[k].off, Ho, 1.0f, o, Ho);
+            for (int b = b0; b < b1; b++) {
+                float *pool = w->cpool + (size_t)b * T + pool_off;
+                for (int d = 0; d < D; d++) {
+                    float *orow = o + ((size_t)(b - b0) * D + d) * Ho;
+                    for (int j = 0; j < Ho; j++) orow[j] = orow[j] > 0 ? orow[j] : 0;
+                    for (int j = 0; j < nout; j++) pool[j] += orow[j];
+                }
             }
+            pool_off += nout;
+            xk = o + nout; /* the second half of each row */
+            ldx = Ho;
         }
-        pool_off += nout;
-        xk = o + nout; /* the second half of each row */
-        ldx = Ho;
-    }
-    const float *fc = n->w + n->Cfc.off;
-    float fb = n->w[n->Cfcb.off];
-#pragma omp parallel for schedule(static) if (PAR(B * n->cin_out_total))
-    for (int b = 0; b < B; b++) {
-        float s = fb;
-        for (int j = 0; j < n->cin_out_total; j++) s += w->cpool[(size_t)b * n->cin_out_total + j] * fc[j];
-        w->logit[b] += s;
+        for (int b = b0; b < b1; b++) {
+            float s = fb;
+            for (int j = 0; j < T; j++) s += w->cpool[(size_t)b * T + j] * fc[j];
+            w->logit[b] += s;
+        }
     }
 }
 
@@ -1024,71 +1032,90 @@ static void bwd_fm(const net *n, int B, work *w) {
     }
 }
 
+/* Backward block by block, as the forward: each block builds its outer
+ * products again, writes its own share of the CIN's weight gradient into
+ * cpart (summed over the blocks in order afterwards, so the result does not
+ * depend on the thread count) and its rows of dx0. */
 static void bwd_cin(net *n, int B, work *w) {
     const hyper *h = &n->hp;
-    int F = n->F, D = n->D, BD = B * D, T = n->cin_out_total;
+    int F = n->F, D = n->D, T = n->cin_out_total, nblk = (B + CIN_B - 1) / CIN_B, CWn = cin_weights(n);
     const float *fc = n->w + n->Cfc.off;
     float *gfc = n->g + n->Cfc.off;
     float s = 0;
     for (int b = 0; b < B; b++) s += w->dlogit[b];
     n->g[n->Cfcb.off] += s;
     gemm(true, false, T, 1, B, 1.0f, w->cpool, T, w->dlogit, 1, 1.0f, gfc, 1);
-    /* gradient w.r.t. x0 rows (b, d) from every layer's outer product */
-    float *dx0r = drec_calloc((size_t)BD * F, sizeof *dx0r);
-    float *dnext = NULL; /* (BD, next) gradient flowing into layer k's second half */
-    int pool_off = 0;
-    int offs[MAX_LAYERS];
+    int pool_off = 0, offs[MAX_LAYERS], maxz = 0, maxo = F;
     for (int k = 0; k < h->n_cin; k++) {
         offs[k] = pool_off;
         pool_off += n->cin_next[k] ? h->cin[k] - n->cin_next[k] : h->cin[k];
+        maxz = DREC_MAX(maxz, n->cin_in[k] * F);
+        maxo = DREC_MAX(maxo, h->cin[k]);
     }
-    for (int k = h->n_cin - 1; k >= 0; k--) {
-        int Hk = n->cin_in[k], Z = Hk * F, Ho = h->cin[k], nout = n->cin_next[k] ? Ho - n->cin_next[k] : Ho;
-        const float *o = w->co[k];
-        float *dco = w->dco;
-#pragma omp parallel for schedule(static) if (PAR(BD * Ho))
-        for (int r = 0; r < BD; r++) {
-            int b = r / D;
-            float g = w->dlogit[b];
-            const float *orow = o + (size_t)r * Ho;
-            float *drow = dco + (size_t)r * Ho;
-            for (int j = 0; j < nout; j++) drow[j] = orow[j] > 0 ? g * fc[offs[k] + j] : 0;
-            for (int j = nout; j < Ho; j++) drow[j] = orow[j] > 0 && dnext ? dnext[(size_t)r * (Ho - nout) + j - nout] : 0;
-        }
-        gemm(true, false, Z, Ho, BD, 1.0f, w->cz[k], Z, dco, Ho, 1.0f, n->g + n->CW[k].off, Ho);
-        colsum_add(dco, BD, Ho, n->g + n->Cb[k].off);
-        gemm(false, true, BD, Z, Ho, 1.0f, dco, Ho, n->w + n->CW[k].off, Ho, 0.0f, w->dcz, Z);
-        /* z[i*F+j] = xk[i] x0[j] */
-        const float *xk = k ? w->co[k - 1] + (h->cin[k - 1] - n->cin_next[k - 1]) : w->cx0;
-        int ldx = k ? h->cin[k - 1] : F;
-        float *dxk = k ? w->dxk : NULL;
-#pragma omp parallel for schedule(static) if (PAR(BD * Z))
-        for (int r = 0; r < BD; r++) {
-            const float *dz = w->dcz + (size_t)r * Z, *xr = xk + (size_t)r * ldx, *x0r = w->cx0 + (size_t)r * F;
-            float *d0 = dx0r + (size_t)r * F;
-            for (int i = 0; i < Hk; i++) {
-                float di = 0;
-                for (int j = 0; j < F; j++) {
-                    di += dz[i * F + j] * x0r[j];
-                    d0[j] += dz[i * F + j] * xr[i];
+    size_t rows = (size_t)CIN_B * D;
+#pragma omp parallel for schedule(static) num_threads(w->nt_cap) if (nblk > 1)
+    for (int blk = 0; blk < nblk; blk++) {
+        int b0 = blk * CIN_B, b1 = DREC_MIN(B, b0 + CIN_B), R = (b1 - b0) * D;
+        size_t r0 = (size_t)b0 * D;
+        float *z = w->cscr + (size_t)omp_get_thread_num() * w->cscr_n, *dz = z + rows * maxz;
+        float *dco = dz + rows * maxz, *dxk = dco + rows * maxo, *dnext = dxk + rows * maxo, *dx0r = dnext + rows * maxo;
+        float *part = w->cpart + (size_t)blk * CWn;
+        const float *x0 = w->cx0 + r0 * F;
+        memset(dx0r, 0, (size_t)R * F * sizeof *dx0r);
+        bool has_next = false; /* dnext holds the gradient flowing into layer k's second half */
+        for (int k = h->n_cin - 1; k >= 0; k--) {
+            int Hk = n->cin_in[k], Z = Hk * F, Ho = h->cin[k], nout = n->cin_next[k] ? Ho - n->cin_next[k] : Ho;
+            const float *o = w->co[k] + r0 * Ho;
+            for (int r = 0; r < R; r++) {
+                float g = w->dlogit[b0 + r / D];
+                const float *orow = o + (size_t)r * Ho;
+                float *drow = dco + (size_t)r * Ho;
+                for (int j = 0; j < nout; j++) drow[j] = orow[j] > 0 ? g * fc[offs[k] + j] : 0;
+                for (int j = nout; j < Ho; j++)
+                    drow[j] = orow[j] > 0 && has_next ? dnext[(size_t)r * (Ho - nout) + j - nout] : 0;
+            }
+            /* z[i*F+j] = xk[i] x0[j] */
+            const float *xk = k ? w->co[k - 1] + r0 * h->cin[k - 1] + (h->cin[k - 1] - n->cin_next[k - 1]) : x0;
+            int ldx = k ? h->cin[k - 1] : F;
+            cin_outer(z, xk, ldx, x0, F, R, Hk);
+            float *pw = part + (n->CW[k].off - n->CW[0].off), *pb = part + (n->Cb[k].off - n->CW[0].off);
+            gemm(true, false, Z, Ho, R, 1.0f, z, Z, dco, Ho, 0.0f, pw, Ho);
+            memset(pb, 0, (size_t)Ho * sizeof *pb);
+            colsum_add(dco, R, Ho, pb);
+            gemm(false, true, R, Z, Ho, 1.0f, dco, Ho, n->w + n->CW[k].off, Ho, 0.0f, dz, Z);
+            for (int r = 0; r < R; r++) {
+                const float *dzr = dz + (size_t)r * Z, *xr = xk + (size_t)r * ldx, *x0r = x0 + (size_t)r * F;
+                float *d0 = dx0r + (size_t)r * F;
+                for (int i = 0; i < Hk; i++) {
+                    float di = 0;
+                    for (int j = 0; j < F; j++) {
+                        di += dzr[i * F + j] * x0r[j];
+                        d0[j] += dzr[i * F + j] * xr[i];
+                    }
+                    if (k) dxk[(size_t)r * Hk + i] = di;
+                    else d0[i] += di; /* layer 0's xk is x0 itself */
                 }
-                if (k) dxk[(size_t)r * Hk + i] = di;
-                else d0[i] += di; /* layer 0's xk is x0 itself */
+            }
+            if (k) {
+                float *t = dnext;
+                dnext = dxk;
+                dxk = t;
+                has_next = true;
             }
         }
-        if (k) {
-            /* swap so dnext holds this layer's input gradient */
-            float *t = w->dxk2;
-            w->dxk2 = w->dxk;
-            w->dxk = t;
-            dnext = w->dxk2;
-        }
+        for (int b = b0; b < b1; b++)
+            for (int f = 0; f < F; f++)
+                for (int d = 0; d < D; d++)
+                    w->dx0[(size_t)b * n->in + f * D + d] += dx0r[((size_t)(b - b0) * D + d) * F + f];
     }
-#pragma omp parallel for schedule(static) if (PAR(B * n->in))
-    for (int b = 0; b < B; b++)
-        for (int f = 0; f < F; f++)
-            for (int d = 0; d < D; d++) w->dx0[(size_t)b * n->in + f * D + d] += dx0r[((size_t)b * D + d) * F + f];
-    free(dx0r);
+    /* the blocks' weight gradients, added in block order */
+    float *g = n->g + n->CW[0].off;
+#pragma omp parallel for schedule(static) if (PAR((double)nblk * CWn))
+    for (int i = 0; i < CWn; i++) {
+        float acc = 0;
+        for (int blk = 0; blk < nblk; blk++) acc += w->cpart[(size_t)blk * CWn + i];
+        g[i] += acc;
+    }
 }
 
 static void bwd_att(net *n, int B, work *w) {
@@ -2065,9 +2092,10 @@ double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {
     h.seed = 3;
     enum { F = 3, NIDS = 12 + F, CB = 7 };
     /* The fused step's batch spans three chunks, so that the chunks'
-     * partial sums and the threads' shares of the sparse rows are checked. */
+     * partial sums and the threads' shares of the sparse rows are checked;
+     * xdeepfm's spans three CIN blocks, the last one short. */
     bool fused = !bn && (kind == K_LR || kind == K_WIDEDEEP || kind == K_DEEPFM);
-    const int NB = fused ? 2 * CHUNK_ROWS + 52 : 5;
+    const int NB = fused ? 2 * CHUNK_ROWS + 52 : kind == K_XDEEPFM ? 2 * CIN_B + 7 : 5;
     /* rows: field 0 one-hot, field 1 multi-hot with weights, field 2 numeric */
     drec_featrows fr = {0};
     fr.n = NB;
