@@ -644,7 +644,8 @@ static void bn_forward(const net *n, int l, int B, bool train, work *w) {
 static uint64_t mask_seed(const net *n, int l) { return (uint64_t)n->hp.seed * 1000003u + (uint64_t)n->step * 64u + (uint64_t)l; }
 
 /* Rows [b0, b1) of layer l: h = ReLU(a (+ bias)) (dropout). */
-static void act_rows(const net *n, int l, bool train, const float *a, const float *badd, int b0, int b1, work *w) {
+DREC_HOT static void act_rows(const net *n, int l, bool train, const float *a, const float *badd, int b0, int b1,
+                              work *w) {
     const hyper *h = &n->hp;
     int H = h->layers[l];
     float *hh = w->h[l];
@@ -747,13 +748,25 @@ static void fwd_deep(const net *n, int B, bool train, work *w) {
  * next layer, half is sum-pooled over d into the output.  Blocks of CIN_B
  * examples go through every layer while their outer products are in cache;
  * only the layers' outputs are kept (backward builds z again). */
-static void cin_outer(float *z, const float *xk, int ldx, const float *x0, int F, int rows, int Hk) {
+DREC_HOT static void cin_outer(float *restrict z, const float *xk, int ldx, const float *x0, int F, int rows,
+                               int Hk) {
     for (int r = 0; r < rows; r++) {
         const float *xr = xk + (size_t)r * ldx, *x0r = x0 + (size_t)r * F;
         float *zr = z + (size_t)r * Hk * F;
         for (int i = 0; i < Hk; i++)
             for (int j = 0; j < F; j++) zr[i * F + j] = xr[i] * x0r[j];
     }
+}
+
+/* ReLU over a block's layer output o (nb examples x D rows of Ho), and the
+ * first nout columns summed over d into each example's pool row. */
+DREC_HOT static void cin_relu_pool(float *restrict o, int Ho, int nout, int D, int nb, float *restrict pool, int T) {
+    for (int b = 0; b < nb; b++)
+        for (int d = 0; d < D; d++) {
+            float *orow = o + ((size_t)b * D + d) * Ho;
+            for (int j = 0; j < Ho; j++) orow[j] = orow[j] > 0 ? orow[j] : 0;
+            for (int j = 0; j < nout; j++) pool[(size_t)b * T + j] += orow[j];
+        }
 }
 
 static void fwd_cin(const net *n, int B, work *w) {
@@ -780,14 +793,7 @@ static void fwd_cin(const net *n, int B, work *w) {
             const float *bias = n->w + n->Cb[k].off;
             for (int r = 0; r < R; r++) memcpy(o + (size_t)r * Ho, bias, (size_t)Ho * sizeof *o);
             gemm(false, false, R, Ho, Z, 1.0f, z, Z, n->w + n->CW[k].off, Ho, 1.0f, o, Ho);
-            for (int b = b0; b < b1; b++) {
-                float *pool = w->cpool + (size_t)b * T + pool_off;
-                for (int d = 0; d < D; d++) {
-                    float *orow = o + ((size_t)(b - b0) * D + d) * Ho;
-                    for (int j = 0; j < Ho; j++) orow[j] = orow[j] > 0 ? orow[j] : 0;
-                    for (int j = 0; j < nout; j++) pool[j] += orow[j];
-                }
-            }
+            cin_relu_pool(o, Ho, nout, D, b1 - b0, w->cpool + (size_t)b0 * T + pool_off, T);
             pool_off += nout;
             xk = o + nout; /* the second half of each row */
             ldx = Ho;
@@ -889,7 +895,7 @@ static void forward(const net *n, const batch *bt, bool train, work *w) {
 /* ---- backward -------------------------------------------------------------- */
 
 /* Column sums of a [B, H] matrix added into out[H] (fixed order). */
-static void colsum_add(const float *restrict x, int B, int H, float *restrict out) {
+DREC_HOT static void colsum_add(const float *restrict x, int B, int H, float *restrict out) {
     for (int b = 0; b < B; b++)
         for (int j = 0; j < H; j++) out[j] += x[(size_t)b * H + j];
 }
@@ -897,7 +903,7 @@ static void colsum_add(const float *restrict x, int B, int H, float *restrict ou
 /* Columns [j0, j1) of dh (B, H) through dropout and ReLU (h > 0 exactly
  * where the unit was kept and active); without batch norm the bias
  * gradient gb += column sums, summed in row order whatever the threads. */
-static void relu_bwd_cols(float *dh, const float *hh, int B, int H, float sc, float *gb, int j0, int j1) {
+DREC_HOT static void relu_bwd_cols(float *dh, const float *hh, int B, int H, float sc, float *gb, int j0, int j1) {
     for (int b = 0; b < B; b++) {
         float *restrict dr = dh + (size_t)b * H;
         const float *restrict hr = hh + (size_t)b * H;
@@ -1032,6 +1038,25 @@ static void bwd_fm(const net *n, int B, work *w) {
     }
 }
 
+/* Through z[i*F+j] = xk[i] x0[j] for a block's rows: dx0 += its part, and
+ * dxk = its part (NULL: xk is x0 itself, so that part goes to dx0 too). */
+DREC_HOT static void cin_outer_bwd(const float *dz, const float *xk, int ldx, const float *x0, int F, int rows, int Hk,
+                                   float *restrict dx0, float *restrict dxk) {
+    for (int r = 0; r < rows; r++) {
+        const float *dzr = dz + (size_t)r * Hk * F, *xr = xk + (size_t)r * ldx, *x0r = x0 + (size_t)r * F;
+        float *d0 = dx0 + (size_t)r * F;
+        for (int i = 0; i < Hk; i++) {
+            float di = 0;
+            for (int j = 0; j < F; j++) {
+                di += dzr[i * F + j] * x0r[j];
+                d0[j] += dzr[i * F + j] * xr[i];
+            }
+            if (dxk) dxk[(size_t)r * Hk + i] = di;
+            else d0[i] += di;
+        }
+    }
+}
+
 /* Backward block by block, as the forward: each block builds its outer
  * products again, writes its own share of the CIN's weight gradient into
  * cpart (summed over the blocks in order afterwards, so the result does not
@@ -1083,19 +1108,7 @@ static void bwd_cin(net *n, int B, work *w) {
             memset(pb, 0, (size_t)Ho * sizeof *pb);
             colsum_add(dco, R, Ho, pb);
             gemm(false, true, R, Z, Ho, 1.0f, dco, Ho, n->w + n->CW[k].off, Ho, 0.0f, dz, Z);
-            for (int r = 0; r < R; r++) {
-                const float *dzr = dz + (size_t)r * Z, *xr = xk + (size_t)r * ldx, *x0r = x0 + (size_t)r * F;
-                float *d0 = dx0r + (size_t)r * F;
-                for (int i = 0; i < Hk; i++) {
-                    float di = 0;
-                    for (int j = 0; j < F; j++) {
-                        di += dzr[i * F + j] * x0r[j];
-                        d0[j] += dzr[i * F + j] * xr[i];
-                    }
-                    if (k) dxk[(size_t)r * Hk + i] = di;
-                    else d0[i] += di; /* layer 0's xk is x0 itself */
-                }
-            }
+            cin_outer_bwd(dz, xk, ldx, x0, F, R, Hk, dx0r, k ? dxk : NULL);
             if (k) {
                 float *t = dnext;
                 dnext = dxk;
