@@ -198,6 +198,22 @@ static double auc(const float *s, const drec_dataset *ds) {
     return a;
 }
 
+/* Trains model on tr with p (freed here); its scores of te's rows, and the
+ * epochs it ran (when n_epochs is given). */
+static float *train_scores(const char *model, const drec_dataset *tr, const drec_dataset *te, drec_params *p,
+                           int *n_epochs) {
+    drec_model *m = NULL;
+    CHECK_OK(drec_model_train(model, tr, p, &m));
+    float *s = calloc(te->n, sizeof *s);
+    if (m) {
+        m->vt->predict(m, te, NULL, te->n, s);
+        if (n_epochs) *n_epochs = m->n_epochs;
+    }
+    drec_model_free(m);
+    drec_params_free(p);
+    return s;
+}
+
 static double train_auc(const char *model, const drec_dataset *tr, const drec_dataset *te, const char *extra_k,
                         const char *extra_v) {
     drec_params *p = drec_params_new();
@@ -215,18 +231,9 @@ static double train_auc(const char *model, const drec_dataset *tr, const drec_da
     drec_params_set(p, "threads", "2");
     if (extra_k) drec_params_set(p, extra_k, extra_v);
     if (extra_v && strcmp(extra_v, "adagrad") == 0) drec_params_set(p, "lr", "0.1"); /* no momentum */
-    drec_model *m = NULL;
-    drec_status st = drec_model_train(model, tr, p, &m);
-    CHECK_OK(st);
-    double a = NAN;
-    if (!st) {
-        float *s = malloc(te->n * sizeof *s);
-        m->vt->predict(m, te, NULL, te->n, s);
-        a = auc(s, te);
-        free(s);
-        drec_model_free(m);
-    }
-    drec_params_free(p);
+    float *s = train_scores(model, tr, te, p, NULL);
+    double a = auc(s, te);
+    free(s);
     return a;
 }
 
@@ -274,12 +281,7 @@ TEST(threads_deterministic) {
             drec_params_set(p, "cin", "8,8");
             drec_params_set(p, "threads", t ? "2" : "1");
             if (k == 0) drec_params_set(p, "dropout", "0.2");
-            drec_model *m = NULL;
-            CHECK_OK(drec_model_train(models[k], tr, p, &m));
-            s[t] = calloc(te->n, sizeof(float));
-            if (m) m->vt->predict(m, te, NULL, te->n, s[t]);
-            drec_model_free(m);
-            drec_params_free(p);
+            s[t] = train_scores(models[k], tr, te, p, NULL);
         }
         double d12 = 0, d01 = 0;
         for (size_t q = 0; q < te->n; q++) {
@@ -348,15 +350,9 @@ TEST(epochs_zero_is_the_initial_model) {
         drec_params_set(p, "cin", "4,4");
         drec_params_set(p, "epochs", epochs[k]);
         drec_params_set(p, "seed", seeds[k]);
-        drec_model *m = NULL;
-        CHECK_OK(drec_model_train("xdeepfm", tr, p, &m));
-        s[k] = calloc(te->n, sizeof(float));
-        if (m) {
-            CHECK(m->n_epochs == atoi(epochs[k]));
-            m->vt->predict(m, te, NULL, te->n, s[k]);
-        }
-        drec_model_free(m);
-        drec_params_free(p);
+        int ran = -1;
+        s[k] = train_scores("xdeepfm", tr, te, p, &ran);
+        CHECK(ran == atoi(epochs[k]));
     }
     double d_trained = 0, d_seed = 0;
     for (size_t q = 0; q < te->n; q++) {
