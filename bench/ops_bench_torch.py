@@ -34,7 +34,13 @@ def time_op(fn, budget):
     return ts[len(ts) // 2], ts[0]
 
 
-def report(name, ms):
+ONLY = None  # --only: time the ops whose name contains this
+
+
+def report(name, fn, budget):
+    if ONLY and ONLY not in name:
+        return
+    ms = time_op(fn, budget)
     print(f"RESULT {name:<24s} {ms[0]:10.4f} {ms[1]:10.4f}", flush=True)
 
 
@@ -52,7 +58,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--time", type=float, default=1.0)
+    ap.add_argument("--only", help="time only the ops whose name contains this")
     a = ap.parse_args()
+    global ONLY
+    ONLY = a.only
     torch.set_num_threads(a.threads)
     torch.manual_seed(7)
     B = a.time
@@ -74,7 +83,7 @@ def main():
         out = emb(ids)
         out.backward(g)
         emb.weight.grad = None
-    report("embedding_1024x64", time_op(op_emb, B))
+    report("embedding_1024x64", op_emb, B)
 
     # the same plus the (sparse) SGD update of the table
     sgd = torch.optim.SGD(emb.parameters(), lr=1e-6)
@@ -84,7 +93,7 @@ def main():
         out.backward(g)
         sgd.step()
         emb.weight.grad = None
-    report("embedding_sgd_1024x64", time_op(op_emb_sgd, B))
+    report("embedding_sgd_1024x64", op_emb_sgd, B)
 
     def linear(n, din, dout, name):
         xx = torch.randn(n, din, requires_grad=True)
@@ -98,13 +107,13 @@ def main():
             xx.grad = None
             W.grad = None
             b.grad = None
-        report(name, time_op(op, B))
+        report(name, op, B)
         return xx, W
     linear(1024, 128, 64, "linear_1024x128x64")
     xx, W = linear(2048, 512, 512, "linear_2048x512x512")
     Wt = W.detach().t().contiguous()
     xd = xx.detach()
-    report("matmul_2048x512x512", time_op(lambda: torch.mm(xd, Wt), B))  # noqa: E731
+    report("matmul_2048x512x512", lambda: torch.mm(xd, Wt), B)  # noqa: E731
 
     # attention: batch 128, length 50, dim 64, 2 heads, causal, fwd + bwd
     Bn, T, H, C = 128, 50, 2, 64
@@ -124,7 +133,7 @@ def main():
         o = torch.matmul(p, heads(v)).transpose(1, 2).reshape(Bn * T, C)
         o.backward(ga)
         q.grad = k.grad = v.grad = None
-    report("attention_128x50x64x2", time_op(op_attn, B))
+    report("attention_128x50x64x2", op_attn, B)
 
     # CSR spmm: the 30k-node bipartite graph of ops_bench.c x 64, fwd + bwd
     NU, NI, per = 10000, 20000, 30
@@ -144,7 +153,7 @@ def main():
         Y = torch.sparse.mm(A, X)
         Y.backward(gs)
         X.grad = None
-    report("spmm_30k_x64", time_op(op_spmm, B))
+    report("spmm_30k_x64", op_spmm, B)
 
     # element-wise chain on 1024 x 64
     xe = torch.randn(1024, 64, requires_grad=True)
@@ -156,7 +165,7 @@ def main():
         h = torch.sigmoid(xe * we + be)
         (h * se).sum().backward()
         xe.grad = we.grad = be.grad = None
-    report("elementwise_chain_1024x64", time_op(op_chain, B))
+    report("elementwise_chain_1024x64", op_chain, B)
 
     # a whole MLP training step: batch 256, 64-32-16-8-1, BCE, Adam
     mlp = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 16), torch.nn.ReLU(),
@@ -170,7 +179,7 @@ def main():
         loss = F.binary_cross_entropy_with_logits(mlp(xm), ym)
         loss.backward()
         opt.step()
-    report("mlp_step_256_64-32-16-8", time_op(op_mlp, B))
+    report("mlp_step_256_64-32-16-8", op_mlp, B)
 
 
 def timeit_once(fn):
