@@ -541,7 +541,7 @@ static inline void bag_of(const drec_featrows *fr, size_t r, int f, int64_t *lo,
 /* Embedding-bag: x0[b, f*D:(f+1)*D] = sum_k val_k E[idx_k]; first order,
  * crosses and (fm) the FM second order 0.5 * sum_d ((sum_f x_fd)^2 -
  * sum_f x_fd^2) go straight into the logit, while the row is in cache. */
-static void sparse_rows(const net *n, const batch *bt, bool fm, int b0, int b1, work *w) {
+DREC_HOT static void sparse_rows(const net *n, const batch *bt, bool fm, int b0, int b1, work *w) {
     const drec_featrows *fr = bt->fr;
     int F = n->F, D = n->D;
     const float *restrict lin = n->lin;
@@ -1016,7 +1016,7 @@ static void bwd_deep(net *n, int B, work *w) {
     }
 }
 
-static void fm_bwd_rows(const net *n, int b0, int b1, work *w) {
+DREC_HOT static void fm_bwd_rows(const net *n, int b0, int b1, work *w) {
     int F = n->F, D = n->D;
     for (int b = b0; b < b1; b++) {
         const float *x = w->x0 + (size_t)b * n->in;
@@ -1512,7 +1512,7 @@ static void deep_fwd_rows(const net *n, bool train, int b0, int b1, work *w) {
 
 /* Chunk c (rows [b0, b1)) back through the MLP: dh of every layer (dhl),
  * dx0, and the chunk's partial sums of the bias and output gradients. */
-static void deep_bwd_rows(net *n, int c, int b0, int b1, work *w) {
+DREC_HOT static void deep_bwd_rows(net *n, int c, int b0, int b1, work *w) {
     const hyper *h = &n->hp;
     int L = h->n_layers, in = h->layers[L - 1];
     const float *x = w->h[L - 1], *wo = n->w + n->Wo.off;
