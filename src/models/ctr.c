@@ -18,8 +18,9 @@
  * The whole step is written as fused forward/backward passes over flat
  * float buffers (llm.c style): dense layers go through sgemm with the
  * batch as the long dimension, so the wide MLPs run at BLAS speed; the
- * embedding-bag, FM, CIN outer products and the tiny per-row attention are
- * plain loops parallel over the batch.  Embedding and first-order rows get
+ * embedding-bag, FM and the tiny per-row attention are plain loops
+ * parallel over the batch; the CIN runs blocks of examples through all its
+ * layers (fwd_cin).  Embedding and first-order rows get
  * row-sparse gradients and lazy optimizer updates (a step costs O(batch));
  * --set lazy=0 moves every row each step instead, as a dense Adam does.
  * Threads: a sparse row's gradient is gathered by the one thread that owns
@@ -35,7 +36,8 @@
  * batch uses), --schedule constant|cosine|exp|step with --warmup steps,
  * --val F (hold out a fraction of the training rows; the best epoch by
  * validation AUC is kept) with --patience N (stop after N epochs without
- * gain).
+ * gain).  --epochs 0 saves the initialised model (bench/ctr_torch.py
+ * --from-drec starts PyTorch from it).
  */
 #include "model.h"
 
