@@ -16,6 +16,8 @@
 #include <string.h>
 
 #define DREC_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define DREC_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define DREC_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* A hot loop nest: compiled for AVX-512, AVX2+FMA and baseline x86-64,
  * picked at load time, and vectorised whatever the build's -O level. */
@@ -24,8 +26,6 @@
 #else
 #define DREC_HOT
 #endif
-#define DREC_MAX(a, b) ((a) > (b) ? (a) : (b))
-#define DREC_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- errors (error.c) ------------------------------------------------- */
 

@@ -12,11 +12,10 @@
 
 #include <math.h>
 
-#define PAR_MIN (1 << 18)
 #define EW_MIN drec_split_min()
 #define CHUNK 4096
-/* Runs body over [i0, i1) chunks of n elements, split in contiguous halves
- * across threads: the same thread touches the same part of every buffer
+/* Runs body over [i0, i1) chunks of n elements, split in contiguous parts
+ * (one a thread): the same thread touches the same part of every buffer
  * from op to op, so a chain's working set stays in each core's cache. */
 #define EW_CHUNKS(n, body)                                                              \
     DREC_PAR_FOR((n) >= EW_MIN, for (int64_t i0 = 0; i0 < (n); i0 += CHUNK) {          \
@@ -218,7 +217,7 @@ static void binary_backward(drec_tape *tp, drec_node *nd) {
         } else {
             bool assign;
             float *da = drec_grad_first(tp, a, &assign);
-            DREC_PAR_FOR(n > PAR_MIN,
+            DREC_PAR_FOR(n >= EW_MIN,
             for (int64_t r = 0; r < R; r++) bwd_a_row(op, vec, da + r * D, g + r * D, brow(mode, bv, r, D), D, assign););
         }
     }
@@ -237,7 +236,7 @@ static void binary_backward(drec_tape *tp, drec_node *nd) {
                 if (op == OP_ADD) copy_or_add(db, g, n, assign);
                 else if (op == OP_MUL) mul_or_muladd(db, g, av, n, assign);
                 else
-                    DREC_PAR_FOR(n > PAR_MIN,
+                    DREC_PAR_FOR(n >= EW_MIN,
                     for (int64_t r = 0; r < R; r++) bwd_b_row(op, db + r * D, g + r * D, av + r * D, bv + r * D, D, assign););
             }
             break;
@@ -254,7 +253,7 @@ static void binary_backward(drec_tape *tp, drec_node *nd) {
         }
         case BC_COL: {
             float *db = drec_grad(tp, b);
-            DREC_PAR_FOR(n > PAR_MIN,
+            DREC_PAR_FOR(n >= EW_MIN,
             for (int64_t r = 0; r < R; r++) db[r] += bwd_b_scalar(op, g + r * D, av + r * D, bv[r], D););
             break;
         }

@@ -18,8 +18,7 @@ static drec_tensor *scalar_out(drec_tape *tp) {
     return drec_tnew(tp, 1, &one);
 }
 
-/* Sum of n floats in fixed 4096-blocks, block partials in double. */
-#define EW_MIN drec_split_min()
+#define EW_MIN drec_split_min() /* elements from which a pass splits across threads */
 
 /* The sum of x in blocks of 4096 added in order (in double): the blocks run
  * in parallel on long inputs, and the result does not depend on the thread
