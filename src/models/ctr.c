@@ -343,10 +343,9 @@ typedef struct work {
     float *d1, *d2;              /* (B, max H) gradient ping-pong */
     float *logit, *dlogit;       /* (B) */
     /* CIN (blocks of CIN_B examples; scratch per thread) */
-    float *cx0;                  /* (B*D, F) x0 transposed per row */
     float *co[MAX_LAYERS];       /* (B*D, H_{k+1}) after ReLU */
     float *cpool;                /* (B, out_total) */
-    float *cscr;                 /* per thread: z, dz (rows, H_k*F), dco, dxk, dxk2 (rows, H), dx0 (rows, F) */
+    float *cscr;                 /* per thread: a block's scratch (cin_bufs) */
     size_t cscr_n;               /* floats of scratch per thread */
     float *cpart;                /* (blocks, CIN weights and biases) each block's gradient */
     /* attention */
@@ -375,6 +374,14 @@ static float *fz(size_t n) { return drec_calloc(n ? n : 1, sizeof(float)); }
 /* The CIN's weights and biases, contiguous in the parameter block. */
 static int cin_weights(const net *n) { return (int)(n->Cfc.off - n->CW[0].off); }
 
+/* A thread's scratch for one CIN block, CIN_B * D columns (or rows, for
+ * dco): x0T and dx0T (F rows), xT, dxT and dnT (up to H rows), zT and dzT
+ * (up to H_k * F rows), dco (up to H columns). */
+typedef struct cin_buf {
+    float *x0T, *xT, *zT, *dzT, *dco, *dxT, *dnT, *dx0T;
+} cin_buf;
+static cin_buf cin_bufs(const net *n, float *p, size_t *total);
+
 static void work_init(work *w, const net *n, int cap, int max_nnz, int max_cross) {
     memset(w, 0, sizeof *w);
     w->nt_cap = DREC_MAX(1, omp_get_max_threads());
@@ -402,16 +409,10 @@ static void work_init(work *w, const net *n, int cap, int max_nnz, int max_cross
     w->logit = fz(B);
     w->dlogit = fz(B);
     if (h->kind == K_XDEEPFM) {
-        size_t BD = B * (size_t)n->D, rows = (size_t)CIN_B * (size_t)n->D;
-        int maxz = 0, maxo = n->F;
-        w->cx0 = fz(BD * (size_t)n->F);
-        for (int k = 0; k < h->n_cin; k++) {
-            w->co[k] = fz(BD * (size_t)h->cin[k]);
-            maxz = DREC_MAX(maxz, n->cin_in[k] * n->F);
-            maxo = DREC_MAX(maxo, h->cin[k]);
-        }
+        size_t BD = B * (size_t)n->D;
+        for (int k = 0; k < h->n_cin; k++) w->co[k] = fz(BD * (size_t)h->cin[k]);
         w->cpool = fz(B * (size_t)n->cin_out_total);
-        w->cscr_n = rows * (2 * (size_t)maxz + 3 * (size_t)maxo + (size_t)n->F);
+        cin_bufs(n, NULL, &w->cscr_n);
         w->cscr = fz((size_t)w->nt_cap * w->cscr_n);
         w->cpart = fz((B + CIN_B - 1) / CIN_B * (size_t)cin_weights(n));
     }
@@ -473,7 +474,6 @@ static void work_free(work *w) {
     free(w->d2);
     free(w->logit);
     free(w->dlogit);
-    free(w->cx0);
     free(w->cpool);
     free(w->cscr);
     free(w->cpart);
@@ -749,15 +749,33 @@ static void fwd_deep(const net *n, int B, bool train, work *w) {
  * sgemm with W_k [H_k*M, H_{k+1}].  Half of each hidden layer feeds the
  * next layer, half is sum-pooled over d into the output.  Blocks of CIN_B
  * examples go through every layer while their outer products are in cache;
- * only the layers' outputs are kept (backward builds z again). */
-DREC_HOT static void cin_outer(float *restrict z, const float *xk, int ldx, const float *x0, int F, int rows,
-                               int Hk) {
-    for (int r = 0; r < rows; r++) {
-        const float *xr = xk + (size_t)r * ldx, *x0r = x0 + (size_t)r * F;
-        float *zr = z + (size_t)r * Hk * F;
-        for (int i = 0; i < Hk; i++)
-            for (int j = 0; j < F; j++) zr[i * F + j] = xr[i] * x0r[j];
-    }
+ * only the layers' outputs are kept (backward builds z again).  Within a
+ * block the inputs and z are kept transposed (a column per row (b, d)), so
+ * the outer products are long vector loops over the block's rows. */
+
+/* x0T[f][r] for the block's rows r = (b - b0, d) */
+static void cin_x0t(const net *n, const work *w, int b0, int b1, float *x0T) {
+    int F = n->F, D = n->D, R = (b1 - b0) * D;
+    for (int b = b0; b < b1; b++)
+        for (int f = 0; f < F; f++)
+            memcpy(x0T + (size_t)f * R + (size_t)(b - b0) * D, w->x0 + (size_t)b * n->in + (size_t)f * D,
+                   (size_t)D * sizeof *x0T);
+}
+
+/* xT[i][r] = o[r][off + i], i < Hk: a layer's second half, transposed */
+static void cin_xt(const float *o, int Ho, int off, int Hk, int R, float *restrict xT) {
+    for (int r = 0; r < R; r++)
+        for (int i = 0; i < Hk; i++) xT[(size_t)i * R + r] = o[(size_t)r * Ho + off + i];
+}
+
+/* zT[i*F + j][r] = xT[i][r] x0T[j][r] */
+DREC_HOT static void cin_outer(float *restrict zT, const float *xT, const float *x0T, int F, int Hk, int R) {
+    for (int i = 0; i < Hk; i++)
+        for (int j = 0; j < F; j++) {
+            const float *a = xT + (size_t)i * R, *c = x0T + (size_t)j * R;
+            float *zr = zT + ((size_t)i * F + j) * R;
+            for (int r = 0; r < R; r++) zr[r] = a[r] * c[r];
+        }
 }
 
 /* ReLU over a block's layer output o (nb examples x D rows of Ho), and the
@@ -771,34 +789,51 @@ DREC_HOT static void cin_relu_pool(float *restrict o, int Ho, int nout, int D, i
         }
 }
 
+/* Lays out a thread's block scratch at p (NULL: only its size, in *total). */
+static cin_buf cin_bufs(const net *n, float *p, size_t *total) {
+    int maxz = 0, maxo = n->F;
+    for (int k = 0; k < n->hp.n_cin; k++) {
+        maxz = DREC_MAX(maxz, n->cin_in[k] * n->F);
+        maxo = DREC_MAX(maxo, n->hp.cin[k]);
+    }
+    size_t c = (size_t)CIN_B * n->D, F = (size_t)n->F, at = 0;
+    cin_buf b;
+    float **slot[] = {&b.x0T, &b.dx0T, &b.xT, &b.dxT, &b.dnT, &b.dco, &b.zT, &b.dzT};
+    size_t rows[] = {F, F, (size_t)maxo, (size_t)maxo, (size_t)maxo, (size_t)maxo, (size_t)maxz, (size_t)maxz};
+    for (int k = 0; k < 8; k++) {
+        *slot[k] = p ? p + at : NULL;
+        at += c * rows[k];
+    }
+    if (total) *total = at;
+    return b;
+}
+
 static void fwd_cin(const net *n, int B, work *w) {
     const hyper *h = &n->hp;
     int F = n->F, D = n->D, T = n->cin_out_total, nblk = (B + CIN_B - 1) / CIN_B;
     const float *fc = n->w + n->Cfc.off;
     float fb = n->w[n->Cfcb.off];
-#pragma omp parallel for schedule(static) if (PAR(B * n->in))
-    for (int b = 0; b < B; b++)
-        for (int f = 0; f < F; f++)
-            for (int d = 0; d < D; d++) w->cx0[((size_t)b * D + d) * F + f] = w->x0[(size_t)b * n->in + f * D + d];
 #pragma omp parallel for schedule(static) num_threads(w->nt_cap) if (nblk > 1)
     for (int blk = 0; blk < nblk; blk++) {
-        int b0 = blk * CIN_B, b1 = DREC_MIN(B, b0 + CIN_B), R = (b1 - b0) * D;
+        int b0 = blk * CIN_B, b1 = DREC_MIN(B, b0 + CIN_B), R = (b1 - b0) * D, pool_off = 0;
         size_t r0 = (size_t)b0 * D;
-        float *z = w->cscr + (size_t)omp_get_thread_num() * w->cscr_n;
-        const float *xk = w->cx0 + r0 * F;
-        int ldx = F, pool_off = 0;
+        cin_buf cb = cin_bufs(n, w->cscr + (size_t)omp_get_thread_num() * w->cscr_n, NULL);
+        cin_x0t(n, w, b0, b1, cb.x0T);
+        const float *in = cb.x0T;
         memset(w->cpool + (size_t)b0 * T, 0, (size_t)(b1 - b0) * T * sizeof(float));
         for (int k = 0; k < h->n_cin; k++) {
             int Hk = n->cin_in[k], Z = Hk * F, Ho = h->cin[k], nout = n->cin_next[k] ? Ho - n->cin_next[k] : Ho;
             float *o = w->co[k] + r0 * Ho;
-            cin_outer(z, xk, ldx, w->cx0 + r0 * F, F, R, Hk);
+            cin_outer(cb.zT, in, cb.x0T, F, Hk, R);
             const float *bias = n->w + n->Cb[k].off;
             for (int r = 0; r < R; r++) memcpy(o + (size_t)r * Ho, bias, (size_t)Ho * sizeof *o);
-            gemm(false, false, R, Ho, Z, 1.0f, z, Z, n->w + n->CW[k].off, Ho, 1.0f, o, Ho);
+            gemm(true, false, R, Ho, Z, 1.0f, cb.zT, R, n->w + n->CW[k].off, Ho, 1.0f, o, Ho);
             cin_relu_pool(o, Ho, nout, D, b1 - b0, w->cpool + (size_t)b0 * T + pool_off, T);
             pool_off += nout;
-            xk = o + nout; /* the second half of each row */
-            ldx = Ho;
+            if (n->cin_next[k]) {
+                cin_xt(o, Ho, nout, n->cin_next[k], R, cb.xT);
+                in = cb.xT;
+            }
         }
         for (int b = b0; b < b1; b++) {
             float s = fb;
@@ -1040,21 +1075,21 @@ static void bwd_fm(const net *n, int B, work *w) {
     }
 }
 
-/* Through z[i*F+j] = xk[i] x0[j] for a block's rows: dx0 += its part, and
- * dxk = its part (NULL: xk is x0 itself, so that part goes to dx0 too). */
-DREC_HOT static void cin_outer_bwd(const float *dz, const float *xk, int ldx, const float *x0, int F, int rows, int Hk,
-                                   float *restrict dx0, float *restrict dxk) {
-    for (int r = 0; r < rows; r++) {
-        const float *dzr = dz + (size_t)r * Hk * F, *xr = xk + (size_t)r * ldx, *x0r = x0 + (size_t)r * F;
-        float *d0 = dx0 + (size_t)r * F;
-        for (int i = 0; i < Hk; i++) {
-            float di = 0;
-            for (int j = 0; j < F; j++) {
-                di += dzr[i * F + j] * x0r[j];
-                d0[j] += dzr[i * F + j] * xr[i];
+/* Through zT[i*F + j] = xT[i] x0T[j] for a block's R columns: dx0T += its
+ * part, dxT = its part (NULL: xT is x0T itself, so that part goes to dx0T). */
+DREC_HOT static void cin_outer_bwd(const float *dzT, const float *xT, const float *x0T, int F, int Hk, int R,
+                                   float *restrict dx0T, float *restrict dxT) {
+    if (dxT) memset(dxT, 0, (size_t)Hk * R * sizeof *dxT);
+    for (int i = 0; i < Hk; i++) {
+        float *di = dxT ? dxT + (size_t)i * R : dx0T + (size_t)i * R;
+        const float *xi = xT + (size_t)i * R;
+        for (int j = 0; j < F; j++) {
+            const float *dz = dzT + ((size_t)i * F + j) * R, *x0j = x0T + (size_t)j * R;
+            float *d0 = dx0T + (size_t)j * R;
+            for (int r = 0; r < R; r++) {
+                d0[r] += dz[r] * xi[r];
+                di[r] += dz[r] * x0j[r];
             }
-            if (dxk) dxk[(size_t)r * Hk + i] = di;
-            else d0[i] += di;
         }
     }
 }
@@ -1072,56 +1107,56 @@ static void bwd_cin(net *n, int B, work *w) {
     for (int b = 0; b < B; b++) s += w->dlogit[b];
     n->g[n->Cfcb.off] += s;
     gemm(true, false, T, 1, B, 1.0f, w->cpool, T, w->dlogit, 1, 1.0f, gfc, 1);
-    int pool_off = 0, offs[MAX_LAYERS], maxz = 0, maxo = F;
+    int pool_off = 0, offs[MAX_LAYERS];
     for (int k = 0; k < h->n_cin; k++) {
         offs[k] = pool_off;
         pool_off += n->cin_next[k] ? h->cin[k] - n->cin_next[k] : h->cin[k];
-        maxz = DREC_MAX(maxz, n->cin_in[k] * F);
-        maxo = DREC_MAX(maxo, h->cin[k]);
     }
-    size_t rows = (size_t)CIN_B * D;
 #pragma omp parallel for schedule(static) num_threads(w->nt_cap) if (nblk > 1)
     for (int blk = 0; blk < nblk; blk++) {
         int b0 = blk * CIN_B, b1 = DREC_MIN(B, b0 + CIN_B), R = (b1 - b0) * D;
         size_t r0 = (size_t)b0 * D;
-        float *z = w->cscr + (size_t)omp_get_thread_num() * w->cscr_n, *dz = z + rows * maxz;
-        float *dco = dz + rows * maxz, *dxk = dco + rows * maxo, *dnext = dxk + rows * maxo, *dx0r = dnext + rows * maxo;
-        float *part = w->cpart + (size_t)blk * CWn;
-        const float *x0 = w->cx0 + r0 * F;
-        memset(dx0r, 0, (size_t)R * F * sizeof *dx0r);
-        bool has_next = false; /* dnext holds the gradient flowing into layer k's second half */
+        cin_buf cb = cin_bufs(n, w->cscr + (size_t)omp_get_thread_num() * w->cscr_n, NULL);
+        float *part = w->cpart + (size_t)blk * CWn, *dnT = cb.dnT, *dxT = cb.dxT;
+        cin_x0t(n, w, b0, b1, cb.x0T);
+        memset(cb.dx0T, 0, (size_t)F * R * sizeof(float));
+        bool has_next = false; /* dnT holds the gradient flowing into layer k's second half */
         for (int k = h->n_cin - 1; k >= 0; k--) {
             int Hk = n->cin_in[k], Z = Hk * F, Ho = h->cin[k], nout = n->cin_next[k] ? Ho - n->cin_next[k] : Ho;
             const float *o = w->co[k] + r0 * Ho;
             for (int r = 0; r < R; r++) {
                 float g = w->dlogit[b0 + r / D];
                 const float *orow = o + (size_t)r * Ho;
-                float *drow = dco + (size_t)r * Ho;
+                float *drow = cb.dco + (size_t)r * Ho;
                 for (int j = 0; j < nout; j++) drow[j] = orow[j] > 0 ? g * fc[offs[k] + j] : 0;
-                for (int j = nout; j < Ho; j++)
-                    drow[j] = orow[j] > 0 && has_next ? dnext[(size_t)r * (Ho - nout) + j - nout] : 0;
+                for (int j = nout; j < Ho; j++) drow[j] = orow[j] > 0 && has_next ? dnT[(size_t)(j - nout) * R + r] : 0;
             }
-            /* z[i*F+j] = xk[i] x0[j] */
-            const float *xk = k ? w->co[k - 1] + r0 * h->cin[k - 1] + (h->cin[k - 1] - n->cin_next[k - 1]) : x0;
-            int ldx = k ? h->cin[k - 1] : F;
-            cin_outer(z, xk, ldx, x0, F, R, Hk);
-            float *pw = part + (n->CW[k].off - n->CW[0].off), *pb = part + (n->Cb[k].off - n->CW[0].off);
-            gemm(true, false, Z, Ho, R, 1.0f, z, Z, dco, Ho, 0.0f, pw, Ho);
-            memset(pb, 0, (size_t)Ho * sizeof *pb);
-            colsum_add(dco, R, Ho, pb);
-            gemm(false, true, R, Z, Ho, 1.0f, dco, Ho, n->w + n->CW[k].off, Ho, 0.0f, dz, Z);
-            cin_outer_bwd(dz, xk, ldx, x0, F, R, Hk, dx0r, k ? dxk : NULL);
+            const float *xT = cb.x0T;
             if (k) {
-                float *t = dnext;
-                dnext = dxk;
-                dxk = t;
+                int Hp = h->cin[k - 1];
+                cin_xt(w->co[k - 1] + r0 * Hp, Hp, Hp - n->cin_next[k - 1], Hk, R, cb.xT);
+                xT = cb.xT;
+            }
+            cin_outer(cb.zT, xT, cb.x0T, F, Hk, R);
+            float *pw = part + (n->CW[k].off - n->CW[0].off), *pb = part + (n->Cb[k].off - n->CW[0].off);
+            gemm(false, false, Z, Ho, R, 1.0f, cb.zT, R, cb.dco, Ho, 0.0f, pw, Ho);
+            memset(pb, 0, (size_t)Ho * sizeof *pb);
+            colsum_add(cb.dco, R, Ho, pb);
+            gemm(false, true, Z, R, Ho, 1.0f, n->w + n->CW[k].off, Ho, cb.dco, Ho, 0.0f, cb.dzT, R);
+            cin_outer_bwd(cb.dzT, xT, cb.x0T, F, Hk, R, cb.dx0T, k ? dxT : NULL);
+            if (k) {
+                float *t = dnT;
+                dnT = dxT;
+                dxT = t;
                 has_next = true;
             }
         }
         for (int b = b0; b < b1; b++)
-            for (int f = 0; f < F; f++)
-                for (int d = 0; d < D; d++)
-                    w->dx0[(size_t)b * n->in + f * D + d] += dx0r[((size_t)(b - b0) * D + d) * F + f];
+            for (int f = 0; f < F; f++) {
+                float *dst = w->dx0 + (size_t)b * n->in + (size_t)f * D;
+                const float *src = cb.dx0T + (size_t)f * R + (size_t)(b - b0) * D;
+                for (int d = 0; d < D; d++) dst[d] += src[d];
+            }
     }
     /* the blocks' weight gradients, added in block order */
     float *g = n->g + n->CW[0].off;
