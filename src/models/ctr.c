@@ -994,6 +994,24 @@ static void bn_backward(net *n, int l, int B, float *dh, work *w) {
  * the batch rows, then (after a barrier) the layer below's ReLU and bias
  * gradient split by columns.  Every sum keeps one order whatever the
  * number of threads. */
+/* Columns [j0, j1) of the output layer's backward over B rows of x: dWo +=
+ * x^T dlogit, dh = dlogit wo^T through the last ReLU (and dropout scale
+ * sc), and the last hidden bias gradient gb += column sums (when given). */
+DREC_HOT static void out_bwd_cols(const float *x, const float *dlogit, const float *wo, float sc, int B, int in,
+                                  float *restrict gWo, float *restrict dh, float *restrict gb, int j0, int j1) {
+    for (int b = 0; b < B; b++) {
+        const float *xr = x + (size_t)b * in;
+        float *dr = dh + (size_t)b * in, g = dlogit[b];
+        for (int j = j0; j < j1; j++) {
+            gWo[j] += g * xr[j];
+            float d = g * wo[j];
+            d = xr[j] > 0 ? d * sc : 0;
+            dr[j] = d;
+            if (gb) gb[j] += d;
+        }
+    }
+}
+
 static void bwd_deep(net *n, int B, work *w) {
     const hyper *h = &n->hp;
     int L = h->n_layers, in = h->layers[L - 1];
@@ -1011,18 +1029,7 @@ static void bwd_deep(net *n, int B, work *w) {
     {
         int j0, j1;
         cols_of(in, omp_get_thread_num(), omp_get_num_threads(), &j0, &j1);
-        for (int b = 0; b < B; b++) {
-            const float *restrict xr = x + (size_t)b * in;
-            float *restrict dr = dh + (size_t)b * in, g = w->dlogit[b];
-#pragma omp simd
-            for (int j = j0; j < j1; j++) {
-                gWo[j] += g * xr[j];
-                float d = g * wo[j];
-                d = xr[j] > 0 ? d * sc : 0;
-                dr[j] = d;
-                if (gb_top) gb_top[j] += d;
-            }
-        }
+        out_bwd_cols(x, w->dlogit, wo, sc, B, in, gWo, dh, gb_top, j0, j1);
     }
     for (int l = L - 1; l >= 0; l--) {
         int H = h->layers[l];
