@@ -20,11 +20,17 @@
 #define DREC_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* A hot loop nest: compiled for AVX-512, AVX2+FMA and baseline x86-64,
- * picked at load time, and vectorised whatever the build's -O level. */
+ * picked at load time, and vectorised whatever the build's -O level (math
+ * calls without errno, so that they vectorise too).  DREC_HOT_HAND is for
+ * kernels vectorised by hand, where the loop vectoriser would only gather
+ * across their scalar broadcasts. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define DREC_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), optimize("O3")))
+#define DREC_CLONES target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")
+#define DREC_HOT __attribute__((DREC_CLONES, optimize("O3", "no-math-errno")))
+#define DREC_HOT_HAND __attribute__((DREC_CLONES, optimize("O3", "no-tree-loop-vectorize")))
 #else
 #define DREC_HOT
+#define DREC_HOT_HAND
 #endif
 
 /* ---- errors (error.c) ------------------------------------------------- */

@@ -323,12 +323,15 @@ T2 static void a2_lincomb_block(float *out, int64_t ldo, int m, const float *c, 
 }
 
 #define GATHER_AHEAD 8
+/* Asks for the table row GATHER_AHEAD lookups ahead of m (a cache miss each) */
+static inline void gather_ahead(const float *M, const int32_t *idx, int m, int n, int64_t ld, int len) {
+    if (m + GATHER_AHEAD >= n) return;
+    const float *f = M + (int64_t)idx[m + GATHER_AHEAD] * ld;
+    for (int j = 0; j < len; j += 16) _mm_prefetch((const char *)(f + j), _MM_HINT_T0);
+}
 T2 static void a2_gather(float *out, const float *M, const int32_t *idx, int n, int64_t ld, int len) {
     for (int m = 0; m < n; m++) {
-        if (m + GATHER_AHEAD < n) {
-            const float *f = M + (int64_t)idx[m + GATHER_AHEAD] * ld;
-            for (int j = 0; j < len; j += 16) _mm_prefetch((const char *)(f + j), _MM_HINT_T0);
-        }
+        gather_ahead(M, idx, m, n, ld, len);
         const float *r = M + (int64_t)idx[m] * ld;
         float *o = out + (int64_t)m * len;
         int j = 0;
@@ -620,10 +623,7 @@ T5 static void a5_lincomb_block(float *out, int64_t ldo, int m, const float *c, 
 
 T5 static void a5_gather(float *out, const float *M, const int32_t *idx, int n, int64_t ld, int len) {
     for (int m = 0; m < n; m++) {
-        if (m + GATHER_AHEAD < n) {
-            const float *f = M + (int64_t)idx[m + GATHER_AHEAD] * ld;
-            for (int j = 0; j < len; j += 16) _mm_prefetch((const char *)(f + j), _MM_HINT_T0);
-        }
+        gather_ahead(M, idx, m, n, ld, len);
         const float *r = M + (int64_t)idx[m] * ld;
         float *o = out + (int64_t)m * len;
         int j = 0;

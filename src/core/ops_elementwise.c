@@ -13,15 +13,6 @@
 #include <math.h>
 
 #define EW_MIN drec_split_min()
-#define CHUNK 4096
-/* Runs body over [i0, i1) chunks of n elements, split in contiguous parts
- * (one a thread): the same thread touches the same part of every buffer
- * from op to op, so a chain's working set stays in each core's cache. */
-#define EW_CHUNKS(n, body)                                                              \
-    DREC_PAR_FOR((n) >= EW_MIN, for (int64_t i0 = 0; i0 < (n); i0 += CHUNK) {          \
-        int64_t i1 = DREC_MIN((n), i0 + CHUNK);                                         \
-        body                                                                            \
-    })
 
 static drec_tensor *like(drec_tape *tp, const drec_tensor *x) { return drec_tnew(tp, x->ndim, x->shape); }
 
@@ -140,13 +131,13 @@ static inline const float *brow(int mode, const float *b, int64_t r, int D) {
 }
 
 static void copy_or_add(float *d, const float *g, int64_t n, bool assign) {
-    EW_CHUNKS(n, {
+    DREC_PAR_CHUNKS(n, {
         if (assign) memcpy(d + i0, g + i0, (size_t)(i1 - i0) * sizeof(float));
         else drec_kern->add(d + i0, d + i0, g + i0, (int)(i1 - i0));
     });
 }
 static void mul_or_muladd(float *d, const float *g, const float *x, int64_t n, bool assign) {
-    EW_CHUNKS(n, {
+    DREC_PAR_CHUNKS(n, {
         if (assign) drec_kern->mul(d + i0, g + i0, x + i0, (int)(i1 - i0));
         else drec_kern->muladd(d + i0, g + i0, x + i0, (int)(i1 - i0));
     });
@@ -157,7 +148,7 @@ static void mul_or_muladd(float *d, const float *g, const float *x, int64_t n, b
  * the blocks are added in order, so the result is the same for any thread
  * count. */
 static void col_sums(drec_tape *tp, float *db, const float *g, int64_t R, int D) {
-    int64_t rb = DREC_MAX(1, CHUNK / D), nb = (R + rb - 1) / rb;
+    int64_t rb = DREC_MAX(1, DREC_CHUNK / D), nb = (R + rb - 1) / rb;
     float *ones = drec_tape_floats(tp, rb), *part = drec_tape_floats(tp, nb * D);
     for (int64_t r = 0; r < rb; r++) ones[r] = 1.0f;
     DREC_PAR_FOR(R * D >= EW_MIN,
@@ -190,7 +181,7 @@ static void binary_backward(drec_tape *tp, drec_node *nd) {
              * place over g where it may), so g is read from memory once */
             bool assign_a, assign_b = !shared && drec_grad_share(tp, b, g);
             float *da = drec_grad_first(tp, a, &assign_a), *db = assign_b ? g : drec_grad_first(tp, b, &assign_b);
-            EW_CHUNKS(n, {
+            DREC_PAR_CHUNKS(n, {
                 int m = (int)(i1 - i0);
                 if (assign_a) drec_kern->mul(da + i0, g + i0, bv + i0, m);
                 else drec_kern->muladd(da + i0, g + i0, bv + i0, m);
@@ -275,7 +266,7 @@ static drec_tensor *binary(drec_tape *tp, drec_tensor *a, drec_tensor *b, int op
     const float *av = a->data, *bv = b->data;
     float *o = out->data;
     if (mode == BC_SAME) {
-        EW_CHUNKS(a->n, fwd_row(op, true, o + i0, av + i0, bv + i0, (int)(i1 - i0)););
+        DREC_PAR_CHUNKS(a->n, fwd_row(op, true, o + i0, av + i0, bv + i0, (int)(i1 - i0)););
     } else {
         DREC_PAR_FOR(a->n >= EW_MIN,
         for (int64_t r = 0; r < R; r++) fwd_row(op, vec, o + r * D, av + r * D, brow(mode, bv, r, D), D););
@@ -383,7 +374,7 @@ static void unary_backward(drec_tape *tp, drec_node *nd) {
     bool assign = drec_grad_share(tp, x, y->grad); /* element-wise: in place over y's gradient */
     float *dx = assign ? y->grad : drec_grad_first(tp, x, &assign);
     const float *g = y->grad, *xv = x->data, *yv = y->data;
-    EW_CHUNKS(n, unary_bwd_range(op, c, dx, g, xv, yv, i0, i1, assign););
+    DREC_PAR_CHUNKS(n, unary_bwd_range(op, c, dx, g, xv, yv, i0, i1, assign););
 }
 
 static drec_tensor *unary(drec_tape *tp, drec_tensor *x, int op, float c) {
@@ -391,7 +382,7 @@ static drec_tensor *unary(drec_tape *tp, drec_tensor *x, int op, float c) {
     int64_t n = x->n;
     const float *xv = x->data;
     float *o = y->data;
-    EW_CHUNKS(n, unary_fwd_range(op, c, o, xv, i0, i1););
+    DREC_PAR_CHUNKS(n, unary_fwd_range(op, c, o, xv, i0, i1););
     drec_node *nd = drec_tape_record(tp, unary_backward, y, x, NULL, NULL, NULL);
     if (nd) {
         nd->i[0] = op;

@@ -18,21 +18,14 @@ static drec_tensor *scalar_out(drec_tape *tp) {
     return drec_tnew(tp, 1, &one);
 }
 
-#define EW_MIN drec_split_min() /* elements from which a pass splits across threads */
-
 /* The sum of x in blocks of 4096 added in order (in double): the blocks run
  * in parallel on long inputs, and the result does not depend on the thread
  * count. */
 static double block_sum(drec_tape *tp, const float *x, int64_t n) {
-    int64_t nb = (n + 4095) / 4096;
-    double s = 0;
-    if (n < EW_MIN || drec_threads() == 1) {
-        for (int64_t i = 0; i < n; i += 4096) s += drec_kern->sum(x + i, (int)DREC_MIN(4096, n - i));
-        return s;
-    }
+    int64_t nb = (n + DREC_CHUNK - 1) / DREC_CHUNK;
     float *part = drec_tape_floats(tp, nb);
-    DREC_PAR_FOR(true,
-    for (int64_t b = 0; b < nb; b++) part[b] = drec_kern->sum(x + b * 4096, (int)DREC_MIN(4096, n - b * 4096)););
+    DREC_PAR_CHUNKS(n, part[i0 / DREC_CHUNK] = drec_kern->sum(x + i0, (int)(i1 - i0)););
+    double s = 0;
     for (int64_t b = 0; b < nb; b++) s += part[b];
     return s;
 }
@@ -219,8 +212,7 @@ static void reduce_backward(drec_tape *tp, drec_node *nd) {
     int64_t n = x->n;
     float c = op == R_MEAN ? g / (float)n : g;
     if (assign && (op == R_SUM || op == R_MEAN)) {
-        DREC_PAR_FOR(n >= EW_MIN,
-        for (int64_t i = 0; i < n; i += 4096) drec_kern->fill(dx + i, c, (int)DREC_MIN(4096, n - i)););
+        DREC_PAR_CHUNKS(n, drec_kern->fill(dx + i0, c, (int)(i1 - i0)););
         return;
     }
     if (assign) memset(dx, 0, (size_t)n * sizeof(float));

@@ -75,6 +75,16 @@ void drec_assert_fail(const char *file, int line, const char *what) __attribute_
             __VA_ARGS__                                                              \
         }                                                                            \
     } while (0)
+/* Runs body over [i0, i1) chunks of DREC_CHUNK of n elements, split in
+ * contiguous parts (one a thread) from drec_split_min() elements: the same
+ * thread touches the same part of every buffer from pass to pass, so a
+ * chain of passes keeps each part in one core's cache. */
+#define DREC_CHUNK 4096
+#define DREC_PAR_CHUNKS(n, body)                                                     \
+    DREC_PAR_FOR((n) >= drec_split_min(), for (int64_t i0 = 0; i0 < (n); i0 += DREC_CHUNK) { \
+        int64_t i1 = DREC_MIN((n), i0 + DREC_CHUNK);                                 \
+        body                                                                         \
+    })
 #define DREC_PAR_FOR_DYN(cond, ...)                                                  \
     do {                                                                             \
         if ((cond) && drec_threads() > 1) {                                          \

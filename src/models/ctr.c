@@ -93,6 +93,7 @@ typedef struct net {
     pview CW[MAX_LAYERS], Cb[MAX_LAYERS], Cfc, Cfcb;
     pview Aq[MAX_LAYERS], Ak[MAX_LAYERS], Av[MAX_LAYERS], Ar[MAX_LAYERS], Afc, Afcb;
     int cin_in[MAX_LAYERS], cin_next[MAX_LAYERS], cin_out_total;
+    int cin_pool[MAX_LAYERS];    /* where layer k's pooled half starts in a pool row */
     float *bn_mean[MAX_LAYERS], *bn_var[MAX_LAYERS]; /* running statistics */
     /* sparse tables: embeddings (n_ids, D), first order (n_ids), crosses */
     float *E, *Em1, *Em2;
@@ -218,6 +219,7 @@ static void net_layout(net *n, const hyper *h, int F, int64_t n_ids, int32_t cro
             n->CW[k] = take(n, hk * F * h->cin[k]);
             n->Cb[k] = take(n, h->cin[k]);
             n->cin_next[k] = last ? 0 : h->cin[k] / 2;
+            n->cin_pool[k] = n->cin_out_total;
             n->cin_out_total += last ? h->cin[k] : h->cin[k] / 2;
             hk = n->cin_next[k];
         }
@@ -815,7 +817,7 @@ static void fwd_cin(const net *n, int B, work *w) {
     float fb = n->w[n->Cfcb.off];
 #pragma omp parallel for schedule(static) num_threads(w->nt_cap) if (nblk > 1)
     for (int blk = 0; blk < nblk; blk++) {
-        int b0 = blk * CIN_B, b1 = DREC_MIN(B, b0 + CIN_B), R = (b1 - b0) * D, pool_off = 0;
+        int b0 = blk * CIN_B, b1 = DREC_MIN(B, b0 + CIN_B), R = (b1 - b0) * D;
         size_t r0 = (size_t)b0 * D;
         cin_buf cb = cin_bufs(n, w->cscr + (size_t)omp_get_thread_num() * w->cscr_n, NULL);
         cin_x0t(n, w, b0, b1, cb.x0T);
@@ -828,8 +830,7 @@ static void fwd_cin(const net *n, int B, work *w) {
             const float *bias = n->w + n->Cb[k].off;
             for (int r = 0; r < R; r++) memcpy(o + (size_t)r * Ho, bias, (size_t)Ho * sizeof *o);
             gemm(true, false, R, Ho, Z, 1.0f, cb.zT, R, n->w + n->CW[k].off, Ho, 1.0f, o, Ho);
-            cin_relu_pool(o, Ho, nout, D, b1 - b0, w->cpool + (size_t)b0 * T + pool_off, T);
-            pool_off += nout;
+            cin_relu_pool(o, Ho, nout, D, b1 - b0, w->cpool + (size_t)b0 * T + n->cin_pool[k], T);
             if (n->cin_next[k]) {
                 cin_xt(o, Ho, nout, n->cin_next[k], R, cb.xT);
                 in = cb.xT;
@@ -1114,11 +1115,6 @@ static void bwd_cin(net *n, int B, work *w) {
     for (int b = 0; b < B; b++) s += w->dlogit[b];
     n->g[n->Cfcb.off] += s;
     gemm(true, false, T, 1, B, 1.0f, w->cpool, T, w->dlogit, 1, 1.0f, gfc, 1);
-    int pool_off = 0, offs[MAX_LAYERS];
-    for (int k = 0; k < h->n_cin; k++) {
-        offs[k] = pool_off;
-        pool_off += n->cin_next[k] ? h->cin[k] - n->cin_next[k] : h->cin[k];
-    }
 #pragma omp parallel for schedule(static) num_threads(w->nt_cap) if (nblk > 1)
     for (int blk = 0; blk < nblk; blk++) {
         int b0 = blk * CIN_B, b1 = DREC_MIN(B, b0 + CIN_B), R = (b1 - b0) * D;
@@ -1135,7 +1131,7 @@ static void bwd_cin(net *n, int B, work *w) {
                 float g = w->dlogit[b0 + r / D];
                 const float *orow = o + (size_t)r * Ho;
                 float *drow = cb.dco + (size_t)r * Ho;
-                for (int j = 0; j < nout; j++) drow[j] = orow[j] > 0 ? g * fc[offs[k] + j] : 0;
+                for (int j = 0; j < nout; j++) drow[j] = orow[j] > 0 ? g * fc[n->cin_pool[k] + j] : 0;
                 for (int j = nout; j < Ho; j++) drow[j] = orow[j] > 0 && has_next ? dnT[(size_t)(j - nout) * R + r] : 0;
             }
             const float *xT = cb.x0T;

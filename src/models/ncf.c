@@ -60,22 +60,6 @@
 
 enum { NCF_GMF = 1, NCF_MLP = 2, NCF_NEUMF = 3 };
 
-/* The hot loops: compiled for AVX-512, AVX2+FMA and baseline x86-64, picked
- * at load time, and vectorised regardless of the build's -O level. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define NCF_HOT                                                                                   \
-    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"),                  \
-                   optimize("O3", "no-math-errno")))
-/* The blocked kernels are vectorised by hand: the loop vectoriser would
- * only gather across their scalar broadcasts. */
-#define NCF_HOT_V8                                                                                \
-    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"),                  \
-                   optimize("O3", "no-tree-loop-vectorize")))
-#else
-#define NCF_HOT
-#define NCF_HOT_V8
-#endif
-
 /* An embedding table with its row-sparse gradient and lazy Adam moments. */
 typedef struct ncf_table {
     int32_t rows;
@@ -326,7 +310,7 @@ NCF_INLINE void linear_bwd_w_v16(float *restrict gw, float *restrict gb, const f
     }
 }
 
-NCF_HOT_V8 static void ncf_linear_fwd(float *restrict y, const float *restrict x, const float *restrict w,
+DREC_HOT_HAND static void ncf_linear_fwd(float *restrict y, const float *restrict x, const float *restrict w,
                                    const float *restrict b, int n, int in, int out, bool relu) {
     if (out % 16 == 0 && out <= 32) {
         if (out == 16)
@@ -395,7 +379,7 @@ NCF_INLINE void linear_bwd_x_v8(float *restrict dx, const float *restrict dy, co
                      out);
 }
 
-NCF_HOT_V8 static void ncf_linear_bwd_x(float *restrict dx, const float *restrict dy, const float *restrict wo,
+DREC_HOT_HAND static void ncf_linear_bwd_x(float *restrict dx, const float *restrict dy, const float *restrict wo,
                                      const float *restrict mask, int n, int in, int out) {
     switch (in % 16 ? 0 : in / 16) {
     case 1: linear_bwd_x_v16(dx, dy, wo, mask, n, 1, out); return;
@@ -461,7 +445,7 @@ NCF_INLINE void linear_bwd_w_v8(float *restrict gw, float *restrict gb, const fl
     }
 }
 
-NCF_HOT_V8 static void ncf_linear_bwd_w(float *restrict gw, float *restrict gb, const float *restrict x,
+DREC_HOT_HAND static void ncf_linear_bwd_w(float *restrict gw, float *restrict gb, const float *restrict x,
                                      const float *restrict dy, int n, int in, int out) {
     if (out % 16 == 0 && out <= 32) {
         if (out == 16)
@@ -810,7 +794,7 @@ static void table_train_free(ncf_table *t) {
 }
 
 /* g[rows[r]] += src[r] for r < n (src rows `stride` apart), in order. */
-NCF_HOT static void ncf_scatter_add(float *restrict g, int dim, const int32_t *restrict rows, int n,
+DREC_HOT static void ncf_scatter_add(float *restrict g, int dim, const int32_t *restrict rows, int n,
                                     const float *restrict src, int stride) {
     for (int r = 0; r < n; r++) {
         float *restrict gr = g + (size_t)rows[r] * dim;
@@ -1030,7 +1014,7 @@ static void dropout_rows(const ncf_train *tr, int l, float *a, int width, int lo
  * step runs on one thread): act[l] holds the layer's products and gets
  * relu(gamma xhat + beta); xhat and 1/std are kept for the backward, and
  * the running statistics move by NCF_BN_MOMENTUM (unbiased variance). */
-NCF_HOT static void bn_forward(ncf_net *n, ncf_train *tr, int l, int lo, int hi) {
+DREC_HOT static void bn_forward(ncf_net *n, ncf_train *tr, int l, int lo, int hi) {
     int w = n->L[l], B = hi - lo;
     double *sum = tr->bnacc, *sq = tr->bnacc + w;
     float *a = tr->act[l] + (size_t)lo * w, *xh = tr->xhat[l] + (size_t)lo * w;
@@ -1060,7 +1044,7 @@ NCF_HOT static void bn_forward(ncf_net *n, ncf_train *tr, int l, int lo, int hi)
 /* Its backward: dact[l] rows [lo, hi), the gradient at the batch norm's
  * output, become the gradient at the layer's products; gamma's and beta's
  * gradients go to the dense partial gd. */
-NCF_HOT static void bn_backward(const ncf_net *n, ncf_train *tr, int l, int lo, int hi, float *gd) {
+DREC_HOT static void bn_backward(const ncf_net *n, ncf_train *tr, int l, int lo, int hi, float *gd) {
     int w = n->L[l], B = hi - lo;
     double *sd = tr->bnacc, *sdx = tr->bnacc + w;
     float *d = tr->dact[l] + (size_t)lo * w;
@@ -1083,7 +1067,7 @@ NCF_HOT static void bn_backward(const ncf_net *n, ncf_train *tr, int l, int lo, 
 }
 
 /* Forward of rows [lo, hi): act[*], gmf, logit. */
-NCF_HOT static void step_forward(ncf_net *n, ncf_train *tr, const int32_t *u, const int32_t *it, int lo, int hi) {
+DREC_HOT static void step_forward(ncf_net *n, ncf_train *tr, const int32_t *u, const int32_t *it, int lo, int hi) {
     int F = n->F;
     if (has_gmf(n))
         for (int r = lo; r < hi; r++) {
@@ -1119,7 +1103,7 @@ NCF_HOT static void step_forward(ncf_net *n, ncf_train *tr, const int32_t *u, co
 
 /* Backward of rows [lo, hi) from dlogit: per-row embedding grads (dgu,
  * dgi, dact[0]) and this thread's dense partial gd (accumulated). */
-NCF_HOT static void step_backward(const ncf_net *n, ncf_train *tr, const int32_t *u, const int32_t *it, int lo, int hi,
+DREC_HOT static void step_backward(const ncf_net *n, ncf_train *tr, const int32_t *u, const int32_t *it, int lo, int hi,
                           float *gd) {
     int F = n->F, H = n->H;
     float *gh = gd + (n->h - n->dense), *gc = gd + (n->c - n->dense);
