@@ -42,6 +42,7 @@
 #include "model.h"
 
 #include "core/blas.h"
+#include "core/kernels.h"
 #include "data/features.h"
 
 #include <math.h>
@@ -60,6 +61,7 @@ enum { SLOT_CHUNK = 256 };
 /* Rows a thread takes through the fused step at a time (fixed by the
  * batch, so that partial sums do not depend on the thread count). */
 enum { CHUNK_ROWS = 1024 };
+enum { ATT_MAX_DH = 1024 }; /* widest attention head */
 /* Examples per CIN block: a block's outer products (CIN_B * D rows of H_k * F)
  * and their gradient stay in a core's cache from one product to the next. */
 enum { CIN_B = 32 };
@@ -174,7 +176,7 @@ static drec_status read_hyper(const drec_params *p, int kind, hyper *h) {
     if (h->reg < 0) return drec_fail(DREC_ERR_USAGE, "--reg: must be >= 0");
     if (kind == K_AUTOINT) {
         if (h->att_layers < 1 || h->att_layers > MAX_LAYERS) return drec_fail(DREC_ERR_USAGE, "--att_layers: 1..%d", MAX_LAYERS);
-        if (h->heads < 1 || h->att_dim < h->heads || h->att_dim % h->heads || h->att_dim / h->heads > 1024)
+        if (h->heads < 1 || h->att_dim < h->heads || h->att_dim % h->heads || h->att_dim / h->heads > ATT_MAX_DH)
             return drec_fail(DREC_ERR_USAGE, "--att_dim must be a multiple of --heads");
     }
     return DREC_OK;
@@ -352,9 +354,13 @@ typedef struct work {
     float *cpart;                /* (blocks, CIN weights and biases) each block's gradient */
     /* attention */
     float *ax[MAX_LAYERS + 1];   /* (B*F, A) layer inputs/outputs; ax[0] = x0 */
-    float *aq[MAX_LAYERS], *ak[MAX_LAYERS], *av[MAX_LAYERS], *ar[MAX_LAYERS];
+    float *aqkvr[MAX_LAYERS];    /* (B*F, 4A) [q | k | v | r] */
+    float *awp[MAX_LAYERS];      /* (din, 4A) the layer's weights side by side */
     float *ap[MAX_LAYERS];       /* (B, heads, F, F) attention weights */
-    float *dax, *dax2, *dq, *dk, *dv, *dr;
+    float *dax, *dax2;           /* (B*F, max(A, D)) gradient ping-pong */
+    float *dqkvr;                /* (B*F, 4A) */
+    float *agp;                  /* (max(A, D), 4A) a layer's weight gradients side by side */
+    float *adp;                  /* per thread: F floats of the backward's scratch */
     /* sparse gradient gathering */
     int32_t *uniq;               /* (cap*nnz) distinct ids in the batch */
     int32_t *slot;               /* (n_ids) id -> row in G, -1 */
@@ -422,19 +428,16 @@ static void work_init(work *w, const net *n, int cap, int max_nnz, int max_cross
         size_t BF = B * (size_t)n->F, A = (size_t)h->att_dim;
         for (int l = 0; l < h->att_layers; l++) {
             w->ax[l + 1] = fz(BF * A);
-            w->aq[l] = fz(BF * A);
-            w->ak[l] = fz(BF * A);
-            w->av[l] = fz(BF * A);
-            w->ar[l] = fz(BF * A);
+            w->aqkvr[l] = fz(BF * 4 * A);
+            w->awp[l] = fz((size_t)(l ? A : (size_t)n->D) * 4 * A);
             w->ap[l] = fz(B * (size_t)h->heads * (size_t)(n->F * n->F));
         }
         size_t m = BF * DREC_MAX(A, (size_t)n->D);
         w->dax = fz(m);
         w->dax2 = fz(m);
-        w->dq = fz(BF * A);
-        w->dk = fz(BF * A);
-        w->dv = fz(BF * A);
-        w->dr = fz(BF * A);
+        w->dqkvr = fz(BF * 4 * A);
+        w->agp = fz(DREC_MAX(A, (size_t)n->D) * 4 * A);
+        w->adp = fz((size_t)w->nt_cap * (size_t)n->F);
     }
     /* slots: at most one per entry, plus each thread's unused chunk */
     w->max_cross = max_cross;
@@ -466,10 +469,8 @@ static void work_free(work *w) {
         free(w->mask[l]);
         free(w->co[l]);
         free(w->ax[l + 1]);
-        free(w->aq[l]);
-        free(w->ak[l]);
-        free(w->av[l]);
-        free(w->ar[l]);
+        free(w->aqkvr[l]);
+        free(w->awp[l]);
         free(w->ap[l]);
     }
     free(w->d1);
@@ -481,10 +482,9 @@ static void work_free(work *w) {
     free(w->cpart);
     free(w->dax);
     free(w->dax2);
-    free(w->dq);
-    free(w->dk);
-    free(w->dv);
-    free(w->dr);
+    free(w->dqkvr);
+    free(w->agp);
+    free(w->adp);
     free(w->uniq);
     free(w->slot);
     free(w->G);
@@ -844,51 +844,204 @@ static void fwd_cin(const net *n, int B, work *w) {
     }
 }
 
-/* AutoInt: per layer Q, K, V, R = x Wq, x Wk, x Wv, x Wr (rows = b, f);
- * per row and head, softmax(Q K^T) V; out = ReLU(attn + R). */
+/* AutoInt: per layer one product QKVR = x [Wq | Wk | Wv | Wr] (rows = b, f;
+ * the four weight blocks packed side by side so that x is read once), then
+ * per example and head softmax(Q K^T) V, and out = ReLU(attn + R). */
+
+/* The four (din, A) weight blocks of layer l side by side in pack (din, 4A). */
+static void att_pack(const net *n, int l, float *pack) {
+    int din = l ? (int)n->hp.att_dim : n->D, A = (int)n->hp.att_dim;
+    const pview *blk[4] = {&n->Aq[l], &n->Ak[l], &n->Av[l], &n->Ar[l]};
+    for (int i = 0; i < din; i++)
+        for (int c = 0; c < 4; c++) memcpy(pack + (size_t)i * 4 * A + c * A, n->w + blk[c]->off + (size_t)i * A, (size_t)A * sizeof *pack);
+}
+
+/* The paper's shape, heads 16 wide over at most 16 fields, one vector per
+ * head row (GCC's vector extension: one zmm, two ymm or four xmm,
+ * whichever the clone has).  The head's keys (values, in the backward)
+ * are transposed into 16 vectors of F lanes, so that a row's F scores
+ * are 16 broadcast multiply-adds instead of F dot products. */
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias)); /* unaligned loads and stores */
+#define LD16(p) (*(const v16u *)(p))
+#define ST16(p, v) (*(v16u *)(p) = (v))
+
+static inline void transpose16(const float *rows, int F, size_t ld, v16 *t) {
+    for (int u = 0; u < 16; u++) t[u] = (v16){0};
+    for (int j = 0; j < F; j++) {
+        v16 r = LD16(rows + (size_t)j * ld);
+        for (int u = 0; u < 16; u++) t[u][j] = r[u];
+    }
+}
+
+static inline __attribute__((always_inline)) void att16_fwd_one(const float *restrict qkvr, int F, int A, int NH,
+                                                                float *restrict P, float *restrict out) {
+    size_t A4 = 4 * (size_t)A;
+    for (int hd = 0; hd < NH; hd++) {
+        const float *q0 = qkvr + hd * 16, *k0 = q0 + A, *v0 = q0 + 2 * A, *r0 = q0 + 3 * A;
+        v16 kt[16];
+        transpose16(k0, F, A4, kt);
+        for (int i = 0; i < F; i++) {
+            v16 q = LD16(q0 + i * A4), s = {0};
+            for (int u = 0; u < 16; u++) s += q[u] * kt[u];
+            float sc[16], mx = s[0];
+            ST16(sc, s);
+            for (int j = 1; j < F; j++) mx = sc[j] > mx ? sc[j] : mx;
+            float *p = P + ((size_t)hd * F + i) * F;
+            float inv = 1.0f / drec_kern->exp_shift_sum(p, sc, mx, F);
+            v16 o = LD16(r0 + i * A4);
+            for (int j = 0; j < F; j++) o += (p[j] *= inv) * LD16(v0 + j * A4);
+            for (int u = 0; u < 16; u++) o[u] = o[u] > 0 ? o[u] : 0;
+            ST16(out + (size_t)i * A + hd * 16, o);
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void att16_bwd_one(const float *restrict qkvr, const float *restrict P,
+                                                                int F, int A, int NH, float *restrict g) {
+    size_t A4 = 4 * (size_t)A;
+    for (int hd = 0; hd < NH; hd++) {
+        const float *Ph = P + (size_t)hd * F * F, *q0 = qkvr + hd * 16, *k0 = q0 + A, *v0 = q0 + 2 * A;
+        float *gq0 = g + hd * 16, *gk0 = gq0 + A, *gv0 = gq0 + 2 * A;
+        const float *go0 = gq0 + 3 * A;
+        v16 vt[16], ds[16];
+        transpose16(v0, F, A4, vt);
+        /* ds = P * (dP - rowsum(P * dP)), dP = dO V^T, lanes j */
+        for (int i = 0; i < F; i++) {
+            v16 go = LD16(go0 + i * A4), dp = {0}, p = {0};
+            for (int u = 0; u < 16; u++) dp += go[u] * vt[u];
+            for (int j = 0; j < F; j++) p[j] = Ph[i * F + j];
+            v16 pd = p * dp;
+            float dot = 0;
+            for (int j = 0; j < F; j++) dot += pd[j];
+            ds[i] = p * (dp - dot);
+        }
+        /* dq_i = sum_j ds_ij k_j; dk_j = sum_i ds_ij q_i; dv_j = sum_i p_ij do_i */
+        for (int i = 0; i < F; i++) {
+            v16 acc = {0};
+            for (int j = 0; j < F; j++) acc += ds[i][j] * LD16(k0 + j * A4);
+            ST16(gq0 + i * A4, acc);
+        }
+        for (int j = 0; j < F; j++) {
+            v16 ak = {0}, av = {0};
+            for (int i = 0; i < F; i++) {
+                ak += ds[i][j] * LD16(q0 + i * A4);
+                av += Ph[i * F + j] * LD16(go0 + i * A4);
+            }
+            ST16(gk0 + j * A4, ak);
+            ST16(gv0 + j * A4, av);
+        }
+    }
+}
+
+/* Any other shape, one example: P gets softmax(q k^T) per head (NH, F,
+ * F); out (F, A) = ReLU(P v + r). */
+static void att_fwd_one(const float *restrict qkvr, int F, int A, int NH, float *restrict P, float *restrict out) {
+    int A4 = 4 * A, dh = A / NH;
+    for (int hd = 0; hd < NH; hd++) {
+        for (int i = 0; i < F; i++) {
+            const float *q = qkvr + (size_t)i * A4 + hd * dh;
+            float *p = P + ((size_t)hd * F + i) * F, mx = -INFINITY;
+            for (int j = 0; j < F; j++) {
+                const float *k = qkvr + (size_t)j * A4 + A + hd * dh;
+                float s = 0;
+                for (int u = 0; u < dh; u++) s += q[u] * k[u];
+                p[j] = s;
+                mx = s > mx ? s : mx;
+            }
+            float inv = 1.0f / drec_kern->exp_shift_sum(p, p, mx, F);
+            float *o = out + (size_t)i * A + hd * dh;
+            const float *r = qkvr + (size_t)i * A4 + 3 * A + hd * dh;
+            for (int u = 0; u < dh; u++) o[u] = r[u];
+            for (int j = 0; j < F; j++) {
+                float pj = p[j] *= inv;
+                const float *v = qkvr + (size_t)j * A4 + 2 * A + hd * dh;
+                for (int u = 0; u < dh; u++) o[u] += pj * v[u];
+            }
+            for (int u = 0; u < dh; u++) o[u] = o[u] > 0 ? o[u] : 0;
+        }
+    }
+}
+
+/* Any other shape, one example's backward into g = its rows of dqkvr,
+ * whose dr part is set; dp: F floats of scratch. */
+static void att_bwd_one(const float *restrict qkvr, const float *restrict P, int F, int A, int NH, float *restrict g,
+                        float *restrict dp) {
+    int A4 = 4 * A, dh = A / NH;
+    for (int i = 0; i < F; i++) memset(g + (size_t)i * A4, 0, 3 * (size_t)A * sizeof *g);
+    for (int hd = 0; hd < NH; hd++) {
+        for (int i = 0; i < F; i++) {
+            const float *p = P + ((size_t)hd * F + i) * F;
+            const float *go = g + (size_t)i * A4 + 3 * A + hd * dh;
+            const float *q = qkvr + (size_t)i * A4 + hd * dh;
+            float *gq = g + (size_t)i * A4 + hd * dh, dot = 0;
+            for (int j = 0; j < F; j++) {
+                const float *v = qkvr + (size_t)j * A4 + 2 * A + hd * dh;
+                float *gv = g + (size_t)j * A4 + 2 * A + hd * dh;
+                float s = 0;
+                for (int u = 0; u < dh; u++) {
+                    s += go[u] * v[u];
+                    gv[u] += p[j] * go[u];
+                }
+                dp[j] = s;
+                dot += p[j] * s;
+            }
+            for (int j = 0; j < F; j++) {
+                float ds = p[j] * (dp[j] - dot);
+                const float *k = qkvr + (size_t)j * A4 + A + hd * dh;
+                float *gk = g + (size_t)j * A4 + A + hd * dh;
+                for (int u = 0; u < dh; u++) {
+                    gq[u] += ds * k[u];
+                    gk[u] += ds * q[u];
+                }
+            }
+        }
+    }
+}
+
+static bool att16(int F, int A, int NH) { return A == 16 * NH && F <= 16; }
+
+DREC_HOT static void att_fwd_rows(const float *qkvr, int b0, int b1, int F, int A, int NH, float *P, float *out) {
+    bool v = att16(F, A, NH);
+    for (int b = b0; b < b1; b++) {
+        const float *x = qkvr + (size_t)b * F * 4 * A;
+        float *pb = P + (size_t)b * NH * F * F, *ob = out + (size_t)b * F * A;
+        if (v) att16_fwd_one(x, F, A, NH, pb, ob);
+        else att_fwd_one(x, F, A, NH, pb, ob);
+    }
+}
+
+/* Rows [b0, b1) of dqkvr [dq | dk | dv | dr] from dout, the gradient at
+ * the layer's output out: through the ReLU, dr = d(attn) = dout where
+ * out > 0.  dp: F floats of scratch. */
+DREC_HOT static void att_bwd_rows(const float *qkvr, const float *P, const float *out, const float *dout, int b0,
+                                  int b1, int F, int A, int NH, float *dqkvr, float *dp) {
+    bool v = att16(F, A, NH);
+    for (int b = b0; b < b1; b++) {
+        const float *x = qkvr + (size_t)b * F * 4 * A, *pb = P + (size_t)b * NH * F * F;
+        float *g = dqkvr + (size_t)b * F * 4 * A;
+        for (int i = 0; i < F; i++) {
+            float *gr = g + (size_t)i * 4 * A + 3 * A;
+            const float *o = out + ((size_t)b * F + i) * A, *d = dout + ((size_t)b * F + i) * A;
+            for (int t = 0; t < A; t++) gr[t] = o[t] > 0 ? d[t] : 0;
+        }
+        if (v) att16_bwd_one(x, pb, F, A, NH, g);
+        else att_bwd_one(x, pb, F, A, NH, g, dp);
+    }
+}
+
 static void fwd_att(const net *n, int B, work *w) {
     const hyper *h = &n->hp;
-    int F = n->F, A = (int)h->att_dim, NH = (int)h->heads, dh = A / NH, BF = B * F;
+    int F = n->F, A = (int)h->att_dim, NH = (int)h->heads, BF = B * F;
     w->ax[0] = w->x0;
     int din = n->D;
     for (int l = 0; l < h->att_layers; l++) {
-        const float *x = w->ax[l];
-        gemm(false, false, BF, A, din, 1.0f, x, din, n->w + n->Aq[l].off, A, 0.0f, w->aq[l], A);
-        gemm(false, false, BF, A, din, 1.0f, x, din, n->w + n->Ak[l].off, A, 0.0f, w->ak[l], A);
-        gemm(false, false, BF, A, din, 1.0f, x, din, n->w + n->Av[l].off, A, 0.0f, w->av[l], A);
-        gemm(false, false, BF, A, din, 1.0f, x, din, n->w + n->Ar[l].off, A, 0.0f, w->ar[l], A);
-        float *out = w->ax[l + 1];
-#pragma omp parallel for schedule(static) if (PAR(B * NH * F * F * dh))
-        for (int b = 0; b < B; b++) {
-            for (int hd = 0; hd < NH; hd++) {
-                float *P = w->ap[l] + ((size_t)b * NH + hd) * F * F;
-                for (int i = 0; i < F; i++) {
-                    const float *q = w->aq[l] + ((size_t)b * F + i) * A + hd * dh;
-                    float mx = -INFINITY;
-                    for (int j = 0; j < F; j++) {
-                        const float *kk = w->ak[l] + ((size_t)b * F + j) * A + hd * dh;
-                        float s = 0;
-                        for (int t = 0; t < dh; t++) s += q[t] * kk[t];
-                        P[i * F + j] = s;
-                        mx = s > mx ? s : mx;
-                    }
-                    float sum = 0;
-                    for (int j = 0; j < F; j++) sum += P[i * F + j] = expf(P[i * F + j] - mx);
-                    float o[1024];
-                    for (int t = 0; t < dh; t++) o[t] = 0;
-                    for (int j = 0; j < F; j++) {
-                        float p = P[i * F + j] /= sum;
-                        const float *v = w->av[l] + ((size_t)b * F + j) * A + hd * dh;
-                        for (int t = 0; t < dh; t++) o[t] += p * v[t];
-                    }
-                    const float *rr = w->ar[l] + ((size_t)b * F + i) * A + hd * dh;
-                    float *orow = out + ((size_t)b * F + i) * A + hd * dh;
-                    for (int t = 0; t < dh; t++) {
-                        float s = o[t] + rr[t];
-                        orow[t] = s > 0 ? s : 0;
-                    }
-                }
-            }
+        att_pack(n, l, w->awp[l]);
+        gemm(false, false, BF, 4 * A, din, 1.0f, w->ax[l], din, w->awp[l], 4 * A, 0.0f, w->aqkvr[l], 4 * A);
+#pragma omp parallel if (PAR((double)B * NH * F * F * (A / NH)))
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            att_fwd_rows(w->aqkvr[l], B * t / nt, B * (t + 1) / nt, F, A, NH, w->ap[l], w->ax[l + 1]);
         }
         din = A;
     }
@@ -1173,7 +1326,7 @@ static void bwd_cin(net *n, int B, work *w) {
 
 static void bwd_att(net *n, int B, work *w) {
     const hyper *h = &n->hp;
-    int F = n->F, A = (int)h->att_dim, NH = (int)h->heads, dh = A / NH, BF = B * F, L = (int)h->att_layers;
+    int F = n->F, A = (int)h->att_dim, NH = (int)h->heads, BF = B * F, L = (int)h->att_layers;
     const float *fc = n->w + n->Afc.off, *xl = w->ax[L];
     float *gfc = n->g + n->Afc.off;
     float s = 0;
@@ -1186,58 +1339,23 @@ static void bwd_att(net *n, int B, work *w) {
         for (int j = 0; j < F * A; j++) dout[(size_t)b * F * A + j] = w->dlogit[b] * fc[j];
     for (int l = L - 1; l >= 0; l--) {
         int din = l ? A : n->D;
-        const float *out = w->ax[l + 1];
-        /* through ReLU: dout becomes d(attn + R) = d(attn) = d(R) */
-#pragma omp parallel for schedule(static) if (PAR(BF * A))
-        for (int i = 0; i < BF * A; i++)
-            if (out[i] <= 0) dout[i] = 0;
-        memcpy(w->dr, dout, (size_t)BF * A * sizeof(float));
-        memset(w->dq, 0, (size_t)BF * A * sizeof(float));
-        memset(w->dk, 0, (size_t)BF * A * sizeof(float));
-        memset(w->dv, 0, (size_t)BF * A * sizeof(float));
-#pragma omp parallel for schedule(static) if (PAR(B * NH * F * F * dh))
-        for (int b = 0; b < B; b++) {
-            for (int hd = 0; hd < NH; hd++) {
-                const float *P = w->ap[l] + ((size_t)b * NH + hd) * F * F;
-                for (int i = 0; i < F; i++) {
-                    const float *go = dout + ((size_t)b * F + i) * A + hd * dh;
-                    float dp[1024], dot = 0;
-                    for (int j = 0; j < F; j++) {
-                        const float *v = w->av[l] + ((size_t)b * F + j) * A + hd * dh;
-                        float *gv = w->dv + ((size_t)b * F + j) * A + hd * dh;
-                        float p = P[i * F + j], t = 0;
-                        for (int u = 0; u < dh; u++) {
-                            t += go[u] * v[u];
-                            gv[u] += p * go[u];
-                        }
-                        dp[j] = t;
-                        dot += p * t;
-                    }
-                    const float *q = w->aq[l] + ((size_t)b * F + i) * A + hd * dh;
-                    float *gq = w->dq + ((size_t)b * F + i) * A + hd * dh;
-                    for (int j = 0; j < F; j++) {
-                        float ds = P[i * F + j] * (dp[j] - dot);
-                        const float *kk = w->ak[l] + ((size_t)b * F + j) * A + hd * dh;
-                        float *gk = w->dk + ((size_t)b * F + j) * A + hd * dh;
-                        for (int u = 0; u < dh; u++) {
-                            gq[u] += ds * kk[u];
-                            gk[u] += ds * q[u];
-                        }
-                    }
-                }
-            }
+#pragma omp parallel if (PAR((double)B * NH * F * F * (A / NH)))
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            att_bwd_rows(w->aqkvr[l], w->ap[l], w->ax[l + 1], dout, B * t / nt, B * (t + 1) / nt, F, A, NH, w->dqkvr,
+                         w->adp + (size_t)t * F);
         }
-        const float *x = w->ax[l];
-        gemm(true, false, din, A, BF, 1.0f, x, din, w->dq, A, 1.0f, n->g + n->Aq[l].off, A);
-        gemm(true, false, din, A, BF, 1.0f, x, din, w->dk, A, 1.0f, n->g + n->Ak[l].off, A);
-        gemm(true, false, din, A, BF, 1.0f, x, din, w->dv, A, 1.0f, n->g + n->Av[l].off, A);
-        gemm(true, false, din, A, BF, 1.0f, x, din, w->dr, A, 1.0f, n->g + n->Ar[l].off, A);
+        /* the four weight gradients in one product, then to their blocks */
+        gemm(true, false, din, 4 * A, BF, 1.0f, w->ax[l], din, w->dqkvr, 4 * A, 0.0f, w->agp, 4 * A);
+        const pview *blk[4] = {&n->Aq[l], &n->Ak[l], &n->Av[l], &n->Ar[l]};
+        for (int i = 0; i < din; i++)
+            for (int c = 0; c < 4; c++) {
+                float *g = n->g + blk[c]->off + (size_t)i * A;
+                const float *src = w->agp + (size_t)i * 4 * A + c * A;
+                for (int j = 0; j < A; j++) g[j] += src[j];
+            }
         float *dx = l ? din_buf : w->dx0;
-        float beta = l ? 0.0f : 1.0f;
-        gemm(false, true, BF, din, A, 1.0f, w->dq, A, n->w + n->Aq[l].off, A, beta, dx, din);
-        gemm(false, true, BF, din, A, 1.0f, w->dk, A, n->w + n->Ak[l].off, A, 1.0f, dx, din);
-        gemm(false, true, BF, din, A, 1.0f, w->dv, A, n->w + n->Av[l].off, A, 1.0f, dx, din);
-        gemm(false, true, BF, din, A, 1.0f, w->dr, A, n->w + n->Ar[l].off, A, 1.0f, dx, din);
+        gemm(false, true, BF, din, 4 * A, 1.0f, w->dqkvr, 4 * A, w->awp[l], 4 * A, l ? 0.0f : 1.0f, dx, din);
         if (l) {
             float *t = dout;
             dout = din_buf;
@@ -2138,7 +2256,7 @@ double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {
     h.cin[0] = 4;
     h.cin[1] = 3;
     h.att_layers = 2;
-    h.att_dim = 4;
+    h.att_dim = bn ? 4 : 32; /* heads 2 or 16 wide: the general path and the vector one */
     h.heads = 2;
     h.reg = 0.01;
     h.bn = bn;
