@@ -59,4 +59,10 @@ void *drec_aligned_alloc(size_t n) {
     return p;
 }
 
+void *drec_aligned_zalloc(size_t n) {
+    void *p = drec_aligned_alloc(n);
+    memset(p, 0, n);
+    return p;
+}
+
 void drec_free(void *p) { free(p); }

@@ -57,6 +57,10 @@ char *drec_strndup(const char *s, size_t n);
 void *drec_try_malloc(size_t n);
 /* 64-byte aligned (SIMD rows, mmap-able sections); free with drec_free. */
 void *drec_aligned_alloc(size_t n);
+/* The same, zeroed by writing now: calloc's untouched pages would each
+ * take a fault on the first write, and where another thread had read the
+ * page, a TLB shootdown across the CPUs too, inside the first epoch. */
+void *drec_aligned_zalloc(size_t n);
 void drec_free(void *p);
 
 /* Grows a dynamic array so that it can hold `need` elements. */

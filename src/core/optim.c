@@ -92,14 +92,12 @@ void drec_optim_add(drec_optim *o, drec_param *p) {
     bool one = two || o->cfg.kind == DREC_OPT_ADAGRAD || o->cfg.kind == DREC_OPT_RMSPROP ||
                (o->cfg.kind == DREC_OPT_SGD && o->cfg.momentum > 0);
     if (one && !p->s1) {
-        p->s1 = drec_aligned_alloc(bytes);
-        memset(p->s1, 0, bytes);
+        p->s1 = drec_aligned_zalloc(bytes);
         if (o->cfg.kind == DREC_OPT_ADAGRAD)
             for (int64_t i = 0; i < p->t.n; i++) p->s1[i] = o->cfg.init_acc;
     }
     if (two && !p->s2) {
-        p->s2 = drec_aligned_alloc(bytes);
-        memset(p->s2, 0, bytes);
+        p->s2 = drec_aligned_zalloc(bytes);
     }
 }
 

@@ -26,8 +26,7 @@ drec_param *drec_param_new(const char *name, int rows, int cols, unsigned flags)
     p->t.dtype = DREC_F32;
     p->t.requires_grad = true;
     p->t.param = p;
-    p->t.data = drec_aligned_alloc((size_t)n * sizeof(float));
-    memset(p->t.data, 0, (size_t)n * sizeof(float));
+    p->t.data = drec_aligned_zalloc((size_t)n * sizeof(float));
     if (flags & DREC_PARAM_SPARSE) {
         /* the dense gradient waits until a dense op needs it */
         p->cap_touched = DREC_MIN(rows, 4096);
@@ -36,8 +35,7 @@ drec_param *drec_param_new(const char *name, int rows, int cols, unsigned flags)
         p->slot = drec_malloc((size_t)rows * sizeof(int32_t));
         for (int r = 0; r < rows; r++) p->slot[r] = -1;
     } else {
-        p->t.grad = drec_aligned_alloc((size_t)n * sizeof(float));
-        memset(p->t.grad, 0, (size_t)n * sizeof(float));
+        p->t.grad = drec_aligned_zalloc((size_t)n * sizeof(float));
     }
     return p;
 }

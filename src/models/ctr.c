@@ -191,6 +191,11 @@ static pview take(net *n, int count) {
 }
 
 /* Lays out the parameters for the given fields and ids. */
+/* A table read and written at random rows (embeddings, first-order and
+ * cross weights, their optimizer state): zeroed, on huge pages where it is
+ * large (core/alloc.c). */
+static float *table(size_t n) { return drec_aligned_zalloc(n * sizeof(float)); }
+
 static void net_layout(net *n, const hyper *h, int F, int64_t n_ids, int32_t cross_buckets) {
     memset(n, 0, sizeof *n);
     n->hp = *h;
@@ -250,18 +255,18 @@ static void net_layout(net *n, const hyper *h, int F, int64_t n_ids, int32_t cro
         for (int j = 0; j < h->layers[l]; j++) n->bn_var[l][j] = 1.0f;
     }
     if (n->D) {
-        n->E = drec_calloc((size_t)n_ids * (size_t)n->D, sizeof *n->E);
-        n->Em1 = drec_calloc((size_t)n_ids * (size_t)n->D, sizeof *n->E);
-        n->Em2 = drec_calloc((size_t)n_ids * (size_t)n->D, sizeof *n->E);
+        n->E = table((size_t)n_ids * (size_t)n->D);
+        n->Em1 = table((size_t)n_ids * (size_t)n->D);
+        n->Em2 = table((size_t)n_ids * (size_t)n->D);
     }
-    n->lin = drec_calloc((size_t)n_ids, sizeof *n->lin);
-    n->lin_m1 = drec_calloc((size_t)n_ids, sizeof *n->lin);
-    n->lin_m2 = drec_calloc((size_t)n_ids, sizeof *n->lin);
+    n->lin = table((size_t)n_ids);
+    n->lin_m1 = table((size_t)n_ids);
+    n->lin_m2 = table((size_t)n_ids);
     n->cross_buckets = cross_buckets;
     if (cross_buckets) {
-        n->wc = drec_calloc((size_t)cross_buckets, sizeof *n->wc);
-        n->wc_z = drec_calloc((size_t)cross_buckets, sizeof *n->wc);
-        n->wc_n = drec_calloc((size_t)cross_buckets, sizeof *n->wc);
+        n->wc = table((size_t)cross_buckets);
+        n->wc_z = table((size_t)cross_buckets);
+        n->wc_n = table((size_t)cross_buckets);
     }
 }
 
