@@ -65,6 +65,10 @@ enum { ATT_MAX_DH = 1024 }; /* widest attention head */
 /* Examples per CIN block: a block's outer products (CIN_B * D rows of H_k * F)
  * and their gradient stay in a core's cache from one product to the next. */
 enum { CIN_B = 32 };
+/* Examples per attention block: a block's projections (ATT_B * F rows of
+ * 4A) and their gradients stay in a core's cache between the product that
+ * makes them and the attention that reads them. */
+enum { ATT_B = 32 };
 
 typedef struct hyper {
     int kind;
@@ -359,12 +363,11 @@ typedef struct work {
     float *cpart;                /* (blocks, CIN weights and biases) each block's gradient */
     /* attention */
     float *ax[MAX_LAYERS + 1];   /* (B*F, A) layer inputs/outputs; ax[0] = x0 */
-    float *aqkvr[MAX_LAYERS];    /* (B*F, 4A) [q | k | v | r] */
     float *awp[MAX_LAYERS];      /* (din, 4A) the layer's weights side by side */
     float *ap[MAX_LAYERS];       /* (B, heads, F, F) attention weights */
-    float *dax, *dax2;           /* (B*F, max(A, D)) gradient ping-pong */
-    float *dqkvr;                /* (B*F, 4A) */
-    float *agp;                  /* (max(A, D), 4A) a layer's weight gradients side by side */
+    float *ascr;                 /* per thread: a block's scratch (att_scratch) */
+    size_t ascr_n;
+    float *apart;                /* (blocks, att_part) each block's weight gradients */
     float *adp;                  /* per thread: F floats of the backward's scratch */
     /* sparse gradient gathering */
     int32_t *uniq;               /* (cap*nnz) distinct ids in the batch */
@@ -394,6 +397,8 @@ typedef struct cin_buf {
     float *x0T, *xT, *zT, *dzT, *dco, *dxT, *dnT, *dx0T;
 } cin_buf;
 static cin_buf cin_bufs(const net *n, float *p, size_t *total);
+static size_t att_scratch(const net *n);
+static size_t att_part(const net *n, size_t *off);
 
 static void work_init(work *w, const net *n, int cap, int max_nnz, int max_cross) {
     memset(w, 0, sizeof *w);
@@ -433,15 +438,12 @@ static void work_init(work *w, const net *n, int cap, int max_nnz, int max_cross
         size_t BF = B * (size_t)n->F, A = (size_t)h->att_dim;
         for (int l = 0; l < h->att_layers; l++) {
             w->ax[l + 1] = fz(BF * A);
-            w->aqkvr[l] = fz(BF * 4 * A);
             w->awp[l] = fz((size_t)(l ? A : (size_t)n->D) * 4 * A);
             w->ap[l] = fz(B * (size_t)h->heads * (size_t)(n->F * n->F));
         }
-        size_t m = BF * DREC_MAX(A, (size_t)n->D);
-        w->dax = fz(m);
-        w->dax2 = fz(m);
-        w->dqkvr = fz(BF * 4 * A);
-        w->agp = fz(DREC_MAX(A, (size_t)n->D) * 4 * A);
+        w->ascr_n = att_scratch(n);
+        w->ascr = fz((size_t)w->nt_cap * w->ascr_n);
+        w->apart = fz((B + ATT_B - 1) / ATT_B * att_part(n, NULL));
         w->adp = fz((size_t)w->nt_cap * (size_t)n->F);
     }
     /* slots: at most one per entry, plus each thread's unused chunk */
@@ -474,7 +476,6 @@ static void work_free(work *w) {
         free(w->mask[l]);
         free(w->co[l]);
         free(w->ax[l + 1]);
-        free(w->aqkvr[l]);
         free(w->awp[l]);
         free(w->ap[l]);
     }
@@ -485,10 +486,8 @@ static void work_free(work *w) {
     free(w->cpool);
     free(w->cscr);
     free(w->cpart);
-    free(w->dax);
-    free(w->dax2);
-    free(w->dqkvr);
-    free(w->agp);
+    free(w->ascr);
+    free(w->apart);
     free(w->adp);
     free(w->uniq);
     free(w->slot);
@@ -1035,28 +1034,48 @@ DREC_HOT static void att_bwd_rows(const float *qkvr, const float *P, const float
     }
 }
 
+/* The weight-gradient share of one attention block: each layer's (din, 4A)
+ * in layer order; *off gets each layer's offset. */
+static size_t att_part(const net *n, size_t *off) {
+    size_t at = 0, A4 = 4 * (size_t)n->hp.att_dim;
+    for (int l = 0; l < n->hp.att_layers; l++) {
+        if (off) off[l] = at;
+        at += (size_t)(l ? n->hp.att_dim : n->D) * A4;
+    }
+    return at;
+}
+
+/* A thread's scratch for one attention block, in floats: the block's
+ * [q | k | v | r] and their gradients (ATT_B * F rows of 4A each) and two
+ * sets of input gradients (ATT_B * F rows of max(A, D)). */
+static size_t att_scratch(const net *n) {
+    size_t R = (size_t)ATT_B * n->F, A = (size_t)n->hp.att_dim;
+    return R * (8 * A + 2 * DREC_MAX(A, (size_t)n->D));
+}
+
 static void fwd_att(const net *n, int B, work *w) {
     const hyper *h = &n->hp;
-    int F = n->F, A = (int)h->att_dim, NH = (int)h->heads, BF = B * F;
-    w->ax[0] = w->x0;
-    int din = n->D;
-    for (int l = 0; l < h->att_layers; l++) {
-        att_pack(n, l, w->awp[l]);
-        gemm(false, false, BF, 4 * A, din, 1.0f, w->ax[l], din, w->awp[l], 4 * A, 0.0f, w->aqkvr[l], 4 * A);
-#pragma omp parallel if (PAR((double)B * NH * F * F * (A / NH)))
-        {
-            int t = omp_get_thread_num(), nt = omp_get_num_threads();
-            att_fwd_rows(w->aqkvr[l], B * t / nt, B * (t + 1) / nt, F, A, NH, w->ap[l], w->ax[l + 1]);
-        }
-        din = A;
-    }
-    const float *fc = n->w + n->Afc.off, *x = w->ax[h->att_layers];
+    int F = n->F, A = (int)h->att_dim, NH = (int)h->heads, L = (int)h->att_layers, nblk = (B + ATT_B - 1) / ATT_B;
+    const float *fc = n->w + n->Afc.off;
     float fb = n->w[n->Afcb.off];
-#pragma omp parallel for schedule(static) if (PAR(B * F * A))
-    for (int b = 0; b < B; b++) {
-        float s = fb;
-        for (int j = 0; j < F * A; j++) s += x[(size_t)b * F * A + j] * fc[j];
-        w->logit[b] += s;
+    w->ax[0] = w->x0;
+    for (int l = 0; l < L; l++) att_pack(n, l, w->awp[l]);
+#pragma omp parallel for schedule(static) num_threads(w->nt_cap) if (nblk > 1)
+    for (int blk = 0; blk < nblk; blk++) {
+        int b0 = blk * ATT_B, b1 = DREC_MIN(B, b0 + ATT_B), R = (b1 - b0) * F;
+        float *qkvr = w->ascr + (size_t)omp_get_thread_num() * w->ascr_n;
+        for (int l = 0, din = n->D; l < L; din = A, l++) {
+            gemm(false, false, R, 4 * A, din, 1.0f, w->ax[l] + (size_t)b0 * F * din, din, w->awp[l], 4 * A, 0.0f,
+                 qkvr, 4 * A);
+            att_fwd_rows(qkvr, 0, b1 - b0, F, A, NH, w->ap[l] + (size_t)b0 * NH * F * F,
+                         w->ax[l + 1] + (size_t)b0 * F * A);
+        }
+        const float *x = w->ax[L];
+        for (int b = b0; b < b1; b++) {
+            float s = fb;
+            for (int j = 0; j < F * A; j++) s += x[(size_t)b * F * A + j] * fc[j];
+            w->logit[b] += s;
+        }
     }
 }
 
@@ -1329,42 +1348,59 @@ static void bwd_cin(net *n, int B, work *w) {
     }
 }
 
+/* Blocks of ATT_B examples down through every layer, each remaking its
+ * projections (cheaper than keeping the batch's and reading them back) and
+ * writing its own share of the weight gradients; the shares are added in
+ * block order, so the model is the same for any thread count. */
 static void bwd_att(net *n, int B, work *w) {
     const hyper *h = &n->hp;
-    int F = n->F, A = (int)h->att_dim, NH = (int)h->heads, BF = B * F, L = (int)h->att_layers;
-    const float *fc = n->w + n->Afc.off, *xl = w->ax[L];
-    float *gfc = n->g + n->Afc.off;
+    int F = n->F, A = (int)h->att_dim, NH = (int)h->heads, L = (int)h->att_layers, D = n->D;
+    int nblk = (B + ATT_B - 1) / ATT_B;
+    const float *fc = n->w + n->Afc.off;
     float s = 0;
     for (int b = 0; b < B; b++) s += w->dlogit[b];
     n->g[n->Afcb.off] += s;
-    gemm(true, false, F * A, 1, B, 1.0f, xl, F * A, w->dlogit, 1, 1.0f, gfc, 1);
-    float *dout = w->dax, *din_buf = w->dax2;
-#pragma omp parallel for schedule(static) if (PAR(B * F * A))
-    for (int b = 0; b < B; b++)
-        for (int j = 0; j < F * A; j++) dout[(size_t)b * F * A + j] = w->dlogit[b] * fc[j];
-    for (int l = L - 1; l >= 0; l--) {
-        int din = l ? A : n->D;
-#pragma omp parallel if (PAR((double)B * NH * F * F * (A / NH)))
-        {
-            int t = omp_get_thread_num(), nt = omp_get_num_threads();
-            att_bwd_rows(w->aqkvr[l], w->ap[l], w->ax[l + 1], dout, B * t / nt, B * (t + 1) / nt, F, A, NH, w->dqkvr,
-                         w->adp + (size_t)t * F);
+    gemm(true, false, F * A, 1, B, 1.0f, w->ax[L], F * A, w->dlogit, 1, 1.0f, n->g + n->Afc.off, 1);
+    size_t off[MAX_LAYERS], P = att_part(n, off), R4 = (size_t)ATT_B * F * 4 * A;
+    size_t RW = (size_t)ATT_B * F * DREC_MAX(A, D);
+#pragma omp parallel for schedule(static) num_threads(w->nt_cap) if (nblk > 1)
+    for (int blk = 0; blk < nblk; blk++) {
+        int t = omp_get_thread_num(), b0 = blk * ATT_B, b1 = DREC_MIN(B, b0 + ATT_B), R = (b1 - b0) * F;
+        float *qkvr = w->ascr + (size_t)t * w->ascr_n, *dq = qkvr + R4, *dout = dq + R4, *dnext = dout + RW;
+        float *part = w->apart + (size_t)blk * P;
+        for (int b = b0; b < b1; b++)
+            for (int j = 0; j < F * A; j++) dout[(size_t)(b - b0) * F * A + j] = w->dlogit[b] * fc[j];
+        for (int l = L - 1; l >= 0; l--) {
+            int din = l ? A : D;
+            const float *x = w->ax[l] + (size_t)b0 * F * din;
+            gemm(false, false, R, 4 * A, din, 1.0f, x, din, w->awp[l], 4 * A, 0.0f, qkvr, 4 * A);
+            att_bwd_rows(qkvr, w->ap[l] + (size_t)b0 * NH * F * F, w->ax[l + 1] + (size_t)b0 * F * A, dout, 0,
+                         b1 - b0, F, A, NH, dq, w->adp + (size_t)t * F);
+            gemm(true, false, din, 4 * A, R, 1.0f, x, din, dq, 4 * A, 0.0f, part + off[l], 4 * A);
+            if (l) {
+                gemm(false, true, R, din, 4 * A, 1.0f, dq, 4 * A, w->awp[l], 4 * A, 0.0f, dnext, din);
+                float *tmp = dout;
+                dout = dnext;
+                dnext = tmp;
+            } else {
+                gemm(false, true, R, D, 4 * A, 1.0f, dq, 4 * A, w->awp[0], 4 * A, 1.0f, w->dx0 + (size_t)b0 * F * D, D);
+            }
         }
-        /* the four weight gradients in one product, then to their blocks */
-        gemm(true, false, din, 4 * A, BF, 1.0f, w->ax[l], din, w->dqkvr, 4 * A, 0.0f, w->agp, 4 * A);
-        const pview *blk[4] = {&n->Aq[l], &n->Ak[l], &n->Av[l], &n->Ar[l]};
-        for (int i = 0; i < din; i++)
-            for (int c = 0; c < 4; c++) {
-                float *g = n->g + blk[c]->off + (size_t)i * A;
-                const float *src = w->agp + (size_t)i * 4 * A + c * A;
+    }
+    /* the blocks' shares, in block order, into the four weight blocks of each layer */
+    int rows = (int)(P / (4 * (size_t)A));
+#pragma omp parallel for schedule(static) if (PAR((double)nblk * P))
+    for (int r = 0; r < rows; r++) {
+        int l = 0;
+        while (l + 1 < L && (size_t)r * 4 * A >= off[l + 1]) l++;
+        int i = (int)(((size_t)r * 4 * A - off[l]) / (4 * (size_t)A));
+        const pview *blk4[4] = {&n->Aq[l], &n->Ak[l], &n->Av[l], &n->Ar[l]};
+        for (int c = 0; c < 4; c++) {
+            float *g = n->g + blk4[c]->off + (size_t)i * A;
+            for (int k = 0; k < nblk; k++) {
+                const float *src = w->apart + (size_t)k * P + (size_t)r * 4 * A + c * A;
                 for (int j = 0; j < A; j++) g[j] += src[j];
             }
-        float *dx = l ? din_buf : w->dx0;
-        gemm(false, true, BF, din, 4 * A, 1.0f, w->dqkvr, 4 * A, w->awp[l], 4 * A, l ? 0.0f : 1.0f, dx, din);
-        if (l) {
-            float *t = dout;
-            dout = din_buf;
-            din_buf = t;
         }
     }
 }
@@ -2269,9 +2305,12 @@ double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {
     enum { F = 3, NIDS = 12 + F, CB = 7 };
     /* The fused step's batch spans three chunks, so that the chunks'
      * partial sums and the threads' shares of the sparse rows are checked;
-     * xdeepfm's spans three CIN blocks, the last one short. */
+     * xdeepfm's and autoint's span three blocks, the last one short. */
     bool fused = !bn && (kind == K_LR || kind == K_WIDEDEEP || kind == K_DEEPFM);
-    const int NB = fused ? 2 * CHUNK_ROWS + 52 : kind == K_XDEEPFM ? 2 * CIN_B + 7 : 5;
+    const int NB = fused                ? 2 * CHUNK_ROWS + 52
+                   : kind == K_XDEEPFM ? 2 * CIN_B + 7
+                   : kind == K_AUTOINT ? 2 * ATT_B + 7
+                                       : 5;
     /* rows: field 0 one-hot, field 1 multi-hot with weights, field 2 numeric */
     drec_featrows fr = {0};
     fr.n = NB;
