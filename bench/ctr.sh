@@ -17,7 +17,8 @@
 # openblas-openmp,blas}) and is compared at its fastest.  GFLOP/s: the
 # model's dense multiply-adds per epoch (forward + both backward products)
 # over drec's CPU seconds, against this machine's one-core sgemm peak
-# (OpenBLAS, the better of 4096x400x400 and 2048^3, measured here).
+# (OpenBLAS, the better of 4096x400x400 and 2048^3, measured right before
+# and right after each model's run, the better of the two taken).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/frappe-nfm}
@@ -39,8 +40,12 @@ export OMP_NUM_THREADS=$THREADS
 
 # one-core sgemm peak (GFLOP per CPU second): the best of the models' own
 # shape (4096x400 by 400x400) and a large square product (2048^3), whichever
-# this machine runs faster
-OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread $PY - >"$OUT/peak.txt" <<'EOF'
+# this machine runs faster.  Measured right before each model's timing run
+# and again right after, and the better taken: the machine's speed drifts
+# by up to a tenth over minutes, so a peak taken once at the start would
+# flatter or shame the models timed last.
+peak() {
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread $PY - <<'EOF2'
 import numpy as np, time
 best = 0
 for m, k, n, reps in ((4096, 400, 400, 5), (2048, 2048, 2048, 1)):
@@ -50,8 +55,8 @@ for m, k, n, reps in ((4096, 400, 400, 5), (2048, 2048, 2048, 1)):
         for _ in range(reps): a @ b
         best = max(best, reps * 2 * m * k * n / (time.process_time() - c0) / 1e9)
 print(round(best, 1))
-EOF
-echo "sgemm peak: $(cat "$OUT/peak.txt") GFLOP/s per core (OpenBLAS, one thread)" >&2
+EOF2
+}
 
 for m in $MODELS; do
     if [ "$QUALITY" = 1 ]; then
@@ -62,8 +67,11 @@ for m in $MODELS; do
             --lr "$LR" --epochs "$EPOCHS" >"$OUT/torch_$m.json" 2>"$OUT/torch_$m.log" || echo "torch $m failed" >&2
     fi
     echo "== $m: timing ($TEPOCHS epochs, $THREADS threads)" >&2
+    peak >"$OUT/peak_$m.before"
     /usr/bin/time -f "%e %U %S" -o "$OUT/drect_$m.time" $DREC train --model "$m" --data "ctr:$TRAIN" "${HP[@]}" \
         --epochs "$TEPOCHS" --json >"$OUT/drect_$m.json" 2>/dev/null || echo "drec $m failed" >&2
+    peak >"$OUT/peak_$m.after"
+    echo "   sgemm peak before / after: $(cat "$OUT/peak_$m.before") / $(cat "$OUT/peak_$m.after") GFLOP/s a core" >&2
     for b in $BLASES; do
         LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/$b $PY bench/ctr_torch.py --model "$m" --train "$TRAIN" \
             --test "$TEST" --threads "$THREADS" --lr "$LR" --epochs "$TEPOCHS" >"$OUT/torcht_${m}_$b.json" 2>/dev/null ||
@@ -75,7 +83,6 @@ MODELS="$MODELS" BLASES="$BLASES" OUT="$OUT" TEPOCHS="$TEPOCHS" THREADS="$THREAD
 import json, os
 out, models, blases = os.environ['OUT'], os.environ['MODELS'].split(), os.environ['BLASES'].split()
 tep = int(os.environ['TEPOCHS'])
-peak = float(open(f'{out}/peak.txt').read())
 F, D, H = 10, 10, [400, 400, 400]
 
 def macs(m):
@@ -106,9 +113,9 @@ def load(p):
         return None
 
 rows = 57722
-print(f"threads {os.environ['THREADS']}; sgemm peak {peak} GFLOP/s per core")
+print(f"threads {os.environ['THREADS']}; peak: one-core sgemm GFLOP/s, the better of before and after the model's run")
 print(f"{'model':9} {'drec auc best/final':>20} {'logloss':>8} {'torch auc best/final':>21} {'logloss':>8} "
-      f"{'drec s/ep wall/cpu':>19} {'torch s/ep wall/cpu (blas)':>36} {'GFLOP/s/core':>12} {'%peak':>6}")
+      f"{'drec s/ep wall/cpu':>19} {'torch s/ep wall/cpu (blas)':>36} {'GFLOP/s/core':>12} {'peak':>6} {'%peak':>6}")
 for m in models:
     d, t = load(f'{out}/drec_{m}.json'), load(f'{out}/torch_{m}.json')
     dq = '-'
@@ -133,8 +140,12 @@ for m in models:
         if r and (best is None or r['cpu_seconds_per_epoch'] < best[2]):
             best = (b, r['seconds_per_epoch'], r['cpu_seconds_per_epoch'])
     ts = f"{best[1]:.2f}/{best[2]:.2f} ({best[0]})" if best else '-'
+    try:
+        peak = max(float(open(f'{out}/peak_{m}.{w}').read()) for w in ('before', 'after'))
+    except Exception:
+        peak = float('nan')
     fl = 3 * 2 * macs(m) * rows / 1e9
     gf = fl / dcpu if fl else float('nan')
     print(f"{m:9} {dq:>20} {dl:>8} {tq:>21} {tl:>8} {dsec:>8.2f}/{dcpu:<10.2f} {ts:>36} {gf:>12.1f} "
-          f"{(100 * gf / peak if fl else float('nan')):>5.0f}%")
+          f"{peak:>6.1f} {(100 * gf / peak if fl else float('nan')):>5.0f}%")
 EOF

@@ -1283,6 +1283,36 @@ DREC_HOT static void cin_outer_bwd(const float *dzT, const float *xT, const floa
  * products again, writes its own share of the CIN's weight gradient into
  * cpart (summed over the blocks in order afterwards, so the result does not
  * depend on the thread count) and its rows of dx0. */
+/* A CIN block's gradient at layer k's output o (R rows (b, d) of Ho),
+ * through its ReLU: the pooled first nout columns from the read-out (fc,
+ * dlogit per example), the rest from the next layer (dnT, transposed;
+ * none for the last layer). */
+DREC_HOT static void cin_dco(const float *restrict o, int Ho, int nout, int R, int D, const float *restrict dlogit,
+                             const float *restrict fc, const float *restrict dnT, float *restrict dco) {
+    for (int r = 0; r < R; r++) {
+        float g = dlogit[r / D];
+        const float *orow = o + (size_t)r * Ho;
+        float *drow = dco + (size_t)r * Ho;
+        for (int j = 0; j < nout; j++) drow[j] = orow[j] > 0 ? g * fc[j] : 0;
+        if (dnT)
+            for (int j = nout; j < Ho; j++) drow[j] = orow[j] > 0 ? dnT[(size_t)(j - nout) * R + r] : 0;
+        else
+            for (int j = nout; j < Ho; j++) drow[j] = 0;
+    }
+}
+
+/* Blocks' shares of a gradient (nblk rows of P floats) summed in block
+ * order into the first, whatever the threads: each thread adds up its own
+ * columns, reading the rows front to back. */
+static void sum_shares(float *part, int nblk, size_t P) {
+#pragma omp parallel if (nblk > 1 && PAR((double)nblk * P))
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        size_t i0 = P * t / nt, i1 = P * (t + 1) / nt;
+        for (int k = 1; k < nblk; k++) drec_kern->add(part + i0, part + i0, part + (size_t)k * P + i0, (int)(i1 - i0));
+    }
+}
+
 static void bwd_cin(net *n, int B, work *w) {
     const hyper *h = &n->hp;
     int F = n->F, D = n->D, T = n->cin_out_total, nblk = (B + CIN_B - 1) / CIN_B, CWn = cin_weights(n);
@@ -1304,13 +1334,7 @@ static void bwd_cin(net *n, int B, work *w) {
         for (int k = h->n_cin - 1; k >= 0; k--) {
             int Hk = n->cin_in[k], Z = Hk * F, Ho = h->cin[k], nout = n->cin_next[k] ? Ho - n->cin_next[k] : Ho;
             const float *o = w->co[k] + r0 * Ho;
-            for (int r = 0; r < R; r++) {
-                float g = w->dlogit[b0 + r / D];
-                const float *orow = o + (size_t)r * Ho;
-                float *drow = cb.dco + (size_t)r * Ho;
-                for (int j = 0; j < nout; j++) drow[j] = orow[j] > 0 ? g * fc[n->cin_pool[k] + j] : 0;
-                for (int j = nout; j < Ho; j++) drow[j] = orow[j] > 0 && has_next ? dnT[(size_t)(j - nout) * R + r] : 0;
-            }
+            cin_dco(o, Ho, nout, R, D, w->dlogit + b0, fc + n->cin_pool[k], has_next ? dnT : NULL, cb.dco);
             const float *xT = cb.x0T;
             if (k) {
                 int Hp = h->cin[k - 1];
@@ -1339,13 +1363,9 @@ static void bwd_cin(net *n, int B, work *w) {
             }
     }
     /* the blocks' weight gradients, added in block order */
+    sum_shares(w->cpart, nblk, (size_t)CWn);
     float *g = n->g + n->CW[0].off;
-#pragma omp parallel for schedule(static) if (PAR((double)nblk * CWn))
-    for (int i = 0; i < CWn; i++) {
-        float acc = 0;
-        for (int blk = 0; blk < nblk; blk++) acc += w->cpart[(size_t)blk * CWn + i];
-        g[i] += acc;
-    }
+    for (int i = 0; i < CWn; i++) g[i] += w->cpart[i];
 }
 
 /* Blocks of ATT_B examples down through every layer, each remaking its
@@ -1387,21 +1407,16 @@ static void bwd_att(net *n, int B, work *w) {
             }
         }
     }
-    /* the blocks' shares, in block order, into the four weight blocks of each layer */
-    int rows = (int)(P / (4 * (size_t)A));
-#pragma omp parallel for schedule(static) if (PAR((double)nblk * P))
-    for (int r = 0; r < rows; r++) {
-        int l = 0;
-        while (l + 1 < L && (size_t)r * 4 * A >= off[l + 1]) l++;
-        int i = (int)(((size_t)r * 4 * A - off[l]) / (4 * (size_t)A));
+    /* the blocks' shares, added in block order, into the four weight blocks of each layer */
+    sum_shares(w->apart, nblk, P);
+    for (int l = 0; l < L; l++) {
         const pview *blk4[4] = {&n->Aq[l], &n->Ak[l], &n->Av[l], &n->Ar[l]};
-        for (int c = 0; c < 4; c++) {
-            float *g = n->g + blk4[c]->off + (size_t)i * A;
-            for (int k = 0; k < nblk; k++) {
-                const float *src = w->apart + (size_t)k * P + (size_t)r * 4 * A + c * A;
+        for (int i = 0; i < (l ? A : D); i++)
+            for (int c = 0; c < 4; c++) {
+                float *g = n->g + blk4[c]->off + (size_t)i * A;
+                const float *src = w->apart + off[l] + (size_t)i * 4 * A + c * A;
                 for (int j = 0; j < A; j++) g[j] += src[j];
             }
-        }
     }
 }
 
