@@ -19,14 +19,13 @@
  * float buffers (llm.c style): dense layers go through sgemm with the
  * batch as the long dimension, so the wide MLPs run at BLAS speed; the
  * embedding-bag, FM and the tiny per-row attention are plain loops
- * parallel over the batch; the CIN runs blocks of examples through all its
- * layers (fwd_cin).  Embedding and first-order rows get
+ * parallel over the batch; the CIN and the attention run blocks of
+ * examples through all their layers (head_fwd).  Embedding and first-order rows get
  * row-sparse gradients and lazy optimizer updates (a step costs O(batch));
  * --set lazy=0 moves every row each step instead, as a dense Adam does.
  * Threads: a sparse row's gradient is gathered by the one thread that owns
- * its id; lr, widedeep and deepfm (without batch norm) run a whole step as
- * one parallel region over fixed row chunks ("the fused step" below), the
- * others one region per layer.
+ * its id; without batch norm a whole step is one parallel region over
+ * fixed row chunks ("the fused step" below), with it one region per layer.
  *
  * Shapes: B = batch rows, F = fields, D = embedding dim, H = hidden width,
  * M = F (CIN's x0 rows), A = attention width (heads * per-head width).
@@ -107,6 +106,8 @@ typedef struct net {
     int32_t cross_buckets;
     float *wc, *wc_z, *wc_n;
     long step;
+    bool by_layer;              /* the layer-by-layer step even without batch norm
+                                   (the gradient check compares it with the fused one) */
 } net;
 
 enum { META_SRC, META_F, META_VOCAB, META_IDS, META_HASH, META_NUM, META_NSRC, META_BYPOS, META_U, META_I,
@@ -814,37 +815,35 @@ static cin_buf cin_bufs(const net *n, float *p, size_t *total) {
     return b;
 }
 
-static void fwd_cin(const net *n, int B, work *w) {
+/* CIN forward of one block, examples [b0, b1), by thread t: adds the
+ * pooled read-out into their logits. */
+static void cin_fwd_block(const net *n, int b0, int b1, int t, work *w) {
     const hyper *h = &n->hp;
-    int F = n->F, D = n->D, T = n->cin_out_total, nblk = (B + CIN_B - 1) / CIN_B;
+    int F = n->F, D = n->D, T = n->cin_out_total, R = (b1 - b0) * D;
     const float *fc = n->w + n->Cfc.off;
     float fb = n->w[n->Cfcb.off];
-#pragma omp parallel for schedule(static) num_threads(w->nt_cap) if (nblk > 1)
-    for (int blk = 0; blk < nblk; blk++) {
-        int b0 = blk * CIN_B, b1 = DREC_MIN(B, b0 + CIN_B), R = (b1 - b0) * D;
-        size_t r0 = (size_t)b0 * D;
-        cin_buf cb = cin_bufs(n, w->cscr + (size_t)omp_get_thread_num() * w->cscr_n, NULL);
-        cin_x0t(n, w, b0, b1, cb.x0T);
-        const float *in = cb.x0T;
-        memset(w->cpool + (size_t)b0 * T, 0, (size_t)(b1 - b0) * T * sizeof(float));
-        for (int k = 0; k < h->n_cin; k++) {
-            int Hk = n->cin_in[k], Z = Hk * F, Ho = h->cin[k], nout = n->cin_next[k] ? Ho - n->cin_next[k] : Ho;
-            float *o = w->co[k] + r0 * Ho;
-            cin_outer(cb.zT, in, cb.x0T, F, Hk, R);
-            const float *bias = n->w + n->Cb[k].off;
-            for (int r = 0; r < R; r++) memcpy(o + (size_t)r * Ho, bias, (size_t)Ho * sizeof *o);
-            gemm(true, false, R, Ho, Z, 1.0f, cb.zT, R, n->w + n->CW[k].off, Ho, 1.0f, o, Ho);
-            cin_relu_pool(o, Ho, nout, D, b1 - b0, w->cpool + (size_t)b0 * T + n->cin_pool[k], T);
-            if (n->cin_next[k]) {
-                cin_xt(o, Ho, nout, n->cin_next[k], R, cb.xT);
-                in = cb.xT;
-            }
+    size_t r0 = (size_t)b0 * D;
+    cin_buf cb = cin_bufs(n, w->cscr + (size_t)t * w->cscr_n, NULL);
+    cin_x0t(n, w, b0, b1, cb.x0T);
+    const float *in = cb.x0T;
+    memset(w->cpool + (size_t)b0 * T, 0, (size_t)(b1 - b0) * T * sizeof(float));
+    for (int k = 0; k < h->n_cin; k++) {
+        int Hk = n->cin_in[k], Z = Hk * F, Ho = h->cin[k], nout = n->cin_next[k] ? Ho - n->cin_next[k] : Ho;
+        float *o = w->co[k] + r0 * Ho;
+        cin_outer(cb.zT, in, cb.x0T, F, Hk, R);
+        const float *bias = n->w + n->Cb[k].off;
+        for (int r = 0; r < R; r++) memcpy(o + (size_t)r * Ho, bias, (size_t)Ho * sizeof *o);
+        gemm(true, false, R, Ho, Z, 1.0f, cb.zT, R, n->w + n->CW[k].off, Ho, 1.0f, o, Ho);
+        cin_relu_pool(o, Ho, nout, D, b1 - b0, w->cpool + (size_t)b0 * T + n->cin_pool[k], T);
+        if (n->cin_next[k]) {
+            cin_xt(o, Ho, nout, n->cin_next[k], R, cb.xT);
+            in = cb.xT;
         }
-        for (int b = b0; b < b1; b++) {
-            float s = fb;
-            for (int j = 0; j < T; j++) s += w->cpool[(size_t)b * T + j] * fc[j];
-            w->logit[b] += s;
-        }
+    }
+    for (int b = b0; b < b1; b++) {
+        float s = fb;
+        for (int j = 0; j < T; j++) s += w->cpool[(size_t)b * T + j] * fc[j];
+        w->logit[b] += s;
     }
 }
 
@@ -1053,29 +1052,24 @@ static size_t att_scratch(const net *n) {
     return R * (8 * A + 2 * DREC_MAX(A, (size_t)n->D));
 }
 
-static void fwd_att(const net *n, int B, work *w) {
+/* Attention forward of one block, examples [b0, b1), by thread t: adds the
+ * read-out into their logits.  The layers' weights are packed (att_pack). */
+static void att_fwd_block(const net *n, int b0, int b1, int t, work *w) {
     const hyper *h = &n->hp;
-    int F = n->F, A = (int)h->att_dim, NH = (int)h->heads, L = (int)h->att_layers, nblk = (B + ATT_B - 1) / ATT_B;
+    int F = n->F, A = (int)h->att_dim, NH = (int)h->heads, L = (int)h->att_layers, R = (b1 - b0) * F;
     const float *fc = n->w + n->Afc.off;
     float fb = n->w[n->Afcb.off];
-    w->ax[0] = w->x0;
-    for (int l = 0; l < L; l++) att_pack(n, l, w->awp[l]);
-#pragma omp parallel for schedule(static) num_threads(w->nt_cap) if (nblk > 1)
-    for (int blk = 0; blk < nblk; blk++) {
-        int b0 = blk * ATT_B, b1 = DREC_MIN(B, b0 + ATT_B), R = (b1 - b0) * F;
-        float *qkvr = w->ascr + (size_t)omp_get_thread_num() * w->ascr_n;
-        for (int l = 0, din = n->D; l < L; din = A, l++) {
-            gemm(false, false, R, 4 * A, din, 1.0f, w->ax[l] + (size_t)b0 * F * din, din, w->awp[l], 4 * A, 0.0f,
-                 qkvr, 4 * A);
-            att_fwd_rows(qkvr, 0, b1 - b0, F, A, NH, w->ap[l] + (size_t)b0 * NH * F * F,
-                         w->ax[l + 1] + (size_t)b0 * F * A);
-        }
-        const float *x = w->ax[L];
-        for (int b = b0; b < b1; b++) {
-            float s = fb;
-            for (int j = 0; j < F * A; j++) s += x[(size_t)b * F * A + j] * fc[j];
-            w->logit[b] += s;
-        }
+    float *qkvr = w->ascr + (size_t)t * w->ascr_n;
+    for (int l = 0, din = n->D; l < L; din = A, l++) {
+        gemm(false, false, R, 4 * A, din, 1.0f, w->ax[l] + (size_t)b0 * F * din, din, w->awp[l], 4 * A, 0.0f, qkvr,
+             4 * A);
+        att_fwd_rows(qkvr, 0, b1 - b0, F, A, NH, w->ap[l] + (size_t)b0 * NH * F * F, w->ax[l + 1] + (size_t)b0 * F * A);
+    }
+    const float *x = w->ax[L];
+    for (int b = b0; b < b1; b++) {
+        float s = fb;
+        for (int j = 0; j < F * A; j++) s += x[(size_t)b * F * A + j] * fc[j];
+        w->logit[b] += s;
     }
 }
 
@@ -1083,27 +1077,32 @@ static bool fusable(const net *n);
 static bool has_deep(const net *n);
 static double mlp_macs(const net *n);
 static void deep_fwd_rows(const net *n, bool train, int b0, int b1, work *w);
+static bool has_head(const net *n);
+static void head_prepare(const net *n, work *w);
+static void head_fwd(const net *n, int b0, int b1, int t, work *w);
+static void fwd_head(const net *n, int B, work *w);
 
 static void forward(const net *n, const batch *bt, bool train, work *w) {
     int k = n->hp.kind;
     if (fusable(n)) {
         /* rows are independent: each thread takes its chunks all the way */
         int B = bt->B, nc = (B + CHUNK_ROWS - 1) / CHUNK_ROWS;
-        bool deep = has_deep(n);
-#pragma omp parallel if (PAR((double)B * (n->F * (n->D + 1) + mlp_macs(n))))
+        bool deep = has_deep(n), head = has_head(n);
+        if (head) head_prepare(n, w);
+#pragma omp parallel num_threads(w->nt_cap) if (PAR((double)B * (n->F * (n->D + 1) + mlp_macs(n))))
         {
             int t = omp_get_thread_num(), nt = omp_get_num_threads();
             for (int c = nc * t / nt; c < nc * (t + 1) / nt; c++) {
                 int b0 = c * CHUNK_ROWS, b1 = DREC_MIN(B, b0 + CHUNK_ROWS);
                 sparse_rows(n, bt, k == K_DEEPFM, b0, b1, w);
+                if (head) head_fwd(n, b0, b1, t, w);
                 if (deep) deep_fwd_rows(n, train, b0, b1, w);
             }
         }
         return;
     }
     fwd_sparse(n, bt, k == K_DEEPFM, w);
-    if (k == K_XDEEPFM) fwd_cin(n, bt->B, w);
-    if (k == K_AUTOINT) fwd_att(n, bt->B, w);
+    if (has_head(n)) fwd_head(n, bt->B, w);
     if (k != K_LR && n->hp.n_layers > 0) fwd_deep(n, bt->B, train, w);
 }
 
@@ -1113,6 +1112,14 @@ static void forward(const net *n, const batch *bt, bool train, work *w) {
 DREC_HOT static void colsum_add(const float *restrict x, int B, int H, float *restrict out) {
     for (int b = 0; b < B; b++)
         for (int j = 0; j < H; j++) out[j] += x[(size_t)b * H + j];
+}
+
+/* out[j] += sum_b wt[b] x[b][j] for columns [j0, j1) of a [B, H] matrix,
+ * the rows in order. */
+DREC_HOT static void wcolsum_add(const float *restrict x, int B, int H, const float *restrict wt, float *restrict out,
+                                 int j0, int j1) {
+    for (int b = 0; b < B; b++)
+        for (int j = j0; j < j1; j++) out[j] += wt[b] * x[(size_t)b * H + j];
 }
 
 /* Columns [j0, j1) of dh (B, H) through dropout and ReLU (h > 0 exactly
@@ -1301,122 +1308,166 @@ DREC_HOT static void cin_dco(const float *restrict o, int Ho, int nout, int R, i
     }
 }
 
-/* Blocks' shares of a gradient (nblk rows of P floats) summed in block
- * order into the first, whatever the threads: each thread adds up its own
- * columns, reading the rows front to back. */
-static void sum_shares(float *part, int nblk, size_t P) {
-#pragma omp parallel if (nblk > 1 && PAR((double)nblk * P))
-    {
-        int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        size_t i0 = P * t / nt, i1 = P * (t + 1) / nt;
-        for (int k = 1; k < nblk; k++) drec_kern->add(part + i0, part + i0, part + (size_t)k * P + i0, (int)(i1 - i0));
-    }
-}
-
-static void bwd_cin(net *n, int B, work *w) {
+/* CIN backward of block blk, examples [b0, b1), by thread t: adds into
+ * their rows of dx0 and writes the block's share of the CIN's weight
+ * gradients (added up by head_grads). */
+static void cin_bwd_block(const net *n, int blk, int b0, int b1, int t, work *w) {
     const hyper *h = &n->hp;
-    int F = n->F, D = n->D, T = n->cin_out_total, nblk = (B + CIN_B - 1) / CIN_B, CWn = cin_weights(n);
+    int F = n->F, D = n->D, R = (b1 - b0) * D;
     const float *fc = n->w + n->Cfc.off;
-    float *gfc = n->g + n->Cfc.off;
-    float s = 0;
-    for (int b = 0; b < B; b++) s += w->dlogit[b];
-    n->g[n->Cfcb.off] += s;
-    gemm(true, false, T, 1, B, 1.0f, w->cpool, T, w->dlogit, 1, 1.0f, gfc, 1);
-#pragma omp parallel for schedule(static) num_threads(w->nt_cap) if (nblk > 1)
-    for (int blk = 0; blk < nblk; blk++) {
-        int b0 = blk * CIN_B, b1 = DREC_MIN(B, b0 + CIN_B), R = (b1 - b0) * D;
-        size_t r0 = (size_t)b0 * D;
-        cin_buf cb = cin_bufs(n, w->cscr + (size_t)omp_get_thread_num() * w->cscr_n, NULL);
-        float *part = w->cpart + (size_t)blk * CWn, *dnT = cb.dnT, *dxT = cb.dxT;
-        cin_x0t(n, w, b0, b1, cb.x0T);
-        memset(cb.dx0T, 0, (size_t)F * R * sizeof(float));
-        bool has_next = false; /* dnT holds the gradient flowing into layer k's second half */
-        for (int k = h->n_cin - 1; k >= 0; k--) {
-            int Hk = n->cin_in[k], Z = Hk * F, Ho = h->cin[k], nout = n->cin_next[k] ? Ho - n->cin_next[k] : Ho;
-            const float *o = w->co[k] + r0 * Ho;
-            cin_dco(o, Ho, nout, R, D, w->dlogit + b0, fc + n->cin_pool[k], has_next ? dnT : NULL, cb.dco);
-            const float *xT = cb.x0T;
-            if (k) {
-                int Hp = h->cin[k - 1];
-                cin_xt(w->co[k - 1] + r0 * Hp, Hp, Hp - n->cin_next[k - 1], Hk, R, cb.xT);
-                xT = cb.xT;
-            }
-            cin_outer(cb.zT, xT, cb.x0T, F, Hk, R);
-            float *pw = part + (n->CW[k].off - n->CW[0].off), *pb = part + (n->Cb[k].off - n->CW[0].off);
-            gemm(false, false, Z, Ho, R, 1.0f, cb.zT, R, cb.dco, Ho, 0.0f, pw, Ho);
-            memset(pb, 0, (size_t)Ho * sizeof *pb);
-            colsum_add(cb.dco, R, Ho, pb);
-            gemm(false, true, Z, R, Ho, 1.0f, n->w + n->CW[k].off, Ho, cb.dco, Ho, 0.0f, cb.dzT, R);
-            cin_outer_bwd(cb.dzT, xT, cb.x0T, F, Hk, R, cb.dx0T, k ? dxT : NULL);
-            if (k) {
-                float *t = dnT;
-                dnT = dxT;
-                dxT = t;
-                has_next = true;
-            }
+    size_t r0 = (size_t)b0 * D;
+    cin_buf cb = cin_bufs(n, w->cscr + (size_t)t * w->cscr_n, NULL);
+    float *part = w->cpart + (size_t)blk * cin_weights(n), *dnT = cb.dnT, *dxT = cb.dxT;
+    cin_x0t(n, w, b0, b1, cb.x0T);
+    memset(cb.dx0T, 0, (size_t)F * R * sizeof(float));
+    bool has_next = false; /* dnT holds the gradient flowing into layer k's second half */
+    for (int k = h->n_cin - 1; k >= 0; k--) {
+        int Hk = n->cin_in[k], Z = Hk * F, Ho = h->cin[k], nout = n->cin_next[k] ? Ho - n->cin_next[k] : Ho;
+        const float *o = w->co[k] + r0 * Ho;
+        cin_dco(o, Ho, nout, R, D, w->dlogit + b0, fc + n->cin_pool[k], has_next ? dnT : NULL, cb.dco);
+        const float *xT = cb.x0T;
+        if (k) {
+            int Hp = h->cin[k - 1];
+            cin_xt(w->co[k - 1] + r0 * Hp, Hp, Hp - n->cin_next[k - 1], Hk, R, cb.xT);
+            xT = cb.xT;
         }
-        for (int b = b0; b < b1; b++)
-            for (int f = 0; f < F; f++) {
-                float *dst = w->dx0 + (size_t)b * n->in + (size_t)f * D;
-                const float *src = cb.dx0T + (size_t)f * R + (size_t)(b - b0) * D;
-                for (int d = 0; d < D; d++) dst[d] += src[d];
-            }
+        cin_outer(cb.zT, xT, cb.x0T, F, Hk, R);
+        float *pw = part + (n->CW[k].off - n->CW[0].off), *pb = part + (n->Cb[k].off - n->CW[0].off);
+        gemm(false, false, Z, Ho, R, 1.0f, cb.zT, R, cb.dco, Ho, 0.0f, pw, Ho);
+        memset(pb, 0, (size_t)Ho * sizeof *pb);
+        colsum_add(cb.dco, R, Ho, pb);
+        gemm(false, true, Z, R, Ho, 1.0f, n->w + n->CW[k].off, Ho, cb.dco, Ho, 0.0f, cb.dzT, R);
+        cin_outer_bwd(cb.dzT, xT, cb.x0T, F, Hk, R, cb.dx0T, k ? dxT : NULL);
+        if (k) {
+            float *tmp = dnT;
+            dnT = dxT;
+            dxT = tmp;
+            has_next = true;
+        }
     }
-    /* the blocks' weight gradients, added in block order */
-    sum_shares(w->cpart, nblk, (size_t)CWn);
-    float *g = n->g + n->CW[0].off;
-    for (int i = 0; i < CWn; i++) g[i] += w->cpart[i];
+    for (int b = b0; b < b1; b++)
+        for (int f = 0; f < F; f++) {
+            float *dst = w->dx0 + (size_t)b * n->in + (size_t)f * D;
+            const float *src = cb.dx0T + (size_t)f * R + (size_t)(b - b0) * D;
+            for (int d = 0; d < D; d++) dst[d] += src[d];
+        }
 }
 
-/* Blocks of ATT_B examples down through every layer, each remaking its
- * projections (cheaper than keeping the batch's and reading them back) and
- * writing its own share of the weight gradients; the shares are added in
- * block order, so the model is the same for any thread count. */
-static void bwd_att(net *n, int B, work *w) {
+/* Attention backward of block blk, examples [b0, b1), by thread t, down
+ * through every layer: remakes the block's projections (cheaper than
+ * keeping the batch's and reading them back), adds into its rows of dx0
+ * and writes the block's share of the weight gradients (added up by
+ * head_grads). */
+static void att_bwd_block(const net *n, int blk, int b0, int b1, int t, work *w) {
     const hyper *h = &n->hp;
-    int F = n->F, A = (int)h->att_dim, NH = (int)h->heads, L = (int)h->att_layers, D = n->D;
-    int nblk = (B + ATT_B - 1) / ATT_B;
+    int F = n->F, A = (int)h->att_dim, NH = (int)h->heads, L = (int)h->att_layers, D = n->D, R = (b1 - b0) * F;
     const float *fc = n->w + n->Afc.off;
-    float s = 0;
-    for (int b = 0; b < B; b++) s += w->dlogit[b];
-    n->g[n->Afcb.off] += s;
-    gemm(true, false, F * A, 1, B, 1.0f, w->ax[L], F * A, w->dlogit, 1, 1.0f, n->g + n->Afc.off, 1);
     size_t off[MAX_LAYERS], P = att_part(n, off), R4 = (size_t)ATT_B * F * 4 * A;
     size_t RW = (size_t)ATT_B * F * DREC_MAX(A, D);
-#pragma omp parallel for schedule(static) num_threads(w->nt_cap) if (nblk > 1)
-    for (int blk = 0; blk < nblk; blk++) {
-        int t = omp_get_thread_num(), b0 = blk * ATT_B, b1 = DREC_MIN(B, b0 + ATT_B), R = (b1 - b0) * F;
-        float *qkvr = w->ascr + (size_t)t * w->ascr_n, *dq = qkvr + R4, *dout = dq + R4, *dnext = dout + RW;
-        float *part = w->apart + (size_t)blk * P;
-        for (int b = b0; b < b1; b++)
-            for (int j = 0; j < F * A; j++) dout[(size_t)(b - b0) * F * A + j] = w->dlogit[b] * fc[j];
-        for (int l = L - 1; l >= 0; l--) {
-            int din = l ? A : D;
-            const float *x = w->ax[l] + (size_t)b0 * F * din;
-            gemm(false, false, R, 4 * A, din, 1.0f, x, din, w->awp[l], 4 * A, 0.0f, qkvr, 4 * A);
-            att_bwd_rows(qkvr, w->ap[l] + (size_t)b0 * NH * F * F, w->ax[l + 1] + (size_t)b0 * F * A, dout, 0,
-                         b1 - b0, F, A, NH, dq, w->adp + (size_t)t * F);
-            gemm(true, false, din, 4 * A, R, 1.0f, x, din, dq, 4 * A, 0.0f, part + off[l], 4 * A);
-            if (l) {
-                gemm(false, true, R, din, 4 * A, 1.0f, dq, 4 * A, w->awp[l], 4 * A, 0.0f, dnext, din);
-                float *tmp = dout;
-                dout = dnext;
-                dnext = tmp;
-            } else {
-                gemm(false, true, R, D, 4 * A, 1.0f, dq, 4 * A, w->awp[0], 4 * A, 1.0f, w->dx0 + (size_t)b0 * F * D, D);
-            }
+    float *qkvr = w->ascr + (size_t)t * w->ascr_n, *dq = qkvr + R4, *dout = dq + R4, *dnext = dout + RW;
+    float *part = w->apart + (size_t)blk * P;
+    for (int b = b0; b < b1; b++)
+        for (int j = 0; j < F * A; j++) dout[(size_t)(b - b0) * F * A + j] = w->dlogit[b] * fc[j];
+    for (int l = L - 1; l >= 0; l--) {
+        int din = l ? A : D;
+        const float *x = w->ax[l] + (size_t)b0 * F * din;
+        gemm(false, false, R, 4 * A, din, 1.0f, x, din, w->awp[l], 4 * A, 0.0f, qkvr, 4 * A);
+        att_bwd_rows(qkvr, w->ap[l] + (size_t)b0 * NH * F * F, w->ax[l + 1] + (size_t)b0 * F * A, dout, 0, b1 - b0, F,
+                     A, NH, dq, w->adp + (size_t)t * F);
+        gemm(true, false, din, 4 * A, R, 1.0f, x, din, dq, 4 * A, 0.0f, part + off[l], 4 * A);
+        if (l) {
+            gemm(false, true, R, din, 4 * A, 1.0f, dq, 4 * A, w->awp[l], 4 * A, 0.0f, dnext, din);
+            float *tmp = dout;
+            dout = dnext;
+            dnext = tmp;
+        } else {
+            gemm(false, true, R, D, 4 * A, 1.0f, dq, 4 * A, w->awp[0], 4 * A, 1.0f, w->dx0 + (size_t)b0 * F * D, D);
         }
     }
-    /* the blocks' shares, added in block order, into the four weight blocks of each layer */
-    sum_shares(w->apart, nblk, P);
-    for (int l = 0; l < L; l++) {
+}
+
+/* ---- the interaction head: xdeepfm's CIN or autoint's attention ---------- */
+
+static bool has_head(const net *n) { return n->hp.kind == K_XDEEPFM || n->hp.kind == K_AUTOINT; }
+
+/* Examples per block of the head (CHUNK_ROWS is a multiple). */
+static int head_b(const net *n) { return n->hp.kind == K_XDEEPFM ? CIN_B : ATT_B; }
+
+/* Before a forward pass: autoint's layers' weights packed side by side. */
+static void head_prepare(const net *n, work *w) {
+    for (int l = 0; n->hp.kind == K_AUTOINT && l < n->hp.att_layers; l++) att_pack(n, l, w->awp[l]);
+    w->ax[0] = w->x0;
+}
+
+/* The head of examples [b0, b1) (b0 at a block's start), by thread t. */
+static void head_fwd(const net *n, int b0, int b1, int t, work *w) {
+    for (int c = b0; c < b1; c += head_b(n)) {
+        int c1 = DREC_MIN(b1, c + head_b(n));
+        if (n->hp.kind == K_XDEEPFM) cin_fwd_block(n, c, c1, t, w);
+        else att_fwd_block(n, c, c1, t, w);
+    }
+}
+
+static void head_bwd(const net *n, int b0, int b1, int t, work *w) {
+    for (int c = b0; c < b1; c += head_b(n)) {
+        int c1 = DREC_MIN(b1, c + head_b(n));
+        if (n->hp.kind == K_XDEEPFM) cin_bwd_block(n, c / CIN_B, c, c1, t, w);
+        else att_bwd_block(n, c / ATT_B, c, c1, t, w);
+    }
+}
+
+/* Thread t of nt's share of the head's weight gradients once every block
+ * is done: the read-out's (columns j0..j1 of its input, summed over the
+ * rows in order) and the blocks' shares added in block order (its columns
+ * of them), so that the model is the same for any thread count. */
+static void head_grads(net *n, int B, int t, int nt, work *w) {
+    bool cin = n->hp.kind == K_XDEEPFM;
+    int nblk = (B + head_b(n) - 1) / head_b(n), A = (int)n->hp.att_dim;
+    int T = cin ? n->cin_out_total : n->F * A;
+    const float *x = cin ? w->cpool : w->ax[n->hp.att_layers];
+    pview fc = cin ? n->Cfc : n->Afc, fcb = cin ? n->Cfcb : n->Afcb;
+    if (t == 0) {
+        float s = 0;
+        for (int b = 0; b < B; b++) s += w->dlogit[b];
+        n->g[fcb.off] += s;
+    }
+    wcolsum_add(x, B, T, w->dlogit, n->g + fc.off, T * t / nt, T * (t + 1) / nt);
+    size_t off[MAX_LAYERS], P = cin ? (size_t)cin_weights(n) : att_part(n, off);
+    float *part = cin ? w->cpart : w->apart;
+    size_t i0 = P * t / nt, i1 = P * (t + 1) / nt;
+    for (int k = 1; k < nblk; k++) drec_kern->add(part + i0, part + i0, part + (size_t)k * P + i0, (int)(i1 - i0));
+    if (cin) {
+        float *g = n->g + n->CW[0].off;
+        for (size_t i = i0; i < i1; i++) g[i] += part[i];
+        return;
+    }
+    /* autoint's shares are packed (din, 4A) per layer: to the four blocks */
+    for (int l = 0; l < n->hp.att_layers; l++) {
         const pview *blk4[4] = {&n->Aq[l], &n->Ak[l], &n->Av[l], &n->Ar[l]};
-        for (int i = 0; i < (l ? A : D); i++)
-            for (int c = 0; c < 4; c++) {
-                float *g = n->g + blk4[c]->off + (size_t)i * A;
-                const float *src = w->apart + off[l] + (size_t)i * 4 * A + c * A;
-                for (int j = 0; j < A; j++) g[j] += src[j];
-            }
+        for (size_t i = DREC_MAX(i0, off[l]); i < DREC_MIN(i1, off[l] + (size_t)(l ? A : n->D) * 4 * A); i++) {
+            size_t r = (i - off[l]) / (4 * (size_t)A), c = (i - off[l]) % (4 * (size_t)A);
+            n->g[blk4[c / A]->off + r * A + c % A] += part[i];
+        }
+    }
+}
+
+/* The head over a whole batch, layer-by-layer path: blocks over the threads. */
+static void fwd_head(const net *n, int B, work *w) {
+    int nblk = (B + head_b(n) - 1) / head_b(n);
+    head_prepare(n, w);
+#pragma omp parallel for schedule(static) num_threads(w->nt_cap) if (nblk > 1)
+    for (int blk = 0; blk < nblk; blk++)
+        head_fwd(n, blk * head_b(n), DREC_MIN(B, (blk + 1) * head_b(n)), omp_get_thread_num(), w);
+}
+
+static void bwd_head(net *n, int B, work *w) {
+    int nblk = (B + head_b(n) - 1) / head_b(n);
+#pragma omp parallel num_threads(w->nt_cap) if (nblk > 1)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+#pragma omp for schedule(static)
+        for (int blk = 0; blk < nblk; blk++) head_bwd(n, blk * head_b(n), DREC_MIN(B, (blk + 1) * head_b(n)), t, w);
+        head_grads(n, B, t, nt, w);
     }
 }
 
@@ -1444,8 +1495,7 @@ static void backward(net *n, const batch *bt, work *w) {
     if (deep) bwd_deep(n, B, w);
     else if (n->D) memset(w->dx0, 0, (size_t)B * n->in * sizeof(float));
     if (k == K_DEEPFM) bwd_fm(n, B, w);
-    if (k == K_XDEEPFM) bwd_cin(n, B, w);
-    if (k == K_AUTOINT) bwd_att(n, B, w);
+    if (has_head(n)) bwd_head(n, B, w);
     float s = 0;
     for (int b = 0; b < B; b++) s += w->dlogit[b];
     n->g[n->bias.off] += s;
@@ -1689,10 +1739,7 @@ static void sparse_step(net *n, const batch *bt, work *w, const step_hp *u, int 
  * sum here depends on the thread count (OpenBLAS may still round a weight
  * gradient split across threads differently in the last bit). */
 
-static bool fusable(const net *n) {
-    int k = n->hp.kind;
-    return !n->hp.bn && (k == K_LR || k == K_WIDEDEEP || k == K_DEEPFM);
-}
+static bool fusable(const net *n) { return !n->hp.bn && !n->by_layer; }
 
 static bool has_deep(const net *n) { return n->hp.kind != K_LR && n->hp.n_layers > 0; }
 
@@ -1817,7 +1864,9 @@ static double train_step(net *n, const batch *bt, work *w, const step_hp *u, int
     const drec_featrows *fr = bt->fr;
     int B = bt->B, nc = (B + CHUNK_ROWS - 1) / CHUNK_ROWS, U = 0, CU = 0;
     bool deep = has_deep(n), fm = n->hp.kind == K_DEEPFM, cross = n->cross_buckets && fr->cross_ptr;
+    bool head = has_head(n);
     float inv = 1.0f / (float)B;
+    if (head) head_prepare(n, w);
     double work_est = (double)B * (n->F * (n->D + 1) + 3 * mlp_macs(n) + (cross ? w->max_cross : 0)) + n->n_w;
 #pragma omp parallel num_threads(w->nt_cap) if (PAR(work_est))
     {
@@ -1825,6 +1874,7 @@ static double train_step(net *n, const batch *bt, work *w, const step_hp *u, int
         for (int c = nc * t / nt; c < nc * (t + 1) / nt; c++) {
             int b0 = c * CHUNK_ROWS, b1 = DREC_MIN(B, b0 + CHUNK_ROWS);
             sparse_rows(n, bt, fm, b0, b1, w);
+            if (head) head_fwd(n, b0, b1, t, w);
             if (deep) deep_fwd_rows(n, true, b0, b1, w);
             float s = 0;
             for (int b = b0; b < b1; b++) {
@@ -1835,9 +1885,11 @@ static double train_step(net *n, const batch *bt, work *w, const step_hp *u, int
             if (deep) deep_bwd_rows(n, c, b0, b1, w);
             else if (n->D) memset(w->dx0 + (size_t)b0 * n->in, 0, (size_t)(b1 - b0) * n->in * sizeof(float));
             if (fm) fm_bwd_rows(n, b0, b1, w);
+            if (head) head_bwd(n, b0, b1, t, w);
         }
 #pragma omp barrier
         if (deep) deep_grads_part(n, B, nc, t, nt, w);
+        if (head) head_grads(n, B, t, nt, w);
         if (t == 0) {
             float s = 0;
             for (int c = 0; c < nc; c++) s += w->ps[c];
@@ -2312,17 +2364,17 @@ double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {
     h.cin[0] = 4;
     h.cin[1] = 3;
     h.att_layers = 2;
-    h.att_dim = bn ? 4 : 32; /* heads 2 or 16 wide: the general path and the vector one */
+    h.att_dim = bn ? 32 : 4; /* heads 16 or 2 wide: the vector path and the general one */
     h.heads = 2;
     h.reg = 0.01;
     h.bn = bn;
     h.seed = 3;
     enum { F = 3, NIDS = 12 + F, CB = 7 };
-    /* The fused step's batch spans three chunks, so that the chunks'
-     * partial sums and the threads' shares of the sparse rows are checked;
+    /* The fused step's batch (no batch norm) spans three chunks (two for
+     * the costlier heads), so that the chunks' partial sums and the
+     * threads' shares of the sparse rows are checked; with batch norm,
      * xdeepfm's and autoint's span three blocks, the last one short. */
-    bool fused = !bn && (kind == K_LR || kind == K_WIDEDEEP || kind == K_DEEPFM);
-    const int NB = fused                ? 2 * CHUNK_ROWS + 52
+    const int NB = !bn                  ? (kind == K_XDEEPFM || kind == K_AUTOINT ? 1 : 2) * CHUNK_ROWS + 52
                    : kind == K_XDEEPFM ? 2 * CIN_B + 7
                    : kind == K_AUTOINT ? 2 * ATT_B + 7
                                        : 5;
@@ -2374,10 +2426,37 @@ double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {
     size_t *rows = drec_malloc((size_t)NB * sizeof *rows);
     for (int r = 0; r < NB; r++) rows[r] = (size_t)r;
     batch bt = {&fr, rows, NB};
-    memset(n.g, 0, (size_t)n.n_w * sizeof *n.g);
     int U, CU;
+    double worst = 0;
+    float *gd = drec_malloc((size_t)n.n_w * sizeof *gd), *dx_layer = NULL;
+    if (fusable(&n)) {
+        /* the layer-by-layer step's dense gradient, which the fused step's
+         * must match to rounding (a missed chunk or block would be off by
+         * its share, too little for the finite differences to see) */
+        n.by_layer = true;
+        memset(n.g, 0, (size_t)n.n_w * sizeof *n.g);
+        train_step(&n, &bt, &w, NULL, &U, &CU);
+        memcpy(gd, n.g, (size_t)n.n_w * sizeof *gd);
+        dx_layer = drec_malloc((size_t)NB * n.in * sizeof *dx_layer + 1);
+        memcpy(dx_layer, w.dx0, (size_t)NB * n.in * sizeof *dx_layer);
+        for (int u = 0; u < U; u++)
+            if (w.uniq[u] >= 0) w.slot[w.uniq[u]] = -1;
+        for (int u = 0; u < CU; u++)
+            if (w.cuniq[u] >= 0) w.cslot[w.cuniq[u]] = -1;
+        /* nothing the fused step should write may pass for written */
+        for (size_t i = 0; w.cpart && i < (size_t)((NB + CIN_B - 1) / CIN_B) * cin_weights(&n); i++) w.cpart[i] = NAN;
+        for (size_t i = 0; w.apart && i < (size_t)((NB + ATT_B - 1) / ATT_B) * att_part(&n, NULL); i++) w.apart[i] = NAN;
+        for (size_t i = 0; i < (size_t)NB * n.in; i++) w.dx0[i] = NAN;
+        n.by_layer = false;
+    }
+    memset(n.g, 0, (size_t)n.n_w * sizeof *n.g);
     train_step(&n, &bt, &w, NULL, &U, &CU);
-    float *gd = drec_malloc((size_t)n.n_w * sizeof *gd);
+    /* |fused - layer by layer| in units of rounding-size tolerance; NaN counts as a miss */
+#define SAME(a, b) (fabs((double)(a) - (b)) <= 1e-6 + 1e-3 * fabs((double)(b)) ? 0.0 : 2.0)
+    for (int i = 0; dx_layer && i < n.n_w; i++) worst = DREC_MAX(worst, SAME(n.g[i], gd[i]));
+    for (size_t i = 0; dx_layer && i < (size_t)NB * n.in; i++) worst = DREC_MAX(worst, SAME(w.dx0[i], dx_layer[i]));
+#undef SAME
+    free(dx_layer);
     memcpy(gd, n.g, (size_t)n.n_w * sizeof *gd);
     float *gE = drec_calloc((size_t)NIDS * (n.D ? n.D : 1), sizeof *gE), gL[NIDS] = {0}, gC[CB] = {0};
     for (int u = 0; u < U; u++) {
@@ -2391,7 +2470,6 @@ double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {
         gC[w.cuniq[u]] = w.CG[u] / NB;
         w.cslot[w.cuniq[u]] = -1;
     }
-    double worst = 0;
     int checked = 0;
     const double eps = getenv("DREC_GC_EPS") ? atof(getenv("DREC_GC_EPS")) : 3e-4;
 #define CHECK_ONE(ptr, analytic)                                                      \
