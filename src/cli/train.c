@@ -87,6 +87,8 @@ static int run(drec_params *args) {
         json_object_set_new(o, "train_seconds", json_real(m->train_seconds));
         json_object_set_new(o, "seconds_per_epoch",
                             m->n_epochs ? json_real(m->train_seconds / m->n_epochs) : json_null());
+        json_object_set_new(o, "cpu_seconds_per_epoch",
+                            m->n_epochs ? json_real(m->train_cpu_seconds / m->n_epochs) : json_null());
         json_object_set_new(o, "validation_seconds", json_real(m->val_seconds));
         json_object_set_new(o, "final_loss", m->n_epochs && !isnan(m->loss_curve[m->n_epochs - 1])
                                                  ? json_real(m->loss_curve[m->n_epochs - 1])

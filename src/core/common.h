@@ -100,6 +100,7 @@ void drec_progress_end(drec_progress *p);
 /* ---- time ---------------------------------------------------------------- */
 
 double drec_now(void); /* monotonic seconds */
+double drec_cpu_now(void); /* CPU seconds of the process, all threads */
 
 /* ---- random numbers (rng.c) ---------------------------------------------
  * xoshiro256** seeded through splitmix64: fast, good, and reproducible

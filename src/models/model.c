@@ -64,6 +64,7 @@ static drec_status restore_best(drec_model **mp) {
     free(b->loss_curve);
     free(b->val_curve);
     MOVE(n_epochs), MOVE(loss_curve), MOVE(val_curve), MOVE(train_seconds), MOVE(val_seconds);
+    MOVE(train_cpu_seconds), MOVE(val_cpu_seconds);
     MOVE(best_epoch), MOVE(best_val), MOVE(best_path);
 #undef MOVE
     m->loss_curve = m->val_curve = NULL;
@@ -104,9 +105,10 @@ drec_status drec_model_train_ctx(const char *name, const drec_dataset *train, co
     m->best_val = -INFINITY;
     m->best_epoch = -1;
     drec_progress_begin(&m->progress, vt->name, 0);
-    double t0 = drec_now();
+    double t0 = drec_now(), c0 = drec_cpu_now();
     st = vt->fit(m, train, m->params);
     m->train_seconds = drec_now() - t0 - m->val_seconds;
+    m->train_cpu_seconds = drec_cpu_now() - c0 - m->val_cpu_seconds;
     drec_progress_end(&m->progress);
     m->fit_ctx = NULL;
     if (!st && ctx) {
@@ -146,9 +148,10 @@ bool drec_fit_epoch(drec_model *m, int epoch, int total_epochs, double loss) {
     const drec_fit_ctx *ctx = m->fit_ctx;
     double val = NAN;
     if (ctx && ctx->validate) {
-        double t0 = drec_now();
+        double t0 = drec_now(), c0 = drec_cpu_now();
         val = ctx->validate(m, ctx->user);
         m->val_seconds += drec_now() - t0;
+        m->val_cpu_seconds += drec_cpu_now() - c0;
         m->val_curve[epoch] = (float)val;
     }
     if (m->progress.total == 0) m->progress.total = (size_t)total_epochs;

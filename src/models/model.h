@@ -91,6 +91,8 @@ struct drec_model {
     float *val_curve;          /* (n_epochs) or NAN entries */
     double train_seconds;          /* fitting only: the per-epoch validation is in val_seconds */
     double val_seconds;
+    double train_cpu_seconds;      /* the same span in CPU time of all threads (not saved) */
+    double val_cpu_seconds;
     const drec_fit_ctx *fit_ctx; /* during fit only */
     drec_progress progress;
     int best_epoch;
