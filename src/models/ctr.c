@@ -869,6 +869,41 @@ typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias)); /* u
 #define LD16(p) (*(const v16u *)(p))
 #define ST16(p, v) (*(v16u *)(p) = (v))
 
+typedef int32_t v16i __attribute__((vector_size(64)));
+#define VSEL(c, a, b) ((v16)(((v16i)(a) & (c)) | ((v16i)(b) & ~(c)))) /* c ? a : b, lane by lane */
+#define VMAX(a, b) VSEL((a) > (b), a, b)
+#define VSWAP(v, k) __builtin_shuffle(v, (v16i){0 ^ k, 1 ^ k, 2 ^ k, 3 ^ k, 4 ^ k, 5 ^ k, 6 ^ k, 7 ^ k, 8 ^ k, \
+                                               9 ^ k, 10 ^ k, 11 ^ k, 12 ^ k, 13 ^ k, 14 ^ k, 15 ^ k})
+
+/* The maximum and the sum of all lanes, in every lane (a shuffle tree:
+ * four steps instead of a chain of sixteen). */
+static inline __attribute__((always_inline)) void hmax16(v16 *v) {
+    for (int k = 8; k; k >>= 1) *v = VMAX(*v, VSWAP(*v, k));
+}
+static inline __attribute__((always_inline)) void hsum16(v16 *v) {
+    for (int k = 8; k; k >>= 1) *v += VSWAP(*v, k);
+}
+
+/* exp of lanes <= 0 (Cephes' polynomial, as the kernels' exp16), inline
+ * so that a head's rows overlap.  Under -80 it gives 0: a subnormal
+ * result (below exp(-87.3)) would cost a microcode assist per lane. */
+static inline __attribute__((always_inline)) void exp16_neg(v16 *v) {
+    const v16 lo = (v16){0} - 80.0f, round = (v16){0} + 12582912.0f; /* 1.5 * 2^23 */
+    v16i under = *v < lo;
+    v16 x = VMAX(*v, lo);
+    v16 fx = (x * 1.44269504088896341f + round) - round; /* round to nearest */
+    x = x - fx * 0.693359375f - fx * -2.12194440e-4f;
+    v16 y = (v16){0} + 1.9875691500E-4f;
+    y = y * x + 1.3981999507E-3f;
+    y = y * x + 8.3334519073E-3f;
+    y = y * x + 4.1665795894E-2f;
+    y = y * x + 1.6666665459E-1f;
+    y = y * x + 5.0000001201E-1f;
+    y = y * (x * x) + x + 1.0f;
+    v16i e = (__builtin_convertvector(fx, v16i) + 127) << 23; /* 2^fx, fx in [-126, 0] */
+    *v = VSEL(under, (v16){0}, y * (v16)e);
+}
+
 static inline void transpose16(const float *rows, int F, size_t ld, v16 *t) {
     for (int u = 0; u < 16; u++) t[u] = (v16){0};
     for (int j = 0; j < F; j++) {
@@ -880,6 +915,7 @@ static inline void transpose16(const float *rows, int F, size_t ld, v16 *t) {
 static inline __attribute__((always_inline)) void att16_fwd_one(const float *restrict qkvr, int F, int A, int NH,
                                                                 float *restrict P, float *restrict out) {
     size_t A4 = 4 * (size_t)A;
+    v16i live = (v16i){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} < F; /* the lanes of real fields */
     for (int hd = 0; hd < NH; hd++) {
         const float *q0 = qkvr + hd * 16, *k0 = q0 + A, *v0 = q0 + 2 * A, *r0 = q0 + 3 * A;
         v16 kt[16];
@@ -887,13 +923,18 @@ static inline __attribute__((always_inline)) void att16_fwd_one(const float *res
         for (int i = 0; i < F; i++) {
             v16 q = LD16(q0 + i * A4), s = {0};
             for (int u = 0; u < 16; u++) s += q[u] * kt[u];
-            float sc[16], mx = s[0];
-            ST16(sc, s);
-            for (int j = 1; j < F; j++) mx = sc[j] > mx ? sc[j] : mx;
+            s = VSEL(live, s, (v16){0} - INFINITY);
+            v16 mx = s, sum;
+            hmax16(&mx);
+            s -= mx;
+            exp16_neg(&s);
+            sum = s;
+            hsum16(&sum);
+            s *= 1.0f / sum[0];
             float *p = P + ((size_t)hd * F + i) * F;
-            float inv = 1.0f / drec_kern->exp_shift_sum(p, sc, mx, F);
+            memcpy(p, &s, (size_t)F * sizeof *p);
             v16 o = LD16(r0 + i * A4);
-            for (int j = 0; j < F; j++) o += (p[j] *= inv) * LD16(v0 + j * A4);
+            for (int j = 0; j < F; j++) o += s[j] * LD16(v0 + j * A4);
             for (int u = 0; u < 16; u++) o[u] = o[u] > 0 ? o[u] : 0;
             ST16(out + (size_t)i * A + hd * 16, o);
         }
@@ -914,9 +955,8 @@ static inline __attribute__((always_inline)) void att16_bwd_one(const float *res
             v16 go = LD16(go0 + i * A4), dp = {0}, p = {0};
             for (int u = 0; u < 16; u++) dp += go[u] * vt[u];
             for (int j = 0; j < F; j++) p[j] = Ph[i * F + j];
-            v16 pd = p * dp;
-            float dot = 0;
-            for (int j = 0; j < F; j++) dot += pd[j];
+            v16 dot = p * dp;
+            hsum16(&dot);
             ds[i] = p * (dp - dot);
         }
         /* dq_i = sum_j ds_ij k_j; dk_j = sum_i ds_ij q_i; dv_j = sum_i p_ij do_i */
