@@ -369,7 +369,6 @@ typedef struct work {
     float *ascr;                 /* per thread: a block's scratch (att_scratch) */
     size_t ascr_n;
     float *apart;                /* (blocks, att_part) each block's weight gradients */
-    float *adp;                  /* per thread: F floats of the backward's scratch */
     /* sparse gradient gathering */
     int32_t *uniq;               /* (cap*nnz) distinct ids in the batch */
     int32_t *slot;               /* (n_ids) id -> row in G, -1 */
@@ -445,7 +444,6 @@ static void work_init(work *w, const net *n, int cap, int max_nnz, int max_cross
         w->ascr_n = att_scratch(n);
         w->ascr = fz((size_t)w->nt_cap * w->ascr_n);
         w->apart = fz((B + ATT_B - 1) / ATT_B * att_part(n, NULL));
-        w->adp = fz((size_t)w->nt_cap * (size_t)n->F);
     }
     /* slots: at most one per entry, plus each thread's unused chunk */
     w->max_cross = max_cross;
@@ -489,7 +487,6 @@ static void work_free(work *w) {
     free(w->cpart);
     free(w->ascr);
     free(w->apart);
-    free(w->adp);
     free(w->uniq);
     free(w->slot);
     free(w->G);
@@ -1085,11 +1082,11 @@ static size_t att_part(const net *n, size_t *off) {
 }
 
 /* A thread's scratch for one attention block, in floats: the block's
- * [q | k | v | r] and their gradients (ATT_B * F rows of 4A each) and two
- * sets of input gradients (ATT_B * F rows of max(A, D)). */
+ * [q | k | v | r] and their gradients (ATT_B * F rows of 4A each), two
+ * sets of input gradients (ATT_B * F rows of max(A, D)) and F more. */
 static size_t att_scratch(const net *n) {
     size_t R = (size_t)ATT_B * n->F, A = (size_t)n->hp.att_dim;
-    return R * (8 * A + 2 * DREC_MAX(A, (size_t)n->D));
+    return R * (8 * A + 2 * DREC_MAX(A, (size_t)n->D)) + (size_t)n->F;
 }
 
 /* Attention forward of one block, examples [b0, b1), by thread t: adds the
@@ -1405,6 +1402,7 @@ static void att_bwd_block(const net *n, int blk, int b0, int b1, int t, work *w)
     size_t off[MAX_LAYERS], P = att_part(n, off), R4 = (size_t)ATT_B * F * 4 * A;
     size_t RW = (size_t)ATT_B * F * DREC_MAX(A, D);
     float *qkvr = w->ascr + (size_t)t * w->ascr_n, *dq = qkvr + R4, *dout = dq + R4, *dnext = dout + RW;
+    float *dp = dnext + RW;
     float *part = w->apart + (size_t)blk * P;
     for (int b = b0; b < b1; b++)
         for (int j = 0; j < F * A; j++) dout[(size_t)(b - b0) * F * A + j] = w->dlogit[b] * fc[j];
@@ -1413,7 +1411,7 @@ static void att_bwd_block(const net *n, int blk, int b0, int b1, int t, work *w)
         const float *x = w->ax[l] + (size_t)b0 * F * din;
         gemm(false, false, R, 4 * A, din, 1.0f, x, din, w->awp[l], 4 * A, 0.0f, qkvr, 4 * A);
         att_bwd_rows(qkvr, w->ap[l] + (size_t)b0 * NH * F * F, w->ax[l + 1] + (size_t)b0 * F * A, dout, 0, b1 - b0, F,
-                     A, NH, dq, w->adp + (size_t)t * F);
+                     A, NH, dq, dp);
         gemm(true, false, din, 4 * A, R, 1.0f, x, din, dq, 4 * A, 0.0f, part + off[l], 4 * A);
         if (l) {
             gemm(false, true, R, din, 4 * A, 1.0f, dq, 4 * A, w->awp[l], 4 * A, 0.0f, dnext, din);
