@@ -41,6 +41,11 @@ expect_rc "info" 0 "$bin" info "$tmp/pop.drec"
 grep -q "model:       pop" $out && ok "info names the model" || bad "info names the model"
 expect_rc "recommend" 0 "$bin" recommend --model "$tmp/pop.drec" --user u1 -k 5 --json
 grep -q '"items": \[' $out && ok "recommend json" || bad "recommend json"
+# an iterative model's timing: wall and CPU seconds an epoch, both measured
+expect_rc "train json" 0 "$bin" train --model mf --data synthetic --epochs 2 --threads 1 --json --quiet
+sec() { grep -o "\"$1\": [0-9.e+-]*" $out | awk '{print $2}'; }
+awk -v w="$(sec seconds_per_epoch)" -v c="$(sec cpu_seconds_per_epoch)" \
+  'BEGIN { exit !(w > 0 && c > 0 && c < 3 * w + 0.05) }' && ok "train json timing" || bad "train json timing"
 # a corrupt model file is refused with a clear reason
 cp "$tmp/pop.drec" "$tmp/bad.drec"
 printf 'XXXX' | dd of="$tmp/bad.drec" bs=1 seek=$(( $(stat -c %s "$tmp/bad.drec") - 8 )) conv=notrunc 2>/dev/null
