@@ -195,12 +195,12 @@ static pview take(net *n, int count) {
     return v;
 }
 
-/* Lays out the parameters for the given fields and ids. */
 /* A table read and written at random rows (embeddings, first-order and
  * cross weights, their optimizer state): zeroed, on huge pages where it is
  * large (core/alloc.c). */
 static float *table(size_t n) { return drec_aligned_zalloc(n * sizeof(float)); }
 
+/* Lays out the parameters for the given fields and ids. */
 static void net_layout(net *n, const hyper *h, int F, int64_t n_ids, int32_t cross_buckets) {
     memset(n, 0, sizeof *n);
     n->hp = *h;
@@ -869,16 +869,28 @@ typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias)); /* u
 typedef int32_t v16i __attribute__((vector_size(64)));
 #define VSEL(c, a, b) ((v16)(((v16i)(a) & (c)) | ((v16i)(b) & ~(c)))) /* c ? a : b, lane by lane */
 #define VMAX(a, b) VSEL((a) > (b), a, b)
+/* lane l gets lane l ^ k (k a constant) */
+#ifdef __clang__
+#define VSWAP(v, k) __builtin_shufflevector(v, v, 0 ^ k, 1 ^ k, 2 ^ k, 3 ^ k, 4 ^ k, 5 ^ k, 6 ^ k, 7 ^ k, 8 ^ k, \
+                                            9 ^ k, 10 ^ k, 11 ^ k, 12 ^ k, 13 ^ k, 14 ^ k, 15 ^ k)
+#else
 #define VSWAP(v, k) __builtin_shuffle(v, (v16i){0 ^ k, 1 ^ k, 2 ^ k, 3 ^ k, 4 ^ k, 5 ^ k, 6 ^ k, 7 ^ k, 8 ^ k, \
                                                9 ^ k, 10 ^ k, 11 ^ k, 12 ^ k, 13 ^ k, 14 ^ k, 15 ^ k})
+#endif
 
 /* The maximum and the sum of all lanes, in every lane (a shuffle tree:
  * four steps instead of a chain of sixteen). */
 static inline __attribute__((always_inline)) void hmax16(v16 *v) {
-    for (int k = 8; k; k >>= 1) *v = VMAX(*v, VSWAP(*v, k));
+    *v = VMAX(*v, VSWAP(*v, 8));
+    *v = VMAX(*v, VSWAP(*v, 4));
+    *v = VMAX(*v, VSWAP(*v, 2));
+    *v = VMAX(*v, VSWAP(*v, 1));
 }
 static inline __attribute__((always_inline)) void hsum16(v16 *v) {
-    for (int k = 8; k; k >>= 1) *v += VSWAP(*v, k);
+    *v += VSWAP(*v, 8);
+    *v += VSWAP(*v, 4);
+    *v += VSWAP(*v, 2);
+    *v += VSWAP(*v, 1);
 }
 
 /* exp of lanes <= 0 (Cephes' polynomial, as the kernels' exp16), inline
