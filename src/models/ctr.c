@@ -784,11 +784,15 @@ DREC_HOT static void cin_outer(float *restrict zT, const float *xT, const float 
 
 /* ReLU over a block's layer output o (nb examples x D rows of Ho), and the
  * first nout columns summed over d into each example's pool row. */
-DREC_HOT static void cin_relu_pool(float *restrict o, int Ho, int nout, int D, int nb, float *restrict pool, int T) {
+DREC_HOT static void cin_relu_pool(float *restrict o, const float *restrict bias, int Ho, int nout, int D, int nb,
+                                   float *restrict pool, int T) {
     for (int b = 0; b < nb; b++)
         for (int d = 0; d < D; d++) {
             float *orow = o + ((size_t)b * D + d) * Ho;
-            for (int j = 0; j < Ho; j++) orow[j] = orow[j] > 0 ? orow[j] : 0;
+            for (int j = 0; j < Ho; j++) {
+                float v = orow[j] + bias[j];
+                orow[j] = v > 0 ? v : 0;
+            }
             for (int j = 0; j < nout; j++) pool[(size_t)b * T + j] += orow[j];
         }
 }
@@ -828,10 +832,8 @@ static void cin_fwd_block(const net *n, int b0, int b1, int t, work *w) {
         int Hk = n->cin_in[k], Z = Hk * F, Ho = h->cin[k], nout = n->cin_next[k] ? Ho - n->cin_next[k] : Ho;
         float *o = w->co[k] + r0 * Ho;
         cin_outer(cb.zT, in, cb.x0T, F, Hk, R);
-        const float *bias = n->w + n->Cb[k].off;
-        for (int r = 0; r < R; r++) memcpy(o + (size_t)r * Ho, bias, (size_t)Ho * sizeof *o);
-        gemm(true, false, R, Ho, Z, 1.0f, cb.zT, R, n->w + n->CW[k].off, Ho, 1.0f, o, Ho);
-        cin_relu_pool(o, Ho, nout, D, b1 - b0, w->cpool + (size_t)b0 * T + n->cin_pool[k], T);
+        gemm(true, false, R, Ho, Z, 1.0f, cb.zT, R, n->w + n->CW[k].off, Ho, 0.0f, o, Ho);
+        cin_relu_pool(o, n->w + n->Cb[k].off, Ho, nout, D, b1 - b0, w->cpool + (size_t)b0 * T + n->cin_pool[k], T);
         if (n->cin_next[k]) {
             cin_xt(o, Ho, nout, n->cin_next[k], R, cb.xT);
             in = cb.xT;
