@@ -268,8 +268,8 @@ TEST(models_learn_interactions) {
  * OpenBLAS may round a product split across threads differently). */
 TEST(threads_deterministic) {
     drec_dataset *tr = interaction_ctr(3000, 5), *te = interaction_ctr(500, 6);
-    const char *models[] = {"deepfm", "widedeep", "lr", "xdeepfm"};
-    for (int k = 0; k < 4; k++) {
+    const char *models[] = {"deepfm", "widedeep", "lr", "xdeepfm", "autoint"};
+    for (int k = 0; k < 5; k++) {
         float *s[3];
         for (int t = 0; t < 3; t++) {
             drec_params *p = drec_params_new();
