@@ -21,7 +21,8 @@
  * takes them from model files (gmf=FILE mlp=FILE), and starts from their
  * weights, the output layer being [alpha h_gmf, (1-alpha) h_mlp] with the
  * paper's alpha = 0.5, then tunes the whole with plain SGD at --lr as the
- * paper does (finetune=adam: Adam instead, which overfits here).
+ * paper does (finetune_lr= sets that rate apart; finetune=adam: Adam
+ * instead, which overfits here).
  *
  * Speed: a training step is one fused forward/backward over the batch
  * (register-blocked layer kernels chosen at load time for AVX-512, AVX2 or
@@ -1251,7 +1252,7 @@ typedef struct ncf_hp {
     double lr_decay, dropout;
     bool bn;                        /* batch norm in the MLP tower */
     int nl, layers[NCF_MAX_LAYERS + 1];
-    double lr, reg, alpha;
+    double lr, reg, alpha, finetune_lr; /* finetune_lr: after pre-training, 0 = lr */
     bool adam, bpr, pretrain, finetune_adam;
     const char *gmf_file, *mlp_file;
 } ncf_hp;
@@ -1264,6 +1265,7 @@ static drec_status read_hp(const drec_model *m, const drec_params *p, int kind, 
         (st = drec_params_int(p, "neg", 4, &hp->neg)) || (st = drec_params_int(p, "batch", 256, &hp->batch)) ||
         (st = drec_params_float(p, "lr", 0.001, &hp->lr)) || (st = drec_params_float(p, "reg", 0, &hp->reg)) ||
         (st = drec_params_float(p, "alpha", 0.5, &hp->alpha)) ||
+        (st = drec_params_float(p, "finetune_lr", 0, &hp->finetune_lr)) ||
         (st = drec_params_int(p, "pretrain_epochs", 100, &hp->pretrain_epochs)) ||
         (st = drec_params_int(p, "pretrain_patience", 5, &hp->patience)) ||
         (st = drec_params_int(p, "warmup", 0, &hp->warmup)) ||
@@ -1322,6 +1324,7 @@ static drec_status read_hp(const drec_model *m, const drec_params *p, int kind, 
     if (hp->batch < 1 || hp->batch > (1 << 20))
         return drec_fail(DREC_ERR_USAGE, "batch: %ld is out of range 1..1048576", hp->batch);
     if (!(hp->lr > 0)) return drec_fail(DREC_ERR_USAGE, "lr: must be positive");
+    if (hp->finetune_lr < 0) return drec_fail(DREC_ERR_USAGE, "finetune_lr: must be positive (0: --lr)");
     if (hp->reg < 0) return drec_fail(DREC_ERR_USAGE, "reg: must not be negative");
     if (hp->alpha < 0 || hp->alpha > 1) return drec_fail(DREC_ERR_USAGE, "alpha: must be in [0, 1]");
     return DREC_OK;
@@ -1654,6 +1657,7 @@ static drec_status fuse_parts(ncf_net *net, const drec_model *m, ncf_hp *hp, con
     for (int o = 0; o < net->L[net->nl]; o++) net->h[net->F + o] = (1 - a) * ml->h[o];
     net->c[0] = a * g->c[0] + (1 - a) * ml->c[0];
     hp->adam = hp->finetune_adam;
+    if (hp->finetune_lr > 0) hp->lr = hp->finetune_lr;
 done:
     net_free(gown);
     net_free(mown);
