@@ -67,7 +67,7 @@ enum { CIN_B = 32 };
 /* Examples per attention block: a block's projections (ATT_B * F rows of
  * 4A) and their gradients stay in a core's cache between the product that
  * makes them and the attention that reads them. */
-enum { ATT_B = 32 };
+enum { ATT_B = 16 };
 
 typedef struct hyper {
     int kind;
