@@ -915,6 +915,20 @@ static inline __attribute__((always_inline)) void exp16_neg(v16 *v) {
     *v = VSEL(under, (v16){0}, y * (v16)e);
 }
 
+/* out = sum_u x[u] t[u] (t: 16 vectors), in four independent chains so
+ * that the multiply-adds overlap instead of waiting on each other */
+#define dot16(x, t)                                                                         \
+    ({                                                                                      \
+        v16 a0_ = (x)[0] * (t)[0], a1_ = (x)[1] * (t)[1], a2_ = (x)[2] * (t)[2], a3_ = (x)[3] * (t)[3]; \
+        for (int u_ = 4; u_ < 16; u_ += 4) {                                                \
+            a0_ += (x)[u_] * (t)[u_];                                                       \
+            a1_ += (x)[u_ + 1] * (t)[u_ + 1];                                               \
+            a2_ += (x)[u_ + 2] * (t)[u_ + 2];                                               \
+            a3_ += (x)[u_ + 3] * (t)[u_ + 3];                                               \
+        }                                                                                   \
+        (a0_ + a1_) + (a2_ + a3_);                                                          \
+    })
+
 static inline void transpose16(const float *rows, int F, size_t ld, v16 *t) {
     for (int u = 0; u < 16; u++) t[u] = (v16){0};
     for (int j = 0; j < F; j++) {
@@ -931,21 +945,34 @@ static inline __attribute__((always_inline)) void att16_fwd_one(const float *res
         const float *q0 = qkvr + hd * 16, *k0 = q0 + A, *v0 = q0 + 2 * A, *r0 = q0 + 3 * A;
         v16 kt[16];
         transpose16(k0, F, A4, kt);
+        /* each step over all rows before the next, so that the rows'
+         * dependency chains (scores, max, exp, sum) overlap */
+        v16 S[16];
         for (int i = 0; i < F; i++) {
-            v16 q = LD16(q0 + i * A4), s = {0};
-            for (int u = 0; u < 16; u++) s += q[u] * kt[u];
-            s = VSEL(live, s, (v16){0} - INFINITY);
-            v16 mx = s, sum;
+            v16 q = LD16(q0 + i * A4);
+            S[i] = VSEL(live, dot16(q, kt), (v16){0} - INFINITY);
+        }
+        for (int i = 0; i < F; i++) {
+            v16 mx = S[i];
             hmax16(&mx);
-            s -= mx;
-            exp16_neg(&s);
-            sum = s;
+            S[i] -= mx;
+            exp16_neg(&S[i]);
+        }
+        for (int i = 0; i < F; i++) {
+            v16 sum = S[i];
             hsum16(&sum);
-            s *= 1.0f / sum[0];
+            S[i] *= 1.0f / sum[0];
             float *p = P + ((size_t)hd * F + i) * F;
-            memcpy(p, &s, (size_t)F * sizeof *p);
-            v16 o = LD16(r0 + i * A4);
-            for (int j = 0; j < F; j++) o += s[j] * LD16(v0 + j * A4);
+            for (int j = 0; j < F; j++) p[j] = S[i][j];
+        }
+        for (int i = 0; i < F; i++) {
+            v16 s = S[i], o = LD16(r0 + i * A4), o1 = {0};
+            for (int j = 0; j + 1 < F; j += 2) {
+                o += s[j] * LD16(v0 + j * A4);
+                o1 += s[j + 1] * LD16(v0 + (j + 1) * A4);
+            }
+            if (F & 1) o += s[F - 1] * LD16(v0 + (F - 1) * A4);
+            o += o1;
             for (int u = 0; u < 16; u++) o[u] = o[u] > 0 ? o[u] : 0;
             ST16(out + (size_t)i * A + hd * 16, o);
         }
@@ -963,8 +990,7 @@ static inline __attribute__((always_inline)) void att16_bwd_one(const float *res
         transpose16(v0, F, A4, vt);
         /* ds = P * (dP - rowsum(P * dP)), dP = dO V^T, lanes j */
         for (int i = 0; i < F; i++) {
-            v16 go = LD16(go0 + i * A4), dp = {0}, p = {0};
-            for (int u = 0; u < 16; u++) dp += go[u] * vt[u];
+            v16 go = LD16(go0 + i * A4), dp = dot16(go, vt), p = {0};
             for (int j = 0; j < F; j++) p[j] = Ph[i * F + j];
             v16 dot = p * dp;
             hsum16(&dot);
