@@ -989,12 +989,16 @@ static inline __attribute__((always_inline)) void att16_bwd_one(const float *res
         v16 vt[16], ds[16];
         transpose16(v0, F, A4, vt);
         /* ds = P * (dP - rowsum(P * dP)), dP = dO V^T, lanes j */
+        v16 dp[16], pr[16]; /* in steps over all rows, as the forward */
         for (int i = 0; i < F; i++) {
-            v16 go = LD16(go0 + i * A4), dp = dot16(go, vt), p = {0};
-            for (int j = 0; j < F; j++) p[j] = Ph[i * F + j];
-            v16 dot = p * dp;
+            pr[i] = (v16){0};
+            for (int j = 0; j < F; j++) pr[i][j] = Ph[i * F + j];
+            dp[i] = dot16(LD16(go0 + i * A4), vt);
+        }
+        for (int i = 0; i < F; i++) {
+            v16 dot = pr[i] * dp[i];
             hsum16(&dot);
-            ds[i] = p * (dp - dot);
+            ds[i] = pr[i] * (dp[i] - dot);
         }
         /* dq_i = sum_j ds_ij k_j; dk_j = sum_i ds_ij q_i; dv_j = sum_i p_ij do_i */
         for (int i = 0; i < F; i++) {
