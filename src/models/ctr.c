@@ -1737,13 +1737,24 @@ static void scatter_crosses(const batch *bt, work *w, int t, int nt, int *CU) {
 
 /* The dense Adam step over every parameter of the block; it zeroes the
  * gradient for the next step.  Work-shared when called in a parallel region. */
+DREC_HOT static void dense_range(net *n, const step_hp *u, int i0, int i1) {
+    float *restrict w = n->w, *restrict m = n->m1, *restrict v = n->m2, *restrict g = n->g;
+    float lr = u->lr, c1 = u->c1, c2 = u->c2;
+    if (n->hp.adagrad)
+        for (int i = i0; i < i1; i++) {
+            adam1(&w[i], &m[i], &v[i], g[i], lr, c1, c2, true);
+            g[i] = 0;
+        }
+    else
+        for (int i = i0; i < i1; i++) {
+            adam1(&w[i], &m[i], &v[i], g[i], lr, c1, c2, false);
+            g[i] = 0;
+        }
+}
+
 static void dense_update(net *n, const step_hp *u) {
-    bool ag = n->hp.adagrad;
-#pragma omp for schedule(static) nowait
-    for (int i = 0; i < n->n_w; i++) {
-        adam1(&n->w[i], &n->m1[i], &n->m2[i], n->g[i], u->lr, u->c1, u->c2, ag);
-        n->g[i] = 0;
-    }
+    int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    dense_range(n, u, (int)((int64_t)n->n_w * t / nt), (int)((int64_t)n->n_w * (t + 1) / nt));
 }
 
 /* The updates of the sparse rows gathered in uniq[0..U) and cuniq[0..CU),
