@@ -138,7 +138,7 @@ for m in models:
     # training only, as the peer counts its own (drec's data loading and
     # feature building are outside, like the peer's): the process figure
     # is the fallback
-    dcpu = dt.get('cpu_seconds_per_epoch') or (usr + sys_) / tep if dt else (usr + sys_) / tep
+    dcpu = (dt or {}).get('cpu_seconds_per_epoch') or (usr + sys_) / tep
     best = None
     for b in blases:
         r = load(f'{out}/torcht_{m}_{b}.json')

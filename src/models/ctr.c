@@ -782,8 +782,9 @@ DREC_HOT static void cin_outer(float *restrict zT, const float *xT, const float 
         }
 }
 
-/* ReLU over a block's layer output o (nb examples x D rows of Ho), and the
- * first nout columns summed over d into each example's pool row. */
+/* o = ReLU(o + bias) over a block's layer output (nb examples x D rows of
+ * Ho), and the first nout columns summed over d into each example's pool
+ * row. */
 DREC_HOT static void cin_relu_pool(float *restrict o, const float *restrict bias, int Ho, int nout, int D, int nb,
                                    float *restrict pool, int T) {
     for (int b = 0; b < nb; b++)
@@ -1085,9 +1086,10 @@ static void att_bwd_one(const float *restrict qkvr, const float *restrict P, int
 
 static bool att16(int F, int A, int NH) { return A == 16 * NH && F <= 16; }
 
-DREC_HOT static void att_fwd_rows(const float *qkvr, int b0, int b1, int F, int A, int NH, float *P, float *out) {
+/* nb examples' attention, one after the other. */
+DREC_HOT static void att_fwd_rows(const float *qkvr, int nb, int F, int A, int NH, float *P, float *out) {
     bool v = att16(F, A, NH);
-    for (int b = b0; b < b1; b++) {
+    for (int b = 0; b < nb; b++) {
         const float *x = qkvr + (size_t)b * F * 4 * A;
         float *pb = P + (size_t)b * NH * F * F, *ob = out + (size_t)b * F * A;
         if (v) att16_fwd_one(x, F, A, NH, pb, ob);
@@ -1095,13 +1097,13 @@ DREC_HOT static void att_fwd_rows(const float *qkvr, int b0, int b1, int F, int 
     }
 }
 
-/* Rows [b0, b1) of dqkvr [dq | dk | dv | dr] from dout, the gradient at
- * the layer's output out: through the ReLU, dr = d(attn) = dout where
+/* nb examples' rows of dqkvr [dq | dk | dv | dr] from dout, the gradient
+ * at the layer's output out: through the ReLU, dr = d(attn) = dout where
  * out > 0.  dp: F floats of scratch. */
-DREC_HOT static void att_bwd_rows(const float *qkvr, const float *P, const float *out, const float *dout, int b0,
-                                  int b1, int F, int A, int NH, float *dqkvr, float *dp) {
+DREC_HOT static void att_bwd_rows(const float *qkvr, const float *P, const float *out, const float *dout, int nb,
+                                  int F, int A, int NH, float *dqkvr, float *dp) {
     bool v = att16(F, A, NH);
-    for (int b = b0; b < b1; b++) {
+    for (int b = 0; b < nb; b++) {
         const float *x = qkvr + (size_t)b * F * 4 * A, *pb = P + (size_t)b * NH * F * F;
         float *g = dqkvr + (size_t)b * F * 4 * A;
         for (int i = 0; i < F; i++) {
@@ -1144,7 +1146,7 @@ static void att_fwd_block(const net *n, int b0, int b1, int t, work *w) {
     for (int l = 0, din = n->D; l < L; din = A, l++) {
         gemm(false, false, R, 4 * A, din, 1.0f, w->ax[l] + (size_t)b0 * F * din, din, w->awp[l], 4 * A, 0.0f, qkvr,
              4 * A);
-        att_fwd_rows(qkvr, 0, b1 - b0, F, A, NH, w->ap[l] + (size_t)b0 * NH * F * F, w->ax[l + 1] + (size_t)b0 * F * A);
+        att_fwd_rows(qkvr, b1 - b0, F, A, NH, w->ap[l] + (size_t)b0 * NH * F * F, w->ax[l + 1] + (size_t)b0 * F * A);
     }
     const float *x = w->ax[L];
     for (int b = b0; b < b1; b++) {
@@ -1255,11 +1257,6 @@ static void bn_backward(net *n, int l, int B, float *dh, work *w) {
         for (int j = 0; j < H; j++) gbias[j] += dh[(size_t)b * H + j];
 }
 
-/* The MLP backward, writing dx0 (not adding to it).  Each layer is one
- * parallel region: the weight gradient split by its rows, dx = dz W^T by
- * the batch rows, then (after a barrier) the layer below's ReLU and bias
- * gradient split by columns.  Every sum keeps one order whatever the
- * number of threads. */
 /* Columns [j0, j1) of the output layer's backward over B rows of x: dWo +=
  * x^T dlogit, dh = dlogit wo^T through the last ReLU (and dropout scale
  * sc), and the last hidden bias gradient gb += column sums (when given). */
@@ -1278,6 +1275,11 @@ DREC_HOT static void out_bwd_cols(const float *x, const float *dlogit, const flo
     }
 }
 
+/* The MLP backward, writing dx0 (not adding to it).  Each layer is one
+ * parallel region: the weight gradient split by its rows, dx = dz W^T by
+ * the batch rows, then (after a barrier) the layer below's ReLU and bias
+ * gradient split by columns.  Every sum keeps one order whatever the
+ * number of threads. */
 static void bwd_deep(net *n, int B, work *w) {
     const hyper *h = &n->hp;
     int L = h->n_layers, in = h->layers[L - 1];
@@ -1367,10 +1369,6 @@ DREC_HOT static void cin_outer_bwd(const float *dzT, const float *xT, const floa
     }
 }
 
-/* Backward block by block, as the forward: each block builds its outer
- * products again, writes its own share of the CIN's weight gradient into
- * cpart (summed over the blocks in order afterwards, so the result does not
- * depend on the thread count) and its rows of dx0. */
 /* A CIN block's gradient at layer k's output o (R rows (b, d) of Ho),
  * through its ReLU: the pooled first nout columns from the read-out (fc,
  * dlogit per example), the rest from the next layer (dnT, transposed;
@@ -1389,9 +1387,10 @@ DREC_HOT static void cin_dco(const float *restrict o, int Ho, int nout, int R, i
     }
 }
 
-/* CIN backward of block blk, examples [b0, b1), by thread t: adds into
- * their rows of dx0 and writes the block's share of the CIN's weight
- * gradients (added up by head_grads). */
+/* CIN backward of block blk, examples [b0, b1), by thread t, as the
+ * forward: builds the block's outer products again, adds into its rows of
+ * dx0 and writes the block's share of the CIN's weight gradients (added up
+ * in block order by head_grads). */
 static void cin_bwd_block(const net *n, int blk, int b0, int b1, int t, work *w) {
     const hyper *h = &n->hp;
     int F = n->F, D = n->D, R = (b1 - b0) * D;
@@ -1454,8 +1453,8 @@ static void att_bwd_block(const net *n, int blk, int b0, int b1, int t, work *w)
         int din = l ? A : D;
         const float *x = w->ax[l] + (size_t)b0 * F * din;
         gemm(false, false, R, 4 * A, din, 1.0f, x, din, w->awp[l], 4 * A, 0.0f, qkvr, 4 * A);
-        att_bwd_rows(qkvr, w->ap[l] + (size_t)b0 * NH * F * F, w->ax[l + 1] + (size_t)b0 * F * A, dout, 0, b1 - b0, F,
-                     A, NH, dq, dp);
+        att_bwd_rows(qkvr, w->ap[l] + (size_t)b0 * NH * F * F, w->ax[l + 1] + (size_t)b0 * F * A, dout, b1 - b0, F, A,
+                     NH, dq, dp);
         gemm(true, false, din, 4 * A, R, 1.0f, x, din, dq, 4 * A, 0.0f, part + off[l], 4 * A);
         if (l) {
             gemm(false, true, R, din, 4 * A, 1.0f, dq, 4 * A, w->awp[l], 4 * A, 0.0f, dnext, din);
@@ -1472,8 +1471,9 @@ static void att_bwd_block(const net *n, int blk, int b0, int b1, int t, work *w)
 
 static bool has_head(const net *n) { return n->hp.kind == K_XDEEPFM || n->hp.kind == K_AUTOINT; }
 
-/* Examples per block of the head (CHUNK_ROWS is a multiple). */
+/* Examples per block of the head (CHUNK_ROWS is a multiple), and blocks in B rows. */
 static int head_b(const net *n) { return n->hp.kind == K_XDEEPFM ? CIN_B : ATT_B; }
+static int head_blocks(const net *n, int B) { return (B + head_b(n) - 1) / head_b(n); }
 
 /* Before a forward pass: autoint's layers' weights packed side by side. */
 static void head_prepare(const net *n, work *w) {
@@ -1504,7 +1504,7 @@ static void head_bwd(const net *n, int b0, int b1, int t, work *w) {
  * of them), so that the model is the same for any thread count. */
 static void head_grads(net *n, int B, int t, int nt, work *w) {
     bool cin = n->hp.kind == K_XDEEPFM;
-    int nblk = (B + head_b(n) - 1) / head_b(n), A = (int)n->hp.att_dim;
+    int nblk = head_blocks(n, B), A = (int)n->hp.att_dim;
     int T = cin ? n->cin_out_total : n->F * A;
     const float *x = cin ? w->cpool : w->ax[n->hp.att_layers];
     pview fc = cin ? n->Cfc : n->Afc, fcb = cin ? n->Cfcb : n->Afcb;
@@ -1535,7 +1535,7 @@ static void head_grads(net *n, int B, int t, int nt, work *w) {
 
 /* The head over a whole batch, layer-by-layer path: blocks over the threads. */
 static void fwd_head(const net *n, int B, work *w) {
-    int nblk = (B + head_b(n) - 1) / head_b(n);
+    int nblk = head_blocks(n, B);
     head_prepare(n, w);
 #pragma omp parallel for schedule(static) num_threads(w->nt_cap) if (nblk > 1)
     for (int blk = 0; blk < nblk; blk++)
@@ -1543,7 +1543,7 @@ static void fwd_head(const net *n, int B, work *w) {
 }
 
 static void bwd_head(net *n, int B, work *w) {
-    int nblk = (B + head_b(n) - 1) / head_b(n);
+    int nblk = head_blocks(n, B);
 #pragma omp parallel num_threads(w->nt_cap) if (nblk > 1)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -1735,23 +1735,19 @@ static void scatter_crosses(const batch *bt, work *w, int t, int nt, int *CU) {
     for (int k = next; k < end; k++) w->cuniq[k] = -1;
 }
 
-/* The dense Adam step over every parameter of the block; it zeroes the
- * gradient for the next step.  Work-shared when called in a parallel region. */
+/* The dense step over parameters [i0, i1), zeroing their gradient. */
 DREC_HOT static void dense_range(net *n, const step_hp *u, int i0, int i1) {
     float *restrict w = n->w, *restrict m = n->m1, *restrict v = n->m2, *restrict g = n->g;
     float lr = u->lr, c1 = u->c1, c2 = u->c2;
-    if (n->hp.adagrad)
-        for (int i = i0; i < i1; i++) {
-            adam1(&w[i], &m[i], &v[i], g[i], lr, c1, c2, true);
-            g[i] = 0;
-        }
-    else
-        for (int i = i0; i < i1; i++) {
-            adam1(&w[i], &m[i], &v[i], g[i], lr, c1, c2, false);
-            g[i] = 0;
-        }
+    bool ag = n->hp.adagrad;
+    for (int i = i0; i < i1; i++) {
+        adam1(&w[i], &m[i], &v[i], g[i], lr, c1, c2, ag);
+        g[i] = 0;
+    }
 }
 
+/* The dense Adam step over every parameter of the block; it zeroes the
+ * gradient for the next step.  Work-shared when called in a parallel region. */
 static void dense_update(net *n, const step_hp *u) {
     int t = omp_get_thread_num(), nt = omp_get_num_threads();
     dense_range(n, u, (int)((int64_t)n->n_w * t / nt), (int)((int64_t)n->n_w * (t + 1) / nt));
@@ -2530,7 +2526,7 @@ double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {
         memset(n.g, 0, (size_t)n.n_w * sizeof *n.g);
         train_step(&n, &bt, &w, NULL, &U, &CU);
         memcpy(gd, n.g, (size_t)n.n_w * sizeof *gd);
-        dx_layer = drec_malloc((size_t)NB * n.in * sizeof *dx_layer + 1);
+        dx_layer = drec_malloc((size_t)NB * n.in * sizeof *dx_layer);
         memcpy(dx_layer, w.dx0, (size_t)NB * n.in * sizeof *dx_layer);
         for (int u = 0; u < U; u++)
             if (w.uniq[u] >= 0) w.slot[w.uniq[u]] = -1;

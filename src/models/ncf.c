@@ -1324,7 +1324,7 @@ static drec_status read_hp(const drec_model *m, const drec_params *p, int kind, 
     if (hp->batch < 1 || hp->batch > (1 << 20))
         return drec_fail(DREC_ERR_USAGE, "batch: %ld is out of range 1..1048576", hp->batch);
     if (!(hp->lr > 0)) return drec_fail(DREC_ERR_USAGE, "lr: must be positive");
-    if (hp->finetune_lr < 0) return drec_fail(DREC_ERR_USAGE, "finetune_lr: must be positive (0: --lr)");
+    if (hp->finetune_lr < 0) return drec_fail(DREC_ERR_USAGE, "finetune_lr: must not be negative (0: --lr)");
     if (hp->reg < 0) return drec_fail(DREC_ERR_USAGE, "reg: must not be negative");
     if (hp->alpha < 0 || hp->alpha > 1) return drec_fail(DREC_ERR_USAGE, "alpha: must be in [0, 1]");
     return DREC_OK;
