@@ -167,6 +167,18 @@ TEST(gradcheck_all_models) {
         }
 }
 
+/* The kernel for 16-wide heads against the general one, for field counts
+ * where its whole-vector reads and writes of the scores fit inside a
+ * head's F x F (8 and up) and where they do not. */
+TEST(attention_kernels_agree) {
+    const int Fs[] = {1, 3, 7, 8, 10, 16};
+    for (int k = 0; k < 6; k++) {
+        double d = drec_ctr_att_check(Fs[k]);
+        if (!(d < 1e-4)) fprintf(stderr, "  F=%d: differ by %g\n", Fs[k], d);
+        CHECK(d < 1e-4);
+    }
+}
+
 /* ---- learning ------------------------------------------------------------- */
 
 /* Clicks driven by a user x item interaction (parity match) plus a main
@@ -392,6 +404,7 @@ int main(void) {
     RUN(features_ctr_by_position);
     RUN(features_interactions);
     RUN(gradcheck_all_models);
+    RUN(attention_kernels_agree);
     RUN(models_learn_interactions);
     RUN(threads_deterministic);
     RUN(early_stopping_and_roundtrip);

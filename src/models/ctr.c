@@ -930,12 +930,36 @@ static inline __attribute__((always_inline)) void exp16_neg(v16 *v) {
         (a0_ + a1_) + (a2_ + a3_);                                                          \
     })
 
-static inline void transpose16(const float *rows, int F, size_t ld, v16 *t) {
-    for (int u = 0; u < 16; u++) t[u] = (v16){0};
-    for (int j = 0; j < F; j++) {
-        v16 r = LD16(rows + (size_t)j * ld);
-        for (int u = 0; u < 16; u++) t[u][j] = r[u];
-    }
+/* One level of the 16 x 16 transpose: rows i and i + s (i & s == 0) swap
+ * their off-diagonal s x s blocks.  The four levels (s = 8, 4, 2, 1) are
+ * 64 two-source shuffles, in registers: a lane-by-lane copy through
+ * memory costs 320 scalar moves and stalls the vector loads after it. */
+#ifdef __clang__
+#define VMIX(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define VMIX(a, b, ...) __builtin_shuffle(a, b, (v16i){__VA_ARGS__})
+#endif
+#define T_LO(s, c) ((c) & (s) ? 16 + (c) - (s) : (c))
+#define T_HI(s, c) ((c) & (s) ? 16 + (c) : (c) + (s))
+#define T_MASK(M, s)                                                                                        \
+    M(s, 0), M(s, 1), M(s, 2), M(s, 3), M(s, 4), M(s, 5), M(s, 6), M(s, 7), M(s, 8), M(s, 9), M(s, 10), \
+        M(s, 11), M(s, 12), M(s, 13), M(s, 14), M(s, 15)
+#define T_LEVEL(t, s)                                          \
+    for (int i_ = 0; i_ < 16; i_++)                             \
+        if (!(i_ & (s))) {                                      \
+            v16 a_ = (t)[i_], b_ = (t)[i_ + (s)];               \
+            (t)[i_] = VMIX(a_, b_, T_MASK(T_LO, s));            \
+            (t)[i_ + (s)] = VMIX(a_, b_, T_MASK(T_HI, s));      \
+        }
+
+/* t[u] lane j = rows[j * ld + u] for j < F, 0 beyond. */
+static inline __attribute__((always_inline)) void transpose16(const float *rows, int F, size_t ld, v16 *t) {
+    for (int j = 0; j < 16; j++) t[j] = (v16){0};
+    for (int j = 0; j < F; j++) t[j] = LD16(rows + (size_t)j * ld);
+    T_LEVEL(t, 8)
+    T_LEVEL(t, 4)
+    T_LEVEL(t, 2)
+    T_LEVEL(t, 1)
 }
 
 static inline __attribute__((always_inline)) void att16_fwd_one(const float *restrict qkvr, int F, int A, int NH,
@@ -963,8 +987,12 @@ static inline __attribute__((always_inline)) void att16_fwd_one(const float *res
             v16 sum = S[i];
             hsum16(&sum);
             S[i] *= 1.0f / sum[0];
+            /* rows in order, whole vectors where they stay inside the
+             * head's F x F: each one's spill past F lanes is overwritten by
+             * the rows after it */
             float *p = P + ((size_t)hd * F + i) * F;
-            for (int j = 0; j < F; j++) p[j] = S[i][j];
+            if ((size_t)i * F + 16 <= (size_t)F * F) ST16(p, S[i]);
+            else for (int j = 0; j < F; j++) p[j] = S[i][j];
         }
         for (int i = 0; i < F; i++) {
             v16 s = S[i], o = LD16(r0 + i * A4), o1 = {0};
@@ -974,8 +1002,7 @@ static inline __attribute__((always_inline)) void att16_fwd_one(const float *res
             }
             if (F & 1) o += s[F - 1] * LD16(v0 + (F - 1) * A4);
             o += o1;
-            for (int u = 0; u < 16; u++) o[u] = o[u] > 0 ? o[u] : 0;
-            ST16(out + (size_t)i * A + hd * 16, o);
+            ST16(out + (size_t)i * A + hd * 16, VMAX(o, (v16){0}));
         }
     }
 }
@@ -983,6 +1010,7 @@ static inline __attribute__((always_inline)) void att16_fwd_one(const float *res
 static inline __attribute__((always_inline)) void att16_bwd_one(const float *restrict qkvr, const float *restrict P,
                                                                 int F, int A, int NH, float *restrict g) {
     size_t A4 = 4 * (size_t)A;
+    v16i live = (v16i){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} < F;
     for (int hd = 0; hd < NH; hd++) {
         const float *Ph = P + (size_t)hd * F * F, *q0 = qkvr + hd * 16, *k0 = q0 + A, *v0 = q0 + 2 * A;
         float *gq0 = g + hd * 16, *gk0 = gq0 + A, *gv0 = gq0 + 2 * A;
@@ -992,8 +1020,12 @@ static inline __attribute__((always_inline)) void att16_bwd_one(const float *res
         /* ds = P * (dP - rowsum(P * dP)), dP = dO V^T, lanes j */
         v16 dp[16], pr[16]; /* in steps over all rows, as the forward */
         for (int i = 0; i < F; i++) {
-            pr[i] = (v16){0};
-            for (int j = 0; j < F; j++) pr[i][j] = Ph[i * F + j];
+            if ((size_t)i * F + 16 <= (size_t)F * F) { /* inside the head's F x F; lanes past F dropped */
+                pr[i] = VSEL(live, LD16(Ph + i * F), (v16){0});
+            } else {
+                pr[i] = (v16){0};
+                for (int j = 0; j < F; j++) pr[i][j] = Ph[i * F + j];
+            }
             dp[i] = dot16(LD16(go0 + i * A4), vt);
         }
         for (int i = 0; i < F; i++) {
@@ -1001,21 +1033,31 @@ static inline __attribute__((always_inline)) void att16_bwd_one(const float *res
             hsum16(&dot);
             ds[i] = pr[i] * (dp[i] - dot);
         }
-        /* dq_i = sum_j ds_ij k_j; dk_j = sum_i ds_ij q_i; dv_j = sum_i p_ij do_i */
-        for (int i = 0; i < F; i++) {
-            v16 acc = {0};
-            for (int j = 0; j < F; j++) acc += ds[i][j] * LD16(k0 + j * A4);
-            ST16(gq0 + i * A4, acc);
-        }
+        /* dq_i = sum_j ds_ij k_j; dk_j = sum_i ds_ij q_i; dv_j = sum_i p_ij do_i,
+         * each over all its outputs at once (a register each): F chains
+         * side by side instead of one at a time */
+        v16 acc[16];
+        for (int i = 0; i < 16; i++) acc[i] = (v16){0};
         for (int j = 0; j < F; j++) {
-            v16 ak = {0}, av = {0};
-            for (int i = 0; i < F; i++) {
-                ak += ds[i][j] * LD16(q0 + i * A4);
-                av += Ph[i * F + j] * LD16(go0 + i * A4);
-            }
-            ST16(gk0 + j * A4, ak);
-            ST16(gv0 + j * A4, av);
+            v16 kj = LD16(k0 + j * A4);
+            for (int i = 0; i < 16; i++)
+                if (i < F) acc[i] += ds[i][j] * kj;
         }
+        for (int i = 0; i < F; i++) ST16(gq0 + i * A4, acc[i]);
+        for (int j = 0; j < 16; j++) acc[j] = (v16){0};
+        for (int i = 0; i < F; i++) {
+            v16 qi = LD16(q0 + i * A4);
+            for (int j = 0; j < 16; j++)
+                if (j < F) acc[j] += ds[i][j] * qi;
+        }
+        for (int j = 0; j < F; j++) ST16(gk0 + j * A4, acc[j]);
+        for (int j = 0; j < 16; j++) acc[j] = (v16){0};
+        for (int i = 0; i < F; i++) {
+            v16 goi = LD16(go0 + i * A4);
+            for (int j = 0; j < 16; j++)
+                if (j < F) acc[j] += pr[i][j] * goi;
+        }
+        for (int j = 0; j < F; j++) ST16(gv0 + j * A4, acc[j]);
     }
 }
 
@@ -2435,6 +2477,45 @@ static double full_loss(net *n, const batch *bt, work *w) {
             }
     }
     return l + n->hp.reg * reg / bt->B;
+}
+
+double drec_ctr_att_check(int F) {
+    enum { A = 32, NH = 2, NB = 2 };
+    size_t nq = (size_t)NB * F * 4 * A, np = (size_t)NB * NH * F * F, no = (size_t)NB * F * A;
+    float *x = drec_malloc(nq * sizeof *x), *dout = drec_malloc(no * sizeof *dout), *dp = drec_malloc(F * sizeof *dp);
+    float *P[2], *out[2], *g[2];
+    drec_rng rg;
+    drec_rng_seed2(&rg, 11, 0xa7);
+    for (size_t i = 0; i < nq; i++) x[i] = (float)drec_rng_normal(&rg);
+    for (size_t i = 0; i < no; i++) dout[i] = (float)drec_rng_normal(&rg);
+    for (int k = 0; k < 2; k++) {
+        P[k] = drec_malloc(np * sizeof *P[k]);
+        out[k] = drec_malloc(no * sizeof *out[k]);
+        g[k] = drec_malloc(nq * sizeof *g[k]);
+    }
+    att_fwd_rows(x, NB, F, A, NH, P[0], out[0]); /* the vector path */
+    att_bwd_rows(x, P[0], out[0], dout, NB, F, A, NH, g[0], dp);
+    for (int b = 0; b < NB; b++) { /* the general one, as att_*_rows would call it */
+        size_t xo = (size_t)b * F * 4 * A, oo = (size_t)b * F * A;
+        att_fwd_one(x + xo, F, A, NH, P[1] + (size_t)b * NH * F * F, out[1] + oo);
+        for (int i = 0; i < F; i++)
+            for (int t = 0; t < A; t++)
+                g[1][xo + (size_t)i * 4 * A + 3 * A + t] = out[1][oo + (size_t)i * A + t] > 0 ? dout[oo + (size_t)i * A + t] : 0;
+        att_bwd_one(x + xo, P[1] + (size_t)b * NH * F * F, F, A, NH, g[1] + xo, dp);
+    }
+    double worst = 0;
+    for (size_t i = 0; i < np; i++) worst = fmax(worst, fabs(P[0][i] - P[1][i]));
+    for (size_t i = 0; i < no; i++) worst = fmax(worst, fabs(out[0][i] - out[1][i]));
+    for (size_t i = 0; i < nq; i++) worst = fmax(worst, fabs(g[0][i] - g[1][i]));
+    for (int k = 0; k < 2; k++) {
+        free(P[k]);
+        free(out[k]);
+        free(g[k]);
+    }
+    free(x);
+    free(dout);
+    free(dp);
+    return worst;
 }
 
 double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {

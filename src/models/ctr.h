@@ -15,4 +15,10 @@
  * passes), INFINITY for an unknown name; *n_checked gets the count. */
 double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked);
 
+/* Runs two examples of F fields through the attention kernel for 16-wide
+ * heads (two heads) and through the general one, forward and backward,
+ * on random inputs in buffers of the exact size.  Returns the largest
+ * difference between the two (scores, outputs and input gradients). */
+double drec_ctr_att_check(int F);
+
 #endif
