@@ -994,16 +994,16 @@ static inline __attribute__((always_inline)) void att16_fwd_one(const float *res
             if ((size_t)i * F + 16 <= (size_t)F * F) ST16(p, S[i]);
             else for (int j = 0; j < F; j++) p[j] = S[i][j];
         }
-        for (int i = 0; i < F; i++) {
-            v16 s = S[i], o = LD16(r0 + i * A4), o1 = {0};
-            for (int j = 0; j + 1 < F; j += 2) {
-                o += s[j] * LD16(v0 + j * A4);
-                o1 += s[j + 1] * LD16(v0 + (j + 1) * A4);
-            }
-            if (F & 1) o += s[F - 1] * LD16(v0 + (F - 1) * A4);
-            o += o1;
-            ST16(out + (size_t)i * A + hd * 16, VMAX(o, (v16){0}));
+        /* out_i = ReLU(r_i + sum_j p_ij v_j), all rows' sums side by side */
+        v16 O[16];
+        for (int i = 0; i < 16; i++)
+            if (i < F) O[i] = LD16(r0 + i * A4);
+        for (int j = 0; j < F; j++) {
+            v16 vj = LD16(v0 + j * A4);
+            for (int i = 0; i < 16; i++)
+                if (i < F) O[i] += S[i][j] * vj;
         }
+        for (int i = 0; i < F; i++) ST16(out + (size_t)i * A + hd * 16, VMAX(O[i], (v16){0}));
     }
 }
 
