@@ -916,8 +916,9 @@ static inline __attribute__((always_inline)) void exp16_neg(v16 *v) {
     *v = VSEL(under, (v16){0}, y * (v16)e);
 }
 
-/* out = sum_u x[u] t[u] (t: 16 vectors), in four independent chains so
- * that the multiply-adds overlap instead of waiting on each other */
+/* out = sum_u x[u] t[u] (x: 16 floats in memory, each a broadcast the
+ * multiply-add takes with it; t: 16 vectors), in four independent chains
+ * so that the multiply-adds overlap instead of waiting on each other */
 #define dot16(x, t)                                                                         \
     ({                                                                                      \
         v16 a0_ = (x)[0] * (t)[0], a1_ = (x)[1] * (t)[1], a2_ = (x)[2] * (t)[2], a3_ = (x)[3] * (t)[3]; \
@@ -974,8 +975,7 @@ static inline __attribute__((always_inline)) void att16_fwd_one(const float *res
          * dependency chains (scores, max, exp, sum) overlap */
         v16 S[16];
         for (int i = 0; i < F; i++) {
-            v16 q = LD16(q0 + i * A4);
-            S[i] = VSEL(live, dot16(q, kt), (v16){0} - INFINITY);
+            S[i] = VSEL(live, dot16(q0 + i * A4, kt), (v16){0} - INFINITY);
         }
         for (int i = 0; i < F; i++) {
             v16 mx = S[i];
@@ -1026,7 +1026,7 @@ static inline __attribute__((always_inline)) void att16_bwd_one(const float *res
                 pr[i] = (v16){0};
                 for (int j = 0; j < F; j++) pr[i][j] = Ph[i * F + j];
             }
-            dp[i] = dot16(LD16(go0 + i * A4), vt);
+            dp[i] = dot16(go0 + i * A4, vt);
         }
         for (int i = 0; i < F; i++) {
             v16 dot = pr[i] * dp[i];
