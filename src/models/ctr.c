@@ -361,14 +361,14 @@ typedef struct work {
     float *cpool;                /* (B, out_total) */
     float *cscr;                 /* per thread: a block's scratch (cin_bufs) */
     size_t cscr_n;               /* floats of scratch per thread */
-    float *cpart;                /* (blocks, CIN weights and biases) each block's gradient */
+    float *cpart;                /* (chunks, CIN weights and biases) each chunk's gradient */
     /* attention */
     float *ax[MAX_LAYERS + 1];   /* (B*F, A) layer inputs/outputs; ax[0] = x0 */
     float *awp[MAX_LAYERS];      /* (din, 4A) the layer's weights side by side */
     float *ap[MAX_LAYERS];       /* (B, heads, F, F) attention weights */
     float *ascr;                 /* per thread: a block's scratch (att_scratch) */
     size_t ascr_n;
-    float *apart;                /* (blocks, att_part) each block's weight gradients */
+    float *apart;                /* (chunks, att_part) each chunk's weight gradients */
     /* sparse gradient gathering */
     int32_t *uniq;               /* (cap*nnz) distinct ids in the batch */
     int32_t *slot;               /* (n_ids) id -> row in G, -1 */
@@ -432,7 +432,7 @@ static void work_init(work *w, const net *n, int cap, int max_nnz, int max_cross
         w->cpool = fz(B * (size_t)n->cin_out_total);
         cin_bufs(n, NULL, &w->cscr_n);
         w->cscr = fz((size_t)w->nt_cap * w->cscr_n);
-        w->cpart = fz((B + CIN_B - 1) / CIN_B * (size_t)cin_weights(n));
+        w->cpart = fz((B + CHUNK_ROWS - 1) / CHUNK_ROWS * (size_t)cin_weights(n));
     }
     if (h->kind == K_AUTOINT) {
         size_t BF = B * (size_t)n->F, A = (size_t)h->att_dim;
@@ -443,7 +443,7 @@ static void work_init(work *w, const net *n, int cap, int max_nnz, int max_cross
         }
         w->ascr_n = att_scratch(n);
         w->ascr = fz((size_t)w->nt_cap * w->ascr_n);
-        w->apart = fz((B + ATT_B - 1) / ATT_B * att_part(n, NULL));
+        w->apart = fz((B + CHUNK_ROWS - 1) / CHUNK_ROWS * att_part(n, NULL));
     }
     /* slots: at most one per entry, plus each thread's unused chunk */
     w->max_cross = max_cross;
@@ -1429,17 +1429,18 @@ DREC_HOT static void cin_dco(const float *restrict o, int Ho, int nout, int R, i
     }
 }
 
-/* CIN backward of block blk, examples [b0, b1), by thread t, as the
+/* CIN backward of the block of examples [b0, b1), by thread t, as the
  * forward: builds the block's outer products again, adds into its rows of
- * dx0 and writes the block's share of the CIN's weight gradients (added up
- * in block order by head_grads). */
-static void cin_bwd_block(const net *n, int blk, int b0, int b1, int t, work *w) {
+ * dx0 and its share of the CIN's weight gradients into its chunk's (see
+ * head_bwd). */
+static void cin_bwd_block(const net *n, int b0, int b1, int t, work *w) {
     const hyper *h = &n->hp;
     int F = n->F, D = n->D, R = (b1 - b0) * D;
     const float *fc = n->w + n->Cfc.off;
     size_t r0 = (size_t)b0 * D;
     cin_buf cb = cin_bufs(n, w->cscr + (size_t)t * w->cscr_n, NULL);
-    float *part = w->cpart + (size_t)blk * cin_weights(n), *dnT = cb.dnT, *dxT = cb.dxT;
+    float *part = w->cpart + (size_t)(b0 / CHUNK_ROWS) * cin_weights(n), *dnT = cb.dnT, *dxT = cb.dxT;
+    float beta = b0 % CHUNK_ROWS ? 1.0f : 0.0f; /* the chunk's first block starts its share */
     cin_x0t(n, w, b0, b1, cb.x0T);
     memset(cb.dx0T, 0, (size_t)F * R * sizeof(float));
     bool has_next = false; /* dnT holds the gradient flowing into layer k's second half */
@@ -1455,8 +1456,8 @@ static void cin_bwd_block(const net *n, int blk, int b0, int b1, int t, work *w)
         }
         cin_outer(cb.zT, xT, cb.x0T, F, Hk, R);
         float *pw = part + (n->CW[k].off - n->CW[0].off), *pb = part + (n->Cb[k].off - n->CW[0].off);
-        gemm(false, false, Z, Ho, R, 1.0f, cb.zT, R, cb.dco, Ho, 0.0f, pw, Ho);
-        memset(pb, 0, (size_t)Ho * sizeof *pb);
+        gemm(false, false, Z, Ho, R, 1.0f, cb.zT, R, cb.dco, Ho, beta, pw, Ho);
+        if (!beta) memset(pb, 0, (size_t)Ho * sizeof *pb);
         colsum_add(cb.dco, R, Ho, pb);
         gemm(false, true, Z, R, Ho, 1.0f, n->w + n->CW[k].off, Ho, cb.dco, Ho, 0.0f, cb.dzT, R);
         cin_outer_bwd(cb.dzT, xT, cb.x0T, F, Hk, R, cb.dx0T, k ? dxT : NULL);
@@ -1475,12 +1476,11 @@ static void cin_bwd_block(const net *n, int blk, int b0, int b1, int t, work *w)
         }
 }
 
-/* Attention backward of block blk, examples [b0, b1), by thread t, down
+/* Attention backward of the block of examples [b0, b1), by thread t, down
  * through every layer: remakes the block's projections (cheaper than
  * keeping the batch's and reading them back), adds into its rows of dx0
- * and writes the block's share of the weight gradients (added up by
- * head_grads). */
-static void att_bwd_block(const net *n, int blk, int b0, int b1, int t, work *w) {
+ * and its share of the weight gradients into its chunk's (see head_bwd). */
+static void att_bwd_block(const net *n, int b0, int b1, int t, work *w) {
     const hyper *h = &n->hp;
     int F = n->F, A = (int)h->att_dim, NH = (int)h->heads, L = (int)h->att_layers, D = n->D, R = (b1 - b0) * F;
     const float *fc = n->w + n->Afc.off;
@@ -1488,7 +1488,8 @@ static void att_bwd_block(const net *n, int blk, int b0, int b1, int t, work *w)
     size_t RW = (size_t)ATT_B * F * DREC_MAX(A, D);
     float *qkvr = w->ascr + (size_t)t * w->ascr_n, *dq = qkvr + R4, *dout = dq + R4, *dnext = dout + RW;
     float *dp = dnext + RW;
-    float *part = w->apart + (size_t)blk * P;
+    float *part = w->apart + (size_t)(b0 / CHUNK_ROWS) * P;
+    float beta = b0 % CHUNK_ROWS ? 1.0f : 0.0f; /* the chunk's first block starts its share */
     for (int b = b0; b < b1; b++)
         for (int j = 0; j < F * A; j++) dout[(size_t)(b - b0) * F * A + j] = w->dlogit[b] * fc[j];
     for (int l = L - 1; l >= 0; l--) {
@@ -1497,7 +1498,7 @@ static void att_bwd_block(const net *n, int blk, int b0, int b1, int t, work *w)
         gemm(false, false, R, 4 * A, din, 1.0f, x, din, w->awp[l], 4 * A, 0.0f, qkvr, 4 * A);
         att_bwd_rows(qkvr, w->ap[l] + (size_t)b0 * NH * F * F, w->ax[l + 1] + (size_t)b0 * F * A, dout, b1 - b0, F, A,
                      NH, dq, dp);
-        gemm(true, false, din, 4 * A, R, 1.0f, x, din, dq, 4 * A, 0.0f, part + off[l], 4 * A);
+        gemm(true, false, din, 4 * A, R, 1.0f, x, din, dq, 4 * A, beta, part + off[l], 4 * A);
         if (l) {
             gemm(false, true, R, din, 4 * A, 1.0f, dq, 4 * A, w->awp[l], 4 * A, 0.0f, dnext, din);
             float *tmp = dout;
@@ -1532,21 +1533,27 @@ static void head_fwd(const net *n, int b0, int b1, int t, work *w) {
     }
 }
 
+/* The head's backward of examples [b0, b1), a whole chunk (CHUNK_ROWS
+ * rows, the last one shorter), by thread t.  Its blocks add their weight
+ * gradients into the chunk's share in block order: one share a chunk
+ * rather than a block keeps the shares in cache and the sum over them
+ * short, and the chunks, fixed by the batch, keep the model the same for
+ * any thread count. */
 static void head_bwd(const net *n, int b0, int b1, int t, work *w) {
     for (int c = b0; c < b1; c += head_b(n)) {
         int c1 = DREC_MIN(b1, c + head_b(n));
-        if (n->hp.kind == K_XDEEPFM) cin_bwd_block(n, c / CIN_B, c, c1, t, w);
-        else att_bwd_block(n, c / ATT_B, c, c1, t, w);
+        if (n->hp.kind == K_XDEEPFM) cin_bwd_block(n, c, c1, t, w);
+        else att_bwd_block(n, c, c1, t, w);
     }
 }
 
-/* Thread t of nt's share of the head's weight gradients once every block
+/* Thread t of nt's share of the head's weight gradients once every chunk
  * is done: the read-out's (columns j0..j1 of its input, summed over the
- * rows in order) and the blocks' shares added in block order (its columns
+ * rows in order) and the chunks' shares added in chunk order (its columns
  * of them), so that the model is the same for any thread count. */
 static void head_grads(net *n, int B, int t, int nt, work *w) {
     bool cin = n->hp.kind == K_XDEEPFM;
-    int nblk = head_blocks(n, B), A = (int)n->hp.att_dim;
+    int nc = (B + CHUNK_ROWS - 1) / CHUNK_ROWS, A = (int)n->hp.att_dim;
     int T = cin ? n->cin_out_total : n->F * A;
     const float *x = cin ? w->cpool : w->ax[n->hp.att_layers];
     pview fc = cin ? n->Cfc : n->Afc, fcb = cin ? n->Cfcb : n->Afcb;
@@ -1559,7 +1566,7 @@ static void head_grads(net *n, int B, int t, int nt, work *w) {
     size_t off[MAX_LAYERS], P = cin ? (size_t)cin_weights(n) : att_part(n, off);
     float *part = cin ? w->cpart : w->apart;
     size_t i0 = P * t / nt, i1 = P * (t + 1) / nt;
-    for (int k = 1; k < nblk; k++) drec_kern->add(part + i0, part + i0, part + (size_t)k * P + i0, (int)(i1 - i0));
+    for (int k = 1; k < nc; k++) drec_kern->add(part + i0, part + i0, part + (size_t)k * P + i0, (int)(i1 - i0));
     if (cin) {
         float *g = n->g + n->CW[0].off;
         for (size_t i = i0; i < i1; i++) g[i] += part[i];
@@ -1585,12 +1592,12 @@ static void fwd_head(const net *n, int B, work *w) {
 }
 
 static void bwd_head(net *n, int B, work *w) {
-    int nblk = head_blocks(n, B);
-#pragma omp parallel num_threads(w->nt_cap) if (nblk > 1)
+    int nc = (B + CHUNK_ROWS - 1) / CHUNK_ROWS;
+#pragma omp parallel num_threads(w->nt_cap)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
 #pragma omp for schedule(static)
-        for (int blk = 0; blk < nblk; blk++) head_bwd(n, blk * head_b(n), DREC_MIN(B, (blk + 1) * head_b(n)), t, w);
+        for (int c = 0; c < nc; c++) head_bwd(n, c * CHUNK_ROWS, DREC_MIN(B, (c + 1) * CHUNK_ROWS), t, w);
         head_grads(n, B, t, nt, w);
     }
 }
@@ -2614,8 +2621,9 @@ double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {
         for (int u = 0; u < CU; u++)
             if (w.cuniq[u] >= 0) w.cslot[w.cuniq[u]] = -1;
         /* nothing the fused step should write may pass for written */
-        for (size_t i = 0; w.cpart && i < (size_t)((NB + CIN_B - 1) / CIN_B) * cin_weights(&n); i++) w.cpart[i] = NAN;
-        for (size_t i = 0; w.apart && i < (size_t)((NB + ATT_B - 1) / ATT_B) * att_part(&n, NULL); i++) w.apart[i] = NAN;
+        size_t nc = (NB + CHUNK_ROWS - 1) / CHUNK_ROWS;
+        for (size_t i = 0; w.cpart && i < nc * cin_weights(&n); i++) w.cpart[i] = NAN;
+        for (size_t i = 0; w.apart && i < nc * att_part(&n, NULL); i++) w.apart[i] = NAN;
         for (size_t i = 0; i < (size_t)NB * n.in; i++) w.dx0[i] = NAN;
         n.by_layer = false;
     }
