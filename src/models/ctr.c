@@ -380,6 +380,7 @@ typedef struct work {
     float *dhl[MAX_LAYERS];      /* (B, H_l) gradient at each layer's product */
     float *pb[MAX_LAYERS];       /* (chunks, H_l) bias-gradient partial sums */
     float *pwo;                  /* (chunks, H_L) output-weight partial sums */
+    float *pw;                   /* (chunks, the MLP's weights) their partial sums, when the batch has chunks */
     float *ps;                   /* (chunks) dlogit partial sums */
     int nt_cap;                  /* threads a step may use (the CIN's scratch is per thread) */
     int max_cross;               /* crosses in the longest row */
@@ -500,6 +501,7 @@ static void work_free(work *w) {
         free(w->pb[l]);
     }
     free(w->pwo);
+    free(w->pw);
     free(w->ps);
     memset(w, 0, sizeof *w);
 }
@@ -1869,13 +1871,16 @@ static void sparse_step(net *n, const batch *bt, work *w, const step_hp *u, int 
  * Everything up to the input gradient is independent per row, so a
  * thread takes whole chunks of CHUNK_ROWS rows through the embedding bag,
  * the MLP, the loss and back down to dx0 without waiting for the other
- * threads; each chunk also leaves its partial sums of the bias and output
- * gradients.  Then, after one barrier, the weight gradients (split by
- * their rows), the partial sums in chunk order (split by columns) and the
- * sparse gradients; after a second, the updates.  Three synchronisations
- * a step.  The chunks are fixed by the batch, not by the threads, so no
- * sum here depends on the thread count (OpenBLAS may still round a weight
- * gradient split across threads differently in the last bit). */
+ * threads; each chunk also leaves its partial sums of the weight, bias
+ * and output gradients, the weights' taken while the chunk's rows are
+ * still in cache (reading the whole batch's activations again afterwards
+ * is a trip to memory).  Then, after one barrier, the partial sums in
+ * chunk order (split by columns) and the sparse gradients; after a
+ * second, the updates.  Three synchronisations a step.  The chunks are
+ * fixed by the batch, not by the threads, so no sum here depends on the
+ * thread count.  A batch of one chunk takes its weight gradients after
+ * the barrier, split by their rows (OpenBLAS may round those differently
+ * in the last bit for another thread count). */
 
 static bool fusable(const net *n) { return !n->hp.bn && !n->by_layer; }
 
@@ -1890,6 +1895,21 @@ static double mlp_macs(const net *n) {
         in = n->hp.layers[l];
     }
     return s + in;
+}
+
+/* The MLP's weights W_0 .. W_{L-1} (not biases): a chunk's share of their
+ * gradient holds them in this order; *off (if given) gets layer l's offset. */
+static size_t mlp_weights(const net *n) {
+    size_t s = 0;
+    for (int l = 0, in = n->in; has_deep(n) && l < n->hp.n_layers; in = n->hp.layers[l], l++)
+        s += (size_t)in * n->hp.layers[l];
+    return s;
+}
+
+static size_t mlp_weight_at(const net *n, int l) {
+    size_t s = 0;
+    for (int k = 0, in = n->in; k < l; in = n->hp.layers[k], k++) s += (size_t)in * n->hp.layers[k];
+    return s;
 }
 
 /* Rows [b0, b1) through the MLP into the logit. */
@@ -1934,6 +1954,9 @@ DREC_HOT static void deep_bwd_rows(net *n, int c, int b0, int b1, work *w) {
     for (int l = L - 1; l >= 0; l--) {
         int H = h->layers[l], pin = l ? h->layers[l - 1] : n->in;
         float *out = l ? w->dhl[l - 1] : w->dx0;
+        if (w->pw) /* while the chunk's rows are in cache */
+            gemm(true, false, pin, H, b1 - b0, 1.0f, (l ? w->h[l - 1] : w->x0) + (size_t)b0 * pin, pin,
+                 w->dhl[l] + (size_t)b0 * H, H, 0.0f, w->pw + (size_t)c * mlp_weights(n) + mlp_weight_at(n, l), H);
         gemm(false, true, b1 - b0, pin, H, 1.0f, w->dhl[l] + (size_t)b0 * H, H, n->w + n->W[l].off, H, 0.0f,
              out + (size_t)b0 * pin, pin);
         if (!l) break;
@@ -1952,18 +1975,26 @@ DREC_HOT static void deep_bwd_rows(net *n, int c, int b0, int b1, work *w) {
     }
 }
 
-/* Thread t's share of the MLP's weight gradients (rows of each W) and of
- * the bias and output gradients (columns, summed over the chunks in order). */
+/* Thread t's share of the MLP's weight gradients (elements of each W,
+ * summed over the chunks in order; rows of each W from the whole batch
+ * when it is one chunk) and of the bias and output gradients (columns,
+ * summed over the chunks in order). */
 static void deep_grads_part(net *n, int B, int nc, int t, int nt, work *w) {
     const hyper *h = &n->hp;
     int L = h->n_layers;
-    for (int l = 0; l < L; l++) {
+    for (int l = 0; l < L && !w->pw; l++) {
         int H = h->layers[l], pin = l ? h->layers[l - 1] : n->in, r0, r1;
         const float *xin = l ? w->h[l - 1] : w->x0;
         rows_of(pin, t, nt, &r0, &r1);
         if (r1 > r0)
             gemm(true, false, r1 - r0, H, B, 1.0f, xin + r0, pin, w->dhl[l], H, 1.0f, n->g + n->W[l].off + (size_t)r0 * H,
                  H);
+    }
+    for (int l = 0; l < L && w->pw; l++) {
+        size_t nw = (size_t)(l ? h->layers[l - 1] : n->in) * h->layers[l], at = mlp_weight_at(n, l);
+        size_t i0 = nw * t / nt, i1 = nw * (t + 1) / nt, P = mlp_weights(n);
+        float *g = n->g + n->W[l].off;
+        for (int c = 0; c < nc; c++) drec_kern->add(g + i0, g + i0, w->pw + c * P + at + i0, (int)(i1 - i0));
     }
     for (int l = 0; l <= L; l++) {
         /* l == L: the output weights, whose input is the last layer */
@@ -1986,6 +2017,7 @@ static void fused_work_init(work *w, const net *n, int cap) {
         w->pb[l] = fz((size_t)nc * (size_t)n->hp.layers[l]);
     }
     if (has_deep(n)) w->pwo = fz((size_t)nc * (size_t)n->hp.layers[L - 1]);
+    if (has_deep(n) && nc > 1) w->pw = fz((size_t)nc * mlp_weights(n));
 }
 
 /* One training step on a batch: forward, loss, backward, and (when u is
@@ -2549,9 +2581,12 @@ double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {
     enum { F = 3, NIDS = 12 + F, CB = 7 };
     /* The fused step's batch (no batch norm) spans three chunks (two for
      * the costlier heads), so that the chunks' partial sums and the
-     * threads' shares of the sparse rows are checked; with batch norm,
-     * xdeepfm's and autoint's span three blocks, the last one short. */
-    const int NB = !bn                  ? (kind == K_XDEEPFM || kind == K_AUTOINT ? 1 : 2) * CHUNK_ROWS + 52
+     * threads' shares of the sparse rows are checked; deepfm's is one
+     * chunk, for the MLP's weight gradients over the whole batch at once.
+     * With batch norm, xdeepfm's and autoint's span three blocks, the
+     * last one short. */
+    const int NB = !bn && kind == K_DEEPFM ? CHUNK_ROWS - 24
+                   : !bn                ? (kind == K_XDEEPFM || kind == K_AUTOINT ? 1 : 2) * CHUNK_ROWS + 52
                    : kind == K_XDEEPFM ? 2 * CIN_B + 7
                    : kind == K_AUTOINT ? 2 * ATT_B + 7
                                        : 5;
@@ -2624,6 +2659,7 @@ double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {
         size_t nc = (NB + CHUNK_ROWS - 1) / CHUNK_ROWS;
         for (size_t i = 0; w.cpart && i < nc * cin_weights(&n); i++) w.cpart[i] = NAN;
         for (size_t i = 0; w.apart && i < nc * att_part(&n, NULL); i++) w.apart[i] = NAN;
+        for (size_t i = 0; w.pw && i < nc * mlp_weights(&n); i++) w.pw[i] = NAN;
         for (size_t i = 0; i < (size_t)NB * n.in; i++) w.dx0[i] = NAN;
         n.by_layer = false;
     }
