@@ -1172,11 +1172,12 @@ static size_t att_part(const net *n, size_t *off) {
 }
 
 /* A thread's scratch for one attention block, in floats: the block's
- * [q | k | v | r] and their gradients (ATT_B * F rows of 4A each), two
- * sets of input gradients (ATT_B * F rows of max(A, D)) and F more. */
+ * [q | k | v | r] of every layer and their gradients (ATT_B * F rows of
+ * 4A each), two sets of input gradients (ATT_B * F rows of max(A, D))
+ * and F more. */
 static size_t att_scratch(const net *n) {
     size_t R = (size_t)ATT_B * n->F, A = (size_t)n->hp.att_dim;
-    return R * (8 * A + 2 * DREC_MAX(A, (size_t)n->D)) + (size_t)n->F;
+    return R * (4 * A * (size_t)(n->hp.att_layers + 1) + 2 * DREC_MAX(A, (size_t)n->D)) + (size_t)n->F;
 }
 
 /* Attention forward of one block, examples [b0, b1), by thread t: adds the
@@ -1186,8 +1187,9 @@ static void att_fwd_block(const net *n, int b0, int b1, int t, work *w) {
     int F = n->F, A = (int)h->att_dim, NH = (int)h->heads, L = (int)h->att_layers, R = (b1 - b0) * F;
     const float *fc = n->w + n->Afc.off;
     float fb = n->w[n->Afcb.off];
-    float *qkvr = w->ascr + (size_t)t * w->ascr_n;
+    size_t R4 = (size_t)ATT_B * F * 4 * A;
     for (int l = 0, din = n->D; l < L; din = A, l++) {
+        float *qkvr = w->ascr + (size_t)t * w->ascr_n + l * R4;
         gemm(false, false, R, 4 * A, din, 1.0f, w->ax[l] + (size_t)b0 * F * din, din, w->awp[l], 4 * A, 0.0f, qkvr,
              4 * A);
         att_fwd_rows(qkvr, b1 - b0, F, A, NH, w->ap[l] + (size_t)b0 * NH * F * F, w->ax[l + 1] + (size_t)b0 * F * A);
@@ -1479,16 +1481,17 @@ static void cin_bwd_block(const net *n, int b0, int b1, int t, work *w) {
 }
 
 /* Attention backward of the block of examples [b0, b1), by thread t, down
- * through every layer: remakes the block's projections (cheaper than
- * keeping the batch's and reading them back), adds into its rows of dx0
- * and its share of the weight gradients into its chunk's (see head_bwd). */
-static void att_bwd_block(const net *n, int b0, int b1, int t, work *w) {
+ * through every layer: takes the block's projections from its forward
+ * (kept) or remakes them (cheaper than keeping the batch's and reading
+ * them back), adds into its rows of dx0 (sets them: dx0_beta 0) and its
+ * share of the weight gradients into its chunk's (see head_bwd). */
+static void att_bwd_block(const net *n, int b0, int b1, int t, bool kept, float dx0_beta, work *w) {
     const hyper *h = &n->hp;
     int F = n->F, A = (int)h->att_dim, NH = (int)h->heads, L = (int)h->att_layers, D = n->D, R = (b1 - b0) * F;
     const float *fc = n->w + n->Afc.off;
     size_t off[MAX_LAYERS], P = att_part(n, off), R4 = (size_t)ATT_B * F * 4 * A;
     size_t RW = (size_t)ATT_B * F * DREC_MAX(A, D);
-    float *qkvr = w->ascr + (size_t)t * w->ascr_n, *dq = qkvr + R4, *dout = dq + R4, *dnext = dout + RW;
+    float *scr = w->ascr + (size_t)t * w->ascr_n, *dq = scr + L * R4, *dout = dq + R4, *dnext = dout + RW;
     float *dp = dnext + RW;
     float *part = w->apart + (size_t)(b0 / CHUNK_ROWS) * P;
     float beta = b0 % CHUNK_ROWS ? 1.0f : 0.0f; /* the chunk's first block starts its share */
@@ -1497,7 +1500,8 @@ static void att_bwd_block(const net *n, int b0, int b1, int t, work *w) {
     for (int l = L - 1; l >= 0; l--) {
         int din = l ? A : D;
         const float *x = w->ax[l] + (size_t)b0 * F * din;
-        gemm(false, false, R, 4 * A, din, 1.0f, x, din, w->awp[l], 4 * A, 0.0f, qkvr, 4 * A);
+        float *qkvr = scr + l * R4;
+        if (!kept) gemm(false, false, R, 4 * A, din, 1.0f, x, din, w->awp[l], 4 * A, 0.0f, qkvr, 4 * A);
         att_bwd_rows(qkvr, w->ap[l] + (size_t)b0 * NH * F * F, w->ax[l + 1] + (size_t)b0 * F * A, dout, b1 - b0, F, A,
                      NH, dq, dp);
         gemm(true, false, din, 4 * A, R, 1.0f, x, din, dq, 4 * A, beta, part + off[l], 4 * A);
@@ -1507,7 +1511,7 @@ static void att_bwd_block(const net *n, int b0, int b1, int t, work *w) {
             dout = dnext;
             dnext = tmp;
         } else {
-            gemm(false, true, R, D, 4 * A, 1.0f, dq, 4 * A, w->awp[0], 4 * A, 1.0f, w->dx0 + (size_t)b0 * F * D, D);
+            gemm(false, true, R, D, 4 * A, 1.0f, dq, 4 * A, w->awp[0], 4 * A, dx0_beta, w->dx0 + (size_t)b0 * F * D, D);
         }
     }
 }
@@ -1545,7 +1549,7 @@ static void head_bwd(const net *n, int b0, int b1, int t, work *w) {
     for (int c = b0; c < b1; c += head_b(n)) {
         int c1 = DREC_MIN(b1, c + head_b(n));
         if (n->hp.kind == K_XDEEPFM) cin_bwd_block(n, c, c1, t, w);
-        else att_bwd_block(n, c, c1, t, w);
+        else att_bwd_block(n, c, c1, t, false, 1.0f, w);
     }
 }
 
@@ -1930,8 +1934,9 @@ static void deep_fwd_rows(const net *n, bool train, int b0, int b1, work *w) {
 }
 
 /* Chunk c (rows [b0, b1)) back through the MLP: dh of every layer (dhl),
- * dx0, and the chunk's partial sums of the bias and output gradients. */
-DREC_HOT static void deep_bwd_rows(net *n, int c, int b0, int b1, work *w) {
+ * dx0 (added to what is there: dx0_beta 1), and the chunk's partial sums
+ * of the weight, bias and output gradients. */
+DREC_HOT static void deep_bwd_rows(net *n, int c, int b0, int b1, float dx0_beta, work *w) {
     const hyper *h = &n->hp;
     int L = h->n_layers, in = h->layers[L - 1];
     const float *x = w->h[L - 1], *wo = n->w + n->Wo.off;
@@ -1957,7 +1962,7 @@ DREC_HOT static void deep_bwd_rows(net *n, int c, int b0, int b1, work *w) {
         if (w->pw) /* while the chunk's rows are in cache */
             gemm(true, false, pin, H, b1 - b0, 1.0f, (l ? w->h[l - 1] : w->x0) + (size_t)b0 * pin, pin,
                  w->dhl[l] + (size_t)b0 * H, H, 0.0f, w->pw + (size_t)c * mlp_weights(n) + mlp_weight_at(n, l), H);
-        gemm(false, true, b1 - b0, pin, H, 1.0f, w->dhl[l] + (size_t)b0 * H, H, n->w + n->W[l].off, H, 0.0f,
+        gemm(false, true, b1 - b0, pin, H, 1.0f, w->dhl[l] + (size_t)b0 * H, H, n->w + n->W[l].off, H, l ? 0.0f : dx0_beta,
              out + (size_t)b0 * pin, pin);
         if (!l) break;
         float *restrict pbl = w->pb[l - 1] + (size_t)c * pin;
@@ -2007,6 +2012,19 @@ static void deep_grads_part(net *n, int B, int nc, int t, int nt, work *w) {
     }
 }
 
+/* autoint's attention over the chunk [b0, b1) in the fused step, after
+ * the MLP's forward: each block forward, its rows' loss, and straight
+ * back while its projections are in cache (no second product to remake
+ * them); it sets the rows of dx0, which the MLP's backward adds to. */
+static void att_chunk(const net *n, const batch *bt, float inv, int b0, int b1, int t, work *w) {
+    for (int c = b0; c < b1; c += ATT_B) {
+        int c1 = DREC_MIN(b1, c + ATT_B);
+        att_fwd_block(n, c, c1, t, w);
+        for (int b = c; b < c1; b++) w->rowloss[b] = loss_row(bt, b, inv, w);
+        att_bwd_block(n, c, c1, t, true, 0.0f, w);
+    }
+}
+
 /* Sets up rowloss, dhl, pb, pwo and ps for the fused step. */
 static void fused_work_init(work *w, const net *n, int cap) {
     int nc = (cap + CHUNK_ROWS - 1) / CHUNK_ROWS, L = n->hp.n_layers;
@@ -2034,7 +2052,7 @@ static double train_step(net *n, const batch *bt, work *w, const step_hp *u, int
     const drec_featrows *fr = bt->fr;
     int B = bt->B, nc = (B + CHUNK_ROWS - 1) / CHUNK_ROWS, U = 0, CU = 0;
     bool deep = has_deep(n), fm = n->hp.kind == K_DEEPFM, cross = n->cross_buckets && fr->cross_ptr;
-    bool head = has_head(n);
+    bool head = has_head(n), att = n->hp.kind == K_AUTOINT;
     float inv = 1.0f / (float)B;
     if (head) head_prepare(n, w);
     double work_est = (double)B * (n->F * (n->D + 1) + 3 * mlp_macs(n) + (cross ? w->max_cross : 0)) + n->n_w;
@@ -2044,18 +2062,19 @@ static double train_step(net *n, const batch *bt, work *w, const step_hp *u, int
         for (int c = nc * t / nt; c < nc * (t + 1) / nt; c++) {
             int b0 = c * CHUNK_ROWS, b1 = DREC_MIN(B, b0 + CHUNK_ROWS);
             sparse_rows(n, bt, fm, b0, b1, w);
-            if (head) head_fwd(n, b0, b1, t, w);
+            if (head && !att) head_fwd(n, b0, b1, t, w);
             if (deep) deep_fwd_rows(n, true, b0, b1, w);
+            if (att) att_chunk(n, bt, inv, b0, b1, t, w);
             float s = 0;
             for (int b = b0; b < b1; b++) {
-                w->rowloss[b] = loss_row(bt, b, inv, w);
+                if (!att) w->rowloss[b] = loss_row(bt, b, inv, w);
                 s += w->dlogit[b];
             }
             w->ps[c] = s;
-            if (deep) deep_bwd_rows(n, c, b0, b1, w);
-            else if (n->D) memset(w->dx0 + (size_t)b0 * n->in, 0, (size_t)(b1 - b0) * n->in * sizeof(float));
+            if (deep) deep_bwd_rows(n, c, b0, b1, att ? 1.0f : 0.0f, w);
+            else if (n->D && !att) memset(w->dx0 + (size_t)b0 * n->in, 0, (size_t)(b1 - b0) * n->in * sizeof(float));
             if (fm) fm_bwd_rows(n, b0, b1, w);
-            if (head) head_bwd(n, b0, b1, t, w);
+            if (head && !att) head_bwd(n, b0, b1, t, w);
         }
 #pragma omp barrier
         if (deep) deep_grads_part(n, B, nc, t, nt, w);
