@@ -87,6 +87,15 @@ typedef struct pview {
     int off, n;
 } pview;
 
+/* A hashed cross's weight with its FTRL state and its gradient slot in
+ * the step under way (-1 outside one), side by side: a cross touched in a
+ * step is one cache line, not four (the crosses' table is too big to
+ * cache, and a batch touches its entries at random). */
+typedef struct cross_w {
+    float w, z, n;
+    int32_t slot;
+} cross_w;
+
 typedef struct net {
     hyper hp;
     int F, D, in;               /* in = F * D */
@@ -104,7 +113,7 @@ typedef struct net {
     float *E, *Em1, *Em2;
     float *lin, *lin_m1, *lin_m2;   /* Adam/AdaGrad state, or FTRL z, n */
     int32_t cross_buckets;
-    float *wc, *wc_z, *wc_n;
+    cross_w *xc;                 /* (cross_buckets) */
     long step;
     bool by_layer;              /* the layer-by-layer step even without batch norm
                                    (the gradient check compares it with the fused one) */
@@ -269,9 +278,8 @@ static void net_layout(net *n, const hyper *h, int F, int64_t n_ids, int32_t cro
     n->lin_m2 = table((size_t)n_ids);
     n->cross_buckets = cross_buckets;
     if (cross_buckets) {
-        n->wc = table((size_t)cross_buckets);
-        n->wc_z = table((size_t)cross_buckets);
-        n->wc_n = table((size_t)cross_buckets);
+        n->xc = drec_aligned_zalloc((size_t)cross_buckets * sizeof *n->xc);
+        for (int32_t i = 0; i < cross_buckets; i++) n->xc[i].slot = -1;
     }
 }
 
@@ -290,9 +298,7 @@ static void net_free(net *n) {
     free(n->lin);
     free(n->lin_m1);
     free(n->lin_m2);
-    free(n->wc);
-    free(n->wc_z);
-    free(n->wc_n);
+    free(n->xc);
     memset(n, 0, sizeof *n);
 }
 
@@ -373,7 +379,7 @@ typedef struct work {
     int32_t *uniq;               /* (cap*nnz) distinct ids in the batch */
     int32_t *slot;               /* (n_ids) id -> row in G, -1 */
     float *G, *G1;               /* (U, D), (U) */
-    int32_t *cuniq, *cslot;
+    int32_t *cuniq;
     float *CG;
     /* the fused step (train_step) */
     float *rowloss;              /* (B) */
@@ -458,8 +464,6 @@ static void work_init(work *w, const net *n, int cap, int max_nnz, int max_cross
     if (n->cross_buckets) {
         size_t cn = B * (size_t)max_cross + spare;
         w->cuniq = drec_malloc(cn * sizeof *w->cuniq);
-        w->cslot = drec_malloc((size_t)n->cross_buckets * sizeof *w->cslot);
-        for (int32_t i = 0; i < n->cross_buckets; i++) w->cslot[i] = -1;
         w->CG = fz(cn);
     }
 }
@@ -493,7 +497,6 @@ static void work_free(work *w) {
     free(w->G);
     free(w->G1);
     free(w->cuniq);
-    free(w->cslot);
     free(w->CG);
     free(w->rowloss);
     for (int l = 0; l < MAX_LAYERS; l++) {
@@ -583,7 +586,7 @@ DREC_HOT static void sparse_rows(const net *n, const batch *bt, bool fm, int b0,
             }
         }
         if (n->cross_buckets && fr->cross_ptr)
-            for (int64_t k = fr->cross_ptr[r]; k < fr->cross_ptr[r + 1]; k++) lg += fr->cross_val[k] * n->wc[fr->cross_idx[k]];
+            for (int64_t k = fr->cross_ptr[r]; k < fr->cross_ptr[r + 1]; k++) lg += fr->cross_val[k] * n->xc[fr->cross_idx[k]].w;
         if (fm) {
             float t = 0;
             for (int d = 0; d < D; d++) {
@@ -1689,17 +1692,20 @@ static step_hp step_of(const net *n, float lr, float wide_scale) {
     return s;
 }
 
-static inline int32_t slot_claim(int *next, int *end, int *shared) {
-    if (*next == *end) {
-        int at;
+/* A thread's next run of slots [*next, *end). */
+static inline void slot_refill(int *next, int *end, int *shared) {
+    int at;
 #pragma omp atomic capture
-        {
-            at = *shared;
-            *shared += SLOT_CHUNK;
-        }
-        *next = at;
-        *end = at + SLOT_CHUNK;
+    {
+        at = *shared;
+        *shared += SLOT_CHUNK;
     }
+    *next = at;
+    *end = at + SLOT_CHUNK;
+}
+
+static inline int32_t slot_claim(int *next, int *end, int *shared) {
+    if (*next == *end) slot_refill(next, end, shared);
     return (*next)++;
 }
 
@@ -1766,28 +1772,43 @@ static void scatter_ids(const net *n, const batch *bt, work *w, int t, int nt, i
 }
 
 /* The same for the hashed crosses: CG holds per-example gradients summed
- * over the batch (FTRL's). */
-static void scatter_crosses(const batch *bt, work *w, int t, int nt, int *CU) {
+ * over the batch (FTRL's).  Without a branch the predictor could guess
+ * (whether this thread owns an entry, whether its id is new in the step):
+ * a mispredicted branch throws away the table reads begun behind it, and
+ * these reads miss the cache, so only many of them in flight at once make
+ * the pass fast.  A row's owned entries are first listed, then gathered. */
+static void scatter_crosses(net *n, const batch *bt, work *w, int t, int nt, int *CU) {
+    enum { PIECE = 64 };
     const drec_featrows *fr = bt->fr;
     int B = bt->B, next = 0, end = 0;
     unsigned pm = (nt & (nt - 1)) == 0 ? (unsigned)nt - 1 : 0;
-    int32_t *restrict cslot = w->cslot;
+    cross_w *restrict xc = n->xc;
+    int32_t *restrict cu = w->cuniq, ids[PIECE];
+    float *restrict cg = w->CG, vs[PIECE];
     for (int b = 0; b < B; b++) {
         size_t r = bt->rows[b];
         float g = w->dlogit[b] * (float)B;
-        for (int64_t q = fr->cross_ptr[r]; q < fr->cross_ptr[r + 1]; q++) {
-            int32_t id = fr->cross_idx[q];
-            if (!owns(id, t, nt, pm)) continue;
-            int32_t sl = cslot[id];
-            if (sl < 0) {
-                sl = cslot[id] = slot_claim(&next, &end, CU);
-                w->cuniq[sl] = id;
-                w->CG[sl] = 0;
+        for (int64_t q0 = fr->cross_ptr[r], q1 = fr->cross_ptr[r + 1]; q0 < q1; q0 += PIECE) {
+            int m = 0;
+            for (int64_t q = q0; q < DREC_MIN(q1, q0 + PIECE); q++) {
+                ids[m] = fr->cross_idx[q];
+                vs[m] = fr->cross_val[q];
+                m += owns(ids[m], t, nt, pm);
             }
-            w->CG[sl] += fr->cross_val[q] * g;
+            for (int k = 0; k < m; k++) {
+                if (next == end) slot_refill(&next, &end, CU); /* before it is needed */
+                cross_w *x = &xc[ids[k]];
+                int32_t sl = x->slot;
+                bool fresh = sl < 0;
+                sl = fresh ? next : sl;
+                next += fresh;
+                x->slot = sl;
+                cu[sl] = ids[k];
+                cg[sl] = (fresh ? 0.0f : cg[sl]) + vs[k] * g;
+            }
         }
     }
-    for (int k = next; k < end; k++) w->cuniq[k] = -1;
+    for (int k = next; k < end; k++) cu[k] = -1;
 }
 
 /* The dense step over parameters [i0, i1), zeroing their gradient. */
@@ -1840,8 +1861,9 @@ static void sparse_update(net *n, work *w, const step_hp *u, int U, int CU) {
     for (int k = 0; k < CU; k++) {
         int32_t id = w->cuniq[k];
         if (id < 0) continue;
-        ftrl1(&n->wc[id], &n->wc_z[id], &n->wc_n[id], w->CG[k], h);
-        w->cslot[id] = -1;
+        cross_w *x = &n->xc[id];
+        ftrl1(&x->w, &x->z, &x->n, w->CG[k], h);
+        x->slot = -1;
     }
 }
 
@@ -1860,7 +1882,7 @@ static void sparse_step(net *n, const batch *bt, work *w, const step_hp *u, int 
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         if (u) dense_update(n, u);
         scatter_ids(n, bt, w, t, nt, &U);
-        if (cross) scatter_crosses(bt, w, t, nt, &CU);
+        if (cross) scatter_crosses(n, bt, w, t, nt, &CU);
         if (u) {
 #pragma omp barrier
             sparse_update(n, w, u, U, CU);
@@ -2086,7 +2108,7 @@ static double train_step(net *n, const batch *bt, work *w, const step_hp *u, int
             if (deep) n->g[n->bo.off] += s;
         }
         scatter_ids(n, bt, w, t, nt, &U);
-        if (cross) scatter_crosses(bt, w, t, nt, &CU);
+        if (cross) scatter_crosses(n, bt, w, t, nt, &CU);
         if (u) {
 #pragma omp barrier
             dense_update(n, u);
@@ -2180,7 +2202,8 @@ static void snap_take(snapshot *s, const net *n) {
     snap_copy(&s->w, n->w, (size_t)n->n_w);
     snap_copy(&s->E, n->E, (size_t)n->n_ids * (size_t)n->D);
     snap_copy(&s->lin, n->lin, (size_t)n->n_ids);
-    snap_copy(&s->wc, n->wc, (size_t)n->cross_buckets);
+    if (n->xc && !s->wc) s->wc = drec_malloc((size_t)n->cross_buckets * sizeof *s->wc);
+    for (int32_t i = 0; n->xc && i < n->cross_buckets; i++) s->wc[i] = n->xc[i].w;
     for (int l = 0; n->hp.bn && l < n->hp.n_layers; l++) {
         snap_copy(&s->bn[2 * l], n->bn_mean[l], (size_t)n->hp.layers[l]);
         snap_copy(&s->bn[2 * l + 1], n->bn_var[l], (size_t)n->hp.layers[l]);
@@ -2191,7 +2214,7 @@ static void snap_restore(const snapshot *s, net *n) {
     memcpy(n->w, s->w, (size_t)n->n_w * sizeof(float));
     if (n->E) memcpy(n->E, s->E, (size_t)n->n_ids * (size_t)n->D * sizeof(float));
     memcpy(n->lin, s->lin, (size_t)n->n_ids * sizeof(float));
-    if (n->wc) memcpy(n->wc, s->wc, (size_t)n->cross_buckets * sizeof(float));
+    for (int32_t i = 0; n->xc && i < n->cross_buckets; i++) n->xc[i].w = s->wc[i];
     for (int l = 0; n->hp.bn && l < n->hp.n_layers; l++) {
         memcpy(n->bn_mean[l], s->bn[2 * l], (size_t)n->hp.layers[l] * sizeof(float));
         memcpy(n->bn_var[l], s->bn[2 * l + 1], (size_t)n->hp.layers[l] * sizeof(float));
@@ -2376,7 +2399,12 @@ static drec_status ctr_save(const drec_model *m, drec_mf_writer *wr) {
     if (!st) st = drec_mf_put_f32(wr, "w", n->w, n->n_w, 0);
     if (!st && n->E) st = drec_mf_put_f32(wr, "E", n->E, n->n_ids, n->D);
     if (!st) st = drec_mf_put_f32(wr, "lin", n->lin, n->n_ids, 0);
-    if (!st && n->wc) st = drec_mf_put_f32(wr, "wc", n->wc, n->cross_buckets, 0);
+    if (!st && n->xc) {
+        float *wc = drec_malloc((size_t)n->cross_buckets * sizeof *wc);
+        for (int32_t i = 0; i < n->cross_buckets; i++) wc[i] = n->xc[i].w;
+        st = drec_mf_put_f32(wr, "wc", wc, n->cross_buckets, 0);
+        free(wc);
+    }
     for (int l = 0; !st && n->hp.bn && l < n->hp.n_layers; l++) {
         char nm[32];
         snprintf(nm, sizeof nm, "bn_mean%d", l);
@@ -2498,7 +2526,12 @@ static drec_status ctr_load(drec_model *m, drec_mf_reader *r, int kind) {
     st = get_2d(r, "w", n->n_w, 0, n->w);
     if (!st && n->E) st = get_2d(r, "E", n->n_ids, n->D, n->E);
     if (!st) st = get_2d(r, "lin", n->n_ids, 0, n->lin);
-    if (!st && n->wc) st = get_2d(r, "wc", n->cross_buckets, 0, n->wc);
+    if (!st && n->xc) {
+        float *wc = drec_malloc((size_t)n->cross_buckets * sizeof *wc);
+        st = get_2d(r, "wc", n->cross_buckets, 0, wc);
+        for (int32_t i = 0; !st && i < n->cross_buckets; i++) n->xc[i].w = wc[i];
+        free(wc);
+    }
     for (int l = 0; !st && h.bn && l < h.n_layers; l++) {
         char nm[32];
         snprintf(nm, sizeof nm, "bn_mean%d", l);
@@ -2649,7 +2682,7 @@ double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {
     /* non-trivial first-order, cross and embedding values */
     for (int i = 0; i < NIDS; i++) n.lin[i] = (float)(0.3 * drec_rng_normal(&rg));
     for (int i = 0; i < NIDS * n.D; i++) n.E[i] = (float)(0.5 * drec_rng_normal(&rg));
-    for (int i = 0; n.wc && i < CB; i++) n.wc[i] = (float)(0.3 * drec_rng_normal(&rg));
+    for (int i = 0; n.xc && i < CB; i++) n.xc[i].w = (float)(0.3 * drec_rng_normal(&rg));
     for (int i = 0; i < n.n_w; i++) n.w[i] *= 2.0f; /* away from zero */
     work w;
     work_init(&w, &n, NB, 6, 2);
@@ -2673,7 +2706,7 @@ double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {
         for (int u = 0; u < U; u++)
             if (w.uniq[u] >= 0) w.slot[w.uniq[u]] = -1;
         for (int u = 0; u < CU; u++)
-            if (w.cuniq[u] >= 0) w.cslot[w.cuniq[u]] = -1;
+            if (w.cuniq[u] >= 0) n.xc[w.cuniq[u]].slot = -1;
         /* nothing the fused step should write may pass for written */
         size_t nc = (NB + CHUNK_ROWS - 1) / CHUNK_ROWS;
         for (size_t i = 0; w.cpart && i < nc * cin_weights(&n); i++) w.cpart[i] = NAN;
@@ -2701,7 +2734,7 @@ double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {
     for (int u = 0; u < CU; u++) {
         if (w.cuniq[u] < 0) continue;
         gC[w.cuniq[u]] = w.CG[u] / NB;
-        w.cslot[w.cuniq[u]] = -1;
+        n.xc[w.cuniq[u]].slot = -1;
     }
     int checked = 0;
     const double eps = getenv("DREC_GC_EPS") ? atof(getenv("DREC_GC_EPS")) : 3e-4;
@@ -2723,7 +2756,7 @@ double drec_ctr_gradcheck(const char *model, bool bn, int *n_checked) {
     for (int i = 0; i < n.n_w; i += (n.n_w > 400 ? 3 : 1)) CHECK_ONE(&n.w[i], gd[i]);
     for (int i = 0; i < NIDS * n.D; i++) CHECK_ONE(&n.E[i], gE[i]);
     for (int i = 0; i < NIDS; i++) CHECK_ONE(&n.lin[i], gL[i]);
-    for (int i = 0; n.wc && i < CB; i++) CHECK_ONE(&n.wc[i], gC[i]);
+    for (int i = 0; n.xc && i < CB; i++) CHECK_ONE(&n.xc[i].w, gC[i]);
 #undef CHECK_ONE
     if (n_checked) *n_checked = checked;
     free(gd);
