@@ -390,6 +390,8 @@ typedef struct work {
     float *ps;                   /* (chunks) dlogit partial sums */
     int nt_cap;                  /* threads a step may use (the CIN's scratch is per thread) */
     int max_cross;               /* crosses in the longest row */
+    int32_t *bx_idx, *bx_n;      /* (B, max_cross), (B): the batch's crosses in its row order, */
+    float *bx_val;               /* copied by the forward for the backward to read in sequence */
 } work;
 
 static float *fz(size_t n) { return drec_calloc(n ? n : 1, sizeof(float)); }
@@ -465,6 +467,11 @@ static void work_init(work *w, const net *n, int cap, int max_nnz, int max_cross
         size_t cn = B * (size_t)max_cross + spare;
         w->cuniq = drec_malloc(cn * sizeof *w->cuniq);
         w->CG = fz(cn);
+        if (max_cross) {
+            w->bx_idx = drec_malloc(B * (size_t)max_cross * sizeof *w->bx_idx);
+            w->bx_val = fz(B * (size_t)max_cross);
+            w->bx_n = drec_malloc(B * sizeof *w->bx_n);
+        }
     }
 }
 
@@ -497,6 +504,9 @@ static void work_free(work *w) {
     free(w->G);
     free(w->G1);
     free(w->cuniq);
+    free(w->bx_idx);
+    free(w->bx_val);
+    free(w->bx_n);
     free(w->CG);
     free(w->rowloss);
     for (int l = 0; l < MAX_LAYERS; l++) {
@@ -585,8 +595,16 @@ DREC_HOT static void sparse_rows(const net *n, const batch *bt, bool fm, int b0,
                 }
             }
         }
-        if (n->cross_buckets && fr->cross_ptr)
-            for (int64_t k = fr->cross_ptr[r]; k < fr->cross_ptr[r + 1]; k++) lg += fr->cross_val[k] * n->xc[fr->cross_idx[k]].w;
+        if (n->cross_buckets && fr->cross_ptr) {
+            int64_t k0 = fr->cross_ptr[r], k1 = fr->cross_ptr[r + 1];
+            for (int64_t k = k0; k < k1; k++) lg += fr->cross_val[k] * n->xc[fr->cross_idx[k]].w;
+            if (w->bx_idx) { /* scatter_crosses reads them from here, in batch order */
+                size_t at = (size_t)b * w->max_cross;
+                memcpy(w->bx_idx + at, fr->cross_idx + k0, (size_t)(k1 - k0) * sizeof *w->bx_idx);
+                memcpy(w->bx_val + at, fr->cross_val + k0, (size_t)(k1 - k0) * sizeof *w->bx_val);
+                w->bx_n[b] = (int32_t)(k1 - k0);
+            }
+        }
         if (fm) {
             float t = 0;
             for (int d = 0; d < D; d++) {
@@ -1779,20 +1797,20 @@ static void scatter_ids(const net *n, const batch *bt, work *w, int t, int nt, i
  * the pass fast.  A row's owned entries are first listed, then gathered. */
 static void scatter_crosses(net *n, const batch *bt, work *w, int t, int nt, int *CU) {
     enum { PIECE = 64 };
-    const drec_featrows *fr = bt->fr;
     int B = bt->B, next = 0, end = 0;
     unsigned pm = (nt & (nt - 1)) == 0 ? (unsigned)nt - 1 : 0;
     cross_w *restrict xc = n->xc;
     int32_t *restrict cu = w->cuniq, ids[PIECE];
     float *restrict cg = w->CG, vs[PIECE];
     for (int b = 0; b < B; b++) {
-        size_t r = bt->rows[b];
         float g = w->dlogit[b] * (float)B;
-        for (int64_t q0 = fr->cross_ptr[r], q1 = fr->cross_ptr[r + 1]; q0 < q1; q0 += PIECE) {
+        const int32_t *bi = w->bx_idx + (size_t)b * w->max_cross;
+        const float *bv = w->bx_val + (size_t)b * w->max_cross;
+        for (int q0 = 0, q1 = w->bx_n[b]; q0 < q1; q0 += PIECE) {
             int m = 0;
-            for (int64_t q = q0; q < DREC_MIN(q1, q0 + PIECE); q++) {
-                ids[m] = fr->cross_idx[q];
-                vs[m] = fr->cross_val[q];
+            for (int q = q0; q < DREC_MIN(q1, q0 + PIECE); q++) {
+                ids[m] = bi[q];
+                vs[m] = bv[q];
                 m += owns(ids[m], t, nt, pm);
             }
             for (int k = 0; k < m; k++) {
