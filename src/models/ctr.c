@@ -566,9 +566,23 @@ DREC_HOT static void sparse_rows(const net *n, const batch *bt, bool fm, int b0,
     const drec_featrows *fr = bt->fr;
     int F = n->F, D = n->D;
     const float *restrict lin = n->lin;
+    bool cross = n->cross_buckets && fr->cross_ptr;
     for (int b = b0; b < b1; b++) {
         size_t r = bt->rows[b];
         float lg = n->w[n->bias.off];
+        /* the rows come shuffled, each a miss: ask for later ones ahead */
+        if (b + 16 < b1 && cross) __builtin_prefetch(&fr->cross_ptr[bt->rows[b + 16]]);
+        if (b + 8 < b1) {
+            size_t r8 = bt->rows[b + 8];
+            if (fr->one_hot) {
+                __builtin_prefetch(fr->idx + r8 * (size_t)F);
+                __builtin_prefetch(fr->val + r8 * (size_t)F);
+            }
+            for (int64_t k = cross ? fr->cross_ptr[r8] : 0, k1 = cross ? fr->cross_ptr[r8 + 1] : 0; k < k1; k += 16) {
+                __builtin_prefetch(fr->cross_idx + k);
+                __builtin_prefetch(fr->cross_val + k);
+            }
+        }
         float *x = w->x0 + (size_t)b * (size_t)n->in;
         if (fr->one_hot) {
             const int32_t *ix = fr->idx + r * (size_t)F;
@@ -595,7 +609,7 @@ DREC_HOT static void sparse_rows(const net *n, const batch *bt, bool fm, int b0,
                 }
             }
         }
-        if (n->cross_buckets && fr->cross_ptr) {
+        if (cross) {
             int64_t k0 = fr->cross_ptr[r], k1 = fr->cross_ptr[r + 1];
             for (int64_t k = k0; k < k1; k++) lg += fr->cross_val[k] * n->xc[fr->cross_idx[k]].w;
             if (w->bx_idx) { /* scatter_crosses reads them from here, in batch order */
