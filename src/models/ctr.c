@@ -1792,6 +1792,8 @@ static void scatter_ids(const net *n, const batch *bt, work *w, int t, int nt, i
         for (int b = 0; b < B; b++) {
             size_t r = bt->rows[b];
             float g = w->dlogit[b];
+            if (b + 8 < B && fr->one_hot) /* shuffled rows: ask ahead, as the forward */
+                __builtin_prefetch(fr->idx + bt->rows[b + 8] * (size_t)F);
             for (int f = 0; f < F; f++) {
                 int64_t lo, hi;
                 bag_of(fr, r, f, &lo, &hi);
