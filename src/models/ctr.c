@@ -371,6 +371,7 @@ typedef struct work {
     /* attention */
     float *ax[MAX_LAYERS + 1];   /* (B*F, A) layer inputs/outputs; ax[0] = x0 */
     float *awp[MAX_LAYERS];      /* (din, 4A) the layer's weights side by side */
+    float *awt[MAX_LAYERS];      /* (4A, din) the same, transposed */
     float *ap[MAX_LAYERS];       /* (B, heads, F, F) attention weights */
     float *ascr;                 /* per thread: a block's scratch (att_scratch) */
     size_t ascr_n;
@@ -448,6 +449,7 @@ static void work_init(work *w, const net *n, int cap, int max_nnz, int max_cross
         for (int l = 0; l < h->att_layers; l++) {
             w->ax[l + 1] = fz(BF * A);
             w->awp[l] = fz((size_t)(l ? A : (size_t)n->D) * 4 * A);
+            w->awt[l] = fz((size_t)(l ? A : (size_t)n->D) * 4 * A);
             w->ap[l] = fz(B * (size_t)h->heads * (size_t)(n->F * n->F));
         }
         w->ascr_n = att_scratch(n);
@@ -488,6 +490,7 @@ static void work_free(work *w) {
         free(w->co[l]);
         free(w->ax[l + 1]);
         free(w->awp[l]);
+        free(w->awt[l]);
         free(w->ap[l]);
     }
     free(w->d1);
@@ -1541,12 +1544,12 @@ static void att_bwd_block(const net *n, int b0, int b1, int t, bool kept, float 
                      NH, dq, dp);
         gemm(true, false, din, 4 * A, R, 1.0f, x, din, dq, 4 * A, beta, part + off[l], 4 * A);
         if (l) {
-            gemm(false, true, R, din, 4 * A, 1.0f, dq, 4 * A, w->awp[l], 4 * A, 0.0f, dnext, din);
+            gemm(false, false, R, din, 4 * A, 1.0f, dq, 4 * A, w->awt[l], din, 0.0f, dnext, din);
             float *tmp = dout;
             dout = dnext;
             dnext = tmp;
         } else {
-            gemm(false, true, R, D, 4 * A, 1.0f, dq, 4 * A, w->awp[0], 4 * A, dx0_beta, w->dx0 + (size_t)b0 * F * D, D);
+            gemm(false, false, R, D, 4 * A, 1.0f, dq, 4 * A, w->awt[0], D, dx0_beta, w->dx0 + (size_t)b0 * F * D, D);
         }
     }
 }
@@ -1559,9 +1562,16 @@ static bool has_head(const net *n) { return n->hp.kind == K_XDEEPFM || n->hp.kin
 static int head_b(const net *n) { return n->hp.kind == K_XDEEPFM ? CIN_B : ATT_B; }
 static int head_blocks(const net *n, int B) { return (B + head_b(n) - 1) / head_b(n); }
 
-/* Before a forward pass: autoint's layers' weights packed side by side. */
+/* Before a forward pass: autoint's layers' weights packed side by side, and
+ * transposed for the backward's input gradients (a plain product runs at
+ * nearly twice the speed of the transposed one on these thin shapes). */
 static void head_prepare(const net *n, work *w) {
-    for (int l = 0; n->hp.kind == K_AUTOINT && l < n->hp.att_layers; l++) att_pack(n, l, w->awp[l]);
+    for (int l = 0; n->hp.kind == K_AUTOINT && l < n->hp.att_layers; l++) {
+        att_pack(n, l, w->awp[l]);
+        int din = l ? (int)n->hp.att_dim : n->D, A4 = 4 * (int)n->hp.att_dim;
+        for (int i = 0; i < din; i++)
+            for (int j = 0; j < A4; j++) w->awt[l][(size_t)j * din + i] = w->awp[l][(size_t)i * A4 + j];
+    }
     w->ax[0] = w->x0;
 }
 
