@@ -404,7 +404,8 @@ static int cin_weights(const net *n) { return (int)(n->Cfc.off - n->CW[0].off); 
  * dco): x0T and dx0T (F rows), xT, dxT and dnT (up to H rows), zT and dzT
  * (up to H_k * F rows), dco (up to H columns). */
 typedef struct cin_buf {
-    float *x0T, *xT, *zT, *dzT, *dco, *dxT, *dnT, *dx0T;
+    float *x0T, *dzT, *dco, *dxT, *dnT, *dx0T;
+    float *xT[MAX_LAYERS], *zT[MAX_LAYERS]; /* each layer's input and outer products */
 } cin_buf;
 static cin_buf cin_bufs(const net *n, float *p, size_t *total);
 static size_t att_scratch(const net *n);
@@ -846,12 +847,18 @@ static cin_buf cin_bufs(const net *n, float *p, size_t *total) {
         maxo = DREC_MAX(maxo, n->hp.cin[k]);
     }
     size_t c = (size_t)CIN_B * n->D, F = (size_t)n->F, at = 0;
-    cin_buf b;
-    float **slot[] = {&b.x0T, &b.dx0T, &b.xT, &b.dxT, &b.dnT, &b.dco, &b.zT, &b.dzT};
-    size_t rows[] = {F, F, (size_t)maxo, (size_t)maxo, (size_t)maxo, (size_t)maxo, (size_t)maxz, (size_t)maxz};
-    for (int k = 0; k < 8; k++) {
+    cin_buf b = {0};
+    float **slot[] = {&b.x0T, &b.dx0T, &b.dxT, &b.dnT, &b.dco, &b.dzT};
+    size_t rows[] = {F, F, (size_t)maxo, (size_t)maxo, (size_t)maxo, (size_t)maxz};
+    for (int k = 0; k < 6; k++) {
         *slot[k] = p ? p + at : NULL;
         at += c * rows[k];
+    }
+    for (int k = 0; k < n->hp.n_cin; k++) {
+        b.xT[k] = p ? p + at : NULL;
+        at += c * (size_t)maxo;
+        b.zT[k] = p ? p + at : NULL;
+        at += c * (size_t)maxz;
     }
     if (total) *total = at;
     return b;
@@ -872,12 +879,12 @@ static void cin_fwd_block(const net *n, int b0, int b1, int t, work *w) {
     for (int k = 0; k < h->n_cin; k++) {
         int Hk = n->cin_in[k], Z = Hk * F, Ho = h->cin[k], nout = n->cin_next[k] ? Ho - n->cin_next[k] : Ho;
         float *o = w->co[k] + r0 * Ho;
-        cin_outer(cb.zT, in, cb.x0T, F, Hk, R);
-        gemm(true, false, R, Ho, Z, 1.0f, cb.zT, R, n->w + n->CW[k].off, Ho, 0.0f, o, Ho);
+        cin_outer(cb.zT[k], in, cb.x0T, F, Hk, R);
+        gemm(true, false, R, Ho, Z, 1.0f, cb.zT[k], R, n->w + n->CW[k].off, Ho, 0.0f, o, Ho);
         cin_relu_pool(o, n->w + n->Cb[k].off, Ho, nout, D, b1 - b0, w->cpool + (size_t)b0 * T + n->cin_pool[k], T);
         if (n->cin_next[k]) {
-            cin_xt(o, Ho, nout, n->cin_next[k], R, cb.xT);
-            in = cb.xT;
+            cin_xt(o, Ho, nout, n->cin_next[k], R, cb.xT[k + 1]);
+            in = cb.xT[k + 1];
         }
     }
     for (int b = b0; b < b1; b++) {
@@ -1475,7 +1482,7 @@ DREC_HOT static void cin_dco(const float *restrict o, int Ho, int nout, int R, i
  * forward: builds the block's outer products again, adds into its rows of
  * dx0 and its share of the CIN's weight gradients into its chunk's (see
  * head_bwd). */
-static void cin_bwd_block(const net *n, int b0, int b1, int t, work *w) {
+static void cin_bwd_block(const net *n, int b0, int b1, int t, bool after_fwd, work *w) {
     const hyper *h = &n->hp;
     int F = n->F, D = n->D, R = (b1 - b0) * D;
     const float *fc = n->w + n->Cfc.off;
@@ -1483,22 +1490,21 @@ static void cin_bwd_block(const net *n, int b0, int b1, int t, work *w) {
     cin_buf cb = cin_bufs(n, w->cscr + (size_t)t * w->cscr_n, NULL);
     float *part = w->cpart + (size_t)(b0 / CHUNK_ROWS) * cin_weights(n), *dnT = cb.dnT, *dxT = cb.dxT;
     float beta = b0 % CHUNK_ROWS ? 1.0f : 0.0f; /* the chunk's first block starts its share */
-    cin_x0t(n, w, b0, b1, cb.x0T);
+    if (!after_fwd) cin_x0t(n, w, b0, b1, cb.x0T);
     memset(cb.dx0T, 0, (size_t)F * R * sizeof(float));
     bool has_next = false; /* dnT holds the gradient flowing into layer k's second half */
     for (int k = h->n_cin - 1; k >= 0; k--) {
         int Hk = n->cin_in[k], Z = Hk * F, Ho = h->cin[k], nout = n->cin_next[k] ? Ho - n->cin_next[k] : Ho;
         const float *o = w->co[k] + r0 * Ho;
         cin_dco(o, Ho, nout, R, D, w->dlogit + b0, fc + n->cin_pool[k], has_next ? dnT : NULL, cb.dco);
-        const float *xT = cb.x0T;
-        if (k) {
-            int Hp = h->cin[k - 1];
-            cin_xt(w->co[k - 1] + r0 * Hp, Hp, Hp - n->cin_next[k - 1], Hk, R, cb.xT);
-            xT = cb.xT;
+        const float *xT = k ? cb.xT[k] : cb.x0T;
+        if (!after_fwd) {
+            int Hp = k ? h->cin[k - 1] : 0;
+            if (k) cin_xt(w->co[k - 1] + r0 * Hp, Hp, Hp - n->cin_next[k - 1], Hk, R, cb.xT[k]);
+            cin_outer(cb.zT[k], xT, cb.x0T, F, Hk, R);
         }
-        cin_outer(cb.zT, xT, cb.x0T, F, Hk, R);
         float *pw = part + (n->CW[k].off - n->CW[0].off), *pb = part + (n->Cb[k].off - n->CW[0].off);
-        gemm(false, false, Z, Ho, R, 1.0f, cb.zT, R, cb.dco, Ho, beta, pw, Ho);
+        gemm(false, false, Z, Ho, R, 1.0f, cb.zT[k], R, cb.dco, Ho, beta, pw, Ho);
         if (!beta) memset(pb, 0, (size_t)Ho * sizeof *pb);
         colsum_add(cb.dco, R, Ho, pb);
         gemm(false, true, Z, R, Ho, 1.0f, n->w + n->CW[k].off, Ho, cb.dco, Ho, 0.0f, cb.dzT, R);
@@ -1514,7 +1520,10 @@ static void cin_bwd_block(const net *n, int b0, int b1, int t, work *w) {
         for (int f = 0; f < F; f++) {
             float *dst = w->dx0 + (size_t)b * n->in + (size_t)f * D;
             const float *src = cb.dx0T + (size_t)f * R + (size_t)(b - b0) * D;
-            for (int d = 0; d < D; d++) dst[d] += src[d];
+            if (after_fwd)
+                for (int d = 0; d < D; d++) dst[d] = src[d];
+            else
+                for (int d = 0; d < D; d++) dst[d] += src[d];
         }
 }
 
@@ -1523,7 +1532,7 @@ static void cin_bwd_block(const net *n, int b0, int b1, int t, work *w) {
  * (kept) or remakes them (cheaper than keeping the batch's and reading
  * them back), adds into its rows of dx0 (sets them: dx0_beta 0) and its
  * share of the weight gradients into its chunk's (see head_bwd). */
-static void att_bwd_block(const net *n, int b0, int b1, int t, bool kept, float dx0_beta, work *w) {
+static void att_bwd_block(const net *n, int b0, int b1, int t, bool after_fwd, work *w) {
     const hyper *h = &n->hp;
     int F = n->F, A = (int)h->att_dim, NH = (int)h->heads, L = (int)h->att_layers, D = n->D, R = (b1 - b0) * F;
     const float *fc = n->w + n->Afc.off;
@@ -1539,7 +1548,7 @@ static void att_bwd_block(const net *n, int b0, int b1, int t, bool kept, float 
         int din = l ? A : D;
         const float *x = w->ax[l] + (size_t)b0 * F * din;
         float *qkvr = scr + l * R4;
-        if (!kept) gemm(false, false, R, 4 * A, din, 1.0f, x, din, w->awp[l], 4 * A, 0.0f, qkvr, 4 * A);
+        if (!after_fwd) gemm(false, false, R, 4 * A, din, 1.0f, x, din, w->awp[l], 4 * A, 0.0f, qkvr, 4 * A);
         att_bwd_rows(qkvr, w->ap[l] + (size_t)b0 * NH * F * F, w->ax[l + 1] + (size_t)b0 * F * A, dout, b1 - b0, F, A,
                      NH, dq, dp);
         gemm(true, false, din, 4 * A, R, 1.0f, x, din, dq, 4 * A, beta, part + off[l], 4 * A);
@@ -1549,7 +1558,8 @@ static void att_bwd_block(const net *n, int b0, int b1, int t, bool kept, float 
             dout = dnext;
             dnext = tmp;
         } else {
-            gemm(false, false, R, D, 4 * A, 1.0f, dq, 4 * A, w->awt[0], D, dx0_beta, w->dx0 + (size_t)b0 * F * D, D);
+            gemm(false, false, R, D, 4 * A, 1.0f, dq, 4 * A, w->awt[0], D, after_fwd ? 0.0f : 1.0f,
+                 w->dx0 + (size_t)b0 * F * D, D);
         }
     }
 }
@@ -1593,8 +1603,8 @@ static void head_fwd(const net *n, int b0, int b1, int t, work *w) {
 static void head_bwd(const net *n, int b0, int b1, int t, work *w) {
     for (int c = b0; c < b1; c += head_b(n)) {
         int c1 = DREC_MIN(b1, c + head_b(n));
-        if (n->hp.kind == K_XDEEPFM) cin_bwd_block(n, c, c1, t, w);
-        else att_bwd_block(n, c, c1, t, false, 1.0f, w);
+        if (n->hp.kind == K_XDEEPFM) cin_bwd_block(n, c, c1, t, false, w);
+        else att_bwd_block(n, c, c1, t, false, w);
     }
 }
 
@@ -2078,16 +2088,20 @@ static void deep_grads_part(net *n, int B, int nc, int t, int nt, work *w) {
     }
 }
 
-/* autoint's attention over the chunk [b0, b1) in the fused step, after
- * the MLP's forward: each block forward, its rows' loss, and straight
- * back while its projections are in cache (no second product to remake
- * them); it sets the rows of dx0, which the MLP's backward adds to. */
-static void att_chunk(const net *n, const batch *bt, float inv, int b0, int b1, int t, work *w) {
-    for (int c = b0; c < b1; c += ATT_B) {
-        int c1 = DREC_MIN(b1, c + ATT_B);
-        att_fwd_block(n, c, c1, t, w);
+/* The head over the chunk [b0, b1) in the fused step, after the MLP's
+ * forward: each block forward, its rows' loss, and straight back while
+ * its projections (outer products, for the CIN) are in cache, instead of
+ * a second pass that remakes them; it sets the rows of dx0, which the
+ * MLP's backward adds to. */
+static void head_chunk(const net *n, const batch *bt, float inv, int b0, int b1, int t, work *w) {
+    bool cin = n->hp.kind == K_XDEEPFM;
+    for (int c = b0; c < b1; c += head_b(n)) {
+        int c1 = DREC_MIN(b1, c + head_b(n));
+        if (cin) cin_fwd_block(n, c, c1, t, w);
+        else att_fwd_block(n, c, c1, t, w);
         for (int b = c; b < c1; b++) w->rowloss[b] = loss_row(bt, b, inv, w);
-        att_bwd_block(n, c, c1, t, true, 0.0f, w);
+        if (cin) cin_bwd_block(n, c, c1, t, true, w);
+        else att_bwd_block(n, c, c1, t, true, w);
     }
 }
 
@@ -2118,7 +2132,7 @@ static double train_step(net *n, const batch *bt, work *w, const step_hp *u, int
     const drec_featrows *fr = bt->fr;
     int B = bt->B, nc = (B + CHUNK_ROWS - 1) / CHUNK_ROWS, U = 0, CU = 0;
     bool deep = has_deep(n), fm = n->hp.kind == K_DEEPFM, cross = n->cross_buckets && fr->cross_ptr;
-    bool head = has_head(n), att = n->hp.kind == K_AUTOINT;
+    bool head = has_head(n);
     float inv = 1.0f / (float)B;
     if (head) head_prepare(n, w);
     double work_est = (double)B * (n->F * (n->D + 1) + 3 * mlp_macs(n) + (cross ? w->max_cross : 0)) + n->n_w;
@@ -2128,19 +2142,17 @@ static double train_step(net *n, const batch *bt, work *w, const step_hp *u, int
         for (int c = nc * t / nt; c < nc * (t + 1) / nt; c++) {
             int b0 = c * CHUNK_ROWS, b1 = DREC_MIN(B, b0 + CHUNK_ROWS);
             sparse_rows(n, bt, fm, b0, b1, w);
-            if (head && !att) head_fwd(n, b0, b1, t, w);
             if (deep) deep_fwd_rows(n, true, b0, b1, w);
-            if (att) att_chunk(n, bt, inv, b0, b1, t, w);
+            if (head) head_chunk(n, bt, inv, b0, b1, t, w);
             float s = 0;
             for (int b = b0; b < b1; b++) {
-                if (!att) w->rowloss[b] = loss_row(bt, b, inv, w);
+                if (!head) w->rowloss[b] = loss_row(bt, b, inv, w);
                 s += w->dlogit[b];
             }
             w->ps[c] = s;
-            if (deep) deep_bwd_rows(n, c, b0, b1, att ? 1.0f : 0.0f, w);
-            else if (n->D && !att) memset(w->dx0 + (size_t)b0 * n->in, 0, (size_t)(b1 - b0) * n->in * sizeof(float));
+            if (deep) deep_bwd_rows(n, c, b0, b1, head ? 1.0f : 0.0f, w);
+            else if (n->D && !head) memset(w->dx0 + (size_t)b0 * n->in, 0, (size_t)(b1 - b0) * n->in * sizeof(float));
             if (fm) fm_bwd_rows(n, b0, b1, w);
-            if (head && !att) head_bwd(n, b0, b1, t, w);
         }
 #pragma omp barrier
         if (deep) deep_grads_part(n, B, nc, t, nt, w);
