@@ -978,6 +978,19 @@ static inline __attribute__((always_inline)) void exp16_neg(v16 *v) {
         (a0_ + a1_) + (a2_ + a3_);                                                          \
     })
 
+/* acc[o] += sum_s c(o, s) x_s over the head's F rows x_s (ld floats
+ * apart), c(o, s) = c[o][s] (by_row) or c[s][o]: every output in a
+ * register of its own, so that the F multiply-add chains run side by
+ * side instead of one after another. */
+static inline __attribute__((always_inline)) void mix16(const v16 *c, bool by_row, const float *x, size_t ld, int F,
+                                                        v16 *acc) {
+    for (int s = 0; s < F; s++) {
+        v16 xs = LD16(x + (size_t)s * ld);
+        for (int o = 0; o < 16; o++)
+            if (o < F) acc[o] += (by_row ? c[o][s] : c[s][o]) * xs;
+    }
+}
+
 /* One level of the 16 x 16 transpose: rows i and i + s (i & s == 0) swap
  * their off-diagonal s x s blocks.  The four levels (s = 8, 4, 2, 1) are
  * 64 two-source shuffles, in registers: a lane-by-lane copy through
@@ -1041,15 +1054,11 @@ static inline __attribute__((always_inline)) void att16_fwd_one(const float *res
             if ((size_t)i * F + 16 <= (size_t)F * F) ST16(p, S[i]);
             else for (int j = 0; j < F; j++) p[j] = S[i][j];
         }
-        /* out_i = ReLU(r_i + sum_j p_ij v_j), all rows' sums side by side */
+        /* out_i = ReLU(r_i + sum_j p_ij v_j) */
         v16 O[16];
         for (int i = 0; i < 16; i++)
             if (i < F) O[i] = LD16(r0 + i * A4);
-        for (int j = 0; j < F; j++) {
-            v16 vj = LD16(v0 + j * A4);
-            for (int i = 0; i < 16; i++)
-                if (i < F) O[i] += S[i][j] * vj;
-        }
+        mix16(S, true, v0, A4, F, O);
         for (int i = 0; i < F; i++) ST16(out + (size_t)i * A + hd * 16, VMAX(O[i], (v16){0}));
     }
 }
@@ -1080,30 +1089,16 @@ static inline __attribute__((always_inline)) void att16_bwd_one(const float *res
             hsum16(&dot);
             ds[i] = pr[i] * (dp[i] - dot);
         }
-        /* dq_i = sum_j ds_ij k_j; dk_j = sum_i ds_ij q_i; dv_j = sum_i p_ij do_i,
-         * each over all its outputs at once (a register each): F chains
-         * side by side instead of one at a time */
+        /* dq_i = sum_j ds_ij k_j; dk_j = sum_i ds_ij q_i; dv_j = sum_i p_ij do_i */
         v16 acc[16];
         for (int i = 0; i < 16; i++) acc[i] = (v16){0};
-        for (int j = 0; j < F; j++) {
-            v16 kj = LD16(k0 + j * A4);
-            for (int i = 0; i < 16; i++)
-                if (i < F) acc[i] += ds[i][j] * kj;
-        }
+        mix16(ds, true, k0, A4, F, acc);
         for (int i = 0; i < F; i++) ST16(gq0 + i * A4, acc[i]);
         for (int j = 0; j < 16; j++) acc[j] = (v16){0};
-        for (int i = 0; i < F; i++) {
-            v16 qi = LD16(q0 + i * A4);
-            for (int j = 0; j < 16; j++)
-                if (j < F) acc[j] += ds[i][j] * qi;
-        }
+        mix16(ds, false, q0, A4, F, acc);
         for (int j = 0; j < F; j++) ST16(gk0 + j * A4, acc[j]);
         for (int j = 0; j < 16; j++) acc[j] = (v16){0};
-        for (int i = 0; i < F; i++) {
-            v16 goi = LD16(go0 + i * A4);
-            for (int j = 0; j < 16; j++)
-                if (j < F) acc[j] += pr[i][j] * goi;
-        }
+        mix16(pr, false, go0, A4, F, acc);
         for (int j = 0; j < F; j++) ST16(gv0 + j * A4, acc[j]);
     }
 }
@@ -1830,7 +1825,8 @@ static void scatter_ids(const net *n, const batch *bt, work *w, int t, int nt, i
  * (whether this thread owns an entry, whether its id is new in the step):
  * a mispredicted branch throws away the table reads begun behind it, and
  * these reads miss the cache, so only many of them in flight at once make
- * the pass fast.  A row's owned entries are first listed, then gathered. */
+ * the pass fast.  A row's owned entries (read from the forward's copy of
+ * the crosses in batch order) are first listed, then gathered. */
 static void scatter_crosses(net *n, const batch *bt, work *w, int t, int nt, int *CU) {
     enum { PIECE = 64 };
     int B = bt->B, next = 0, end = 0;
