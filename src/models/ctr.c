@@ -1216,13 +1216,23 @@ static size_t att_part(const net *n, size_t *off) {
  * 4A each), two sets of input gradients (ATT_B * F rows of max(A, D))
  * and F more. */
 static size_t att_scratch(const net *n) {
-    size_t R = (size_t)ATT_B * n->F, A = (size_t)n->hp.att_dim;
-    return R * (4 * A * (size_t)(n->hp.att_layers + 1) + 2 * DREC_MAX(A, (size_t)n->D)) + (size_t)n->F;
+    size_t R = (size_t)ATT_B * n->F, A = (size_t)n->hp.att_dim, L = (size_t)n->hp.att_layers;
+    return R * (4 * A * (L + 1) + 2 * DREC_MAX(A, (size_t)n->D)) + (size_t)n->F + L * R * n->hp.heads * n->F;
+}
+
+/* Layer l's attention weights of the block starting at b0: in the batch's
+ * buffer, or (block_local: the backward follows at once) in thread t's
+ * scratch, which spares the batch's 10 MB a step their trip to memory. */
+static float *att_weights(const net *n, const work *w, int t, int l, int b0, bool block_local) {
+    size_t R = (size_t)ATT_B * n->F, A = (size_t)n->hp.att_dim, L = (size_t)n->hp.att_layers, FF = (size_t)n->F * n->F;
+    if (!block_local) return w->ap[l] + (size_t)b0 * n->hp.heads * FF;
+    return w->ascr + (size_t)t * w->ascr_n + R * (4 * A * (L + 1) + 2 * DREC_MAX(A, (size_t)n->D)) + (size_t)n->F +
+           (size_t)l * ATT_B * n->hp.heads * FF;
 }
 
 /* Attention forward of one block, examples [b0, b1), by thread t: adds the
  * read-out into their logits.  The layers' weights are packed (att_pack). */
-static void att_fwd_block(const net *n, int b0, int b1, int t, work *w) {
+static void att_fwd_block(const net *n, int b0, int b1, int t, bool block_local, work *w) {
     const hyper *h = &n->hp;
     int F = n->F, A = (int)h->att_dim, NH = (int)h->heads, L = (int)h->att_layers, R = (b1 - b0) * F;
     const float *fc = n->w + n->Afc.off;
@@ -1232,7 +1242,7 @@ static void att_fwd_block(const net *n, int b0, int b1, int t, work *w) {
         float *qkvr = w->ascr + (size_t)t * w->ascr_n + l * R4;
         gemm(false, false, R, 4 * A, din, 1.0f, w->ax[l] + (size_t)b0 * F * din, din, w->awp[l], 4 * A, 0.0f, qkvr,
              4 * A);
-        att_fwd_rows(qkvr, b1 - b0, F, A, NH, w->ap[l] + (size_t)b0 * NH * F * F, w->ax[l + 1] + (size_t)b0 * F * A);
+        att_fwd_rows(qkvr, b1 - b0, F, A, NH, att_weights(n, w, t, l, b0, block_local), w->ax[l + 1] + (size_t)b0 * F * A);
     }
     const float *x = w->ax[L];
     for (int b = b0; b < b1; b++) {
@@ -1544,7 +1554,7 @@ static void att_bwd_block(const net *n, int b0, int b1, int t, bool after_fwd, w
         const float *x = w->ax[l] + (size_t)b0 * F * din;
         float *qkvr = scr + l * R4;
         if (!after_fwd) gemm(false, false, R, 4 * A, din, 1.0f, x, din, w->awp[l], 4 * A, 0.0f, qkvr, 4 * A);
-        att_bwd_rows(qkvr, w->ap[l] + (size_t)b0 * NH * F * F, w->ax[l + 1] + (size_t)b0 * F * A, dout, b1 - b0, F, A,
+        att_bwd_rows(qkvr, att_weights(n, w, t, l, b0, after_fwd), w->ax[l + 1] + (size_t)b0 * F * A, dout, b1 - b0, F, A,
                      NH, dq, dp);
         gemm(true, false, din, 4 * A, R, 1.0f, x, din, dq, 4 * A, beta, part + off[l], 4 * A);
         if (l) {
@@ -1585,7 +1595,7 @@ static void head_fwd(const net *n, int b0, int b1, int t, work *w) {
     for (int c = b0; c < b1; c += head_b(n)) {
         int c1 = DREC_MIN(b1, c + head_b(n));
         if (n->hp.kind == K_XDEEPFM) cin_fwd_block(n, c, c1, t, w);
-        else att_fwd_block(n, c, c1, t, w);
+        else att_fwd_block(n, c, c1, t, false, w);
     }
 }
 
@@ -2094,7 +2104,7 @@ static void head_chunk(const net *n, const batch *bt, float inv, int b0, int b1,
     for (int c = b0; c < b1; c += head_b(n)) {
         int c1 = DREC_MIN(b1, c + head_b(n));
         if (cin) cin_fwd_block(n, c, c1, t, w);
-        else att_fwd_block(n, c, c1, t, w);
+        else att_fwd_block(n, c, c1, t, true, w);
         for (int b = c; b < c1; b++) w->rowloss[b] = loss_row(bt, b, inv, w);
         if (cin) cin_bwd_block(n, c, c1, t, true, w);
         else att_bwd_block(n, c, c1, t, true, w);
