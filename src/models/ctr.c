@@ -1200,15 +1200,15 @@ DREC_HOT static void att_bwd_rows(const float *qkvr, const float *P, const float
     }
 }
 
-/* The weight-gradient share of one attention block: each layer's (din, 4A)
- * in layer order; *off gets each layer's offset. */
+/* A chunk's share of autoint's weight gradients: each layer's (din, 4A)
+ * in layer order (*off gets each layer's offset), then the read-out's F * A. */
 static size_t att_part(const net *n, size_t *off) {
     size_t at = 0, A4 = 4 * (size_t)n->hp.att_dim;
     for (int l = 0; l < n->hp.att_layers; l++) {
         if (off) off[l] = at;
         at += (size_t)(l ? n->hp.att_dim : n->D) * A4;
     }
-    return at;
+    return at + (size_t)n->F * n->hp.att_dim;
 }
 
 /* A thread's scratch for one attention block, in floats: the block's
@@ -1217,17 +1217,27 @@ static size_t att_part(const net *n, size_t *off) {
  * and F more. */
 static size_t att_scratch(const net *n) {
     size_t R = (size_t)ATT_B * n->F, A = (size_t)n->hp.att_dim, L = (size_t)n->hp.att_layers;
-    return R * (4 * A * (L + 1) + 2 * DREC_MAX(A, (size_t)n->D)) + (size_t)n->F + L * R * n->hp.heads * n->F;
+    return R * (4 * A * (L + 1) + 2 * DREC_MAX(A, (size_t)n->D)) + (size_t)n->F + L * R * n->hp.heads * n->F +
+           L * R * A;
 }
 
-/* Layer l's attention weights of the block starting at b0: in the batch's
- * buffer, or (block_local: the backward follows at once) in thread t's
- * scratch, which spares the batch's 10 MB a step their trip to memory. */
+/* Where a block's attention weights of layer l, and its layer outputs, live
+ * (from the block's first example b0): in the batch's buffers, or
+ * (block_local: the backward follows at once) in thread t's scratch, which
+ * spares the batch's 25 MB a step their trip to memory. */
 static float *att_weights(const net *n, const work *w, int t, int l, int b0, bool block_local) {
     size_t R = (size_t)ATT_B * n->F, A = (size_t)n->hp.att_dim, L = (size_t)n->hp.att_layers, FF = (size_t)n->F * n->F;
     if (!block_local) return w->ap[l] + (size_t)b0 * n->hp.heads * FF;
     return w->ascr + (size_t)t * w->ascr_n + R * (4 * A * (L + 1) + 2 * DREC_MAX(A, (size_t)n->D)) + (size_t)n->F +
            (size_t)l * ATT_B * n->hp.heads * FF;
+}
+
+/* Layer l's input rows (layer l - 1's output; the embeddings for l = 0). */
+static float *att_x(const net *n, const work *w, int t, int l, int b0, bool block_local) {
+    size_t R = (size_t)ATT_B * n->F, A = (size_t)n->hp.att_dim, L = (size_t)n->hp.att_layers;
+    if (!l) return w->x0 + (size_t)b0 * n->F * n->D;
+    if (!block_local) return w->ax[l] + (size_t)b0 * n->F * A;
+    return att_weights(n, w, t, 0, 0, true) + L * R * n->hp.heads * n->F + (size_t)(l - 1) * R * A;
 }
 
 /* Attention forward of one block, examples [b0, b1), by thread t: adds the
@@ -1240,14 +1250,15 @@ static void att_fwd_block(const net *n, int b0, int b1, int t, bool block_local,
     size_t R4 = (size_t)ATT_B * F * 4 * A;
     for (int l = 0, din = n->D; l < L; din = A, l++) {
         float *qkvr = w->ascr + (size_t)t * w->ascr_n + l * R4;
-        gemm(false, false, R, 4 * A, din, 1.0f, w->ax[l] + (size_t)b0 * F * din, din, w->awp[l], 4 * A, 0.0f, qkvr,
+        gemm(false, false, R, 4 * A, din, 1.0f, att_x(n, w, t, l, b0, block_local), din, w->awp[l], 4 * A, 0.0f, qkvr,
              4 * A);
-        att_fwd_rows(qkvr, b1 - b0, F, A, NH, att_weights(n, w, t, l, b0, block_local), w->ax[l + 1] + (size_t)b0 * F * A);
+        att_fwd_rows(qkvr, b1 - b0, F, A, NH, att_weights(n, w, t, l, b0, block_local),
+                     att_x(n, w, t, l + 1, b0, block_local));
     }
-    const float *x = w->ax[L];
+    const float *x = att_x(n, w, t, L, b0, block_local);
     for (int b = b0; b < b1; b++) {
         float s = fb;
-        for (int j = 0; j < F * A; j++) s += x[(size_t)b * F * A + j] * fc[j];
+        for (int j = 0; j < F * A; j++) s += x[(size_t)(b - b0) * F * A + j] * fc[j];
         w->logit[b] += s;
     }
 }
@@ -1547,15 +1558,22 @@ static void att_bwd_block(const net *n, int b0, int b1, int t, bool after_fwd, w
     float *dp = dnext + RW;
     float *part = w->apart + (size_t)(b0 / CHUNK_ROWS) * P;
     float beta = b0 % CHUNK_ROWS ? 1.0f : 0.0f; /* the chunk's first block starts its share */
+    /* the read-out's share, and the gradient at the last layer's output */
+    const float *xl = att_x(n, w, t, L, b0, after_fwd);
+    float *pfc = part + P - (size_t)F * A;
+    if (!beta) memset(pfc, 0, (size_t)F * A * sizeof *pfc);
     for (int b = b0; b < b1; b++)
-        for (int j = 0; j < F * A; j++) dout[(size_t)(b - b0) * F * A + j] = w->dlogit[b] * fc[j];
+        for (int j = 0; j < F * A; j++) {
+            pfc[j] += w->dlogit[b] * xl[(size_t)(b - b0) * F * A + j];
+            dout[(size_t)(b - b0) * F * A + j] = w->dlogit[b] * fc[j];
+        }
     for (int l = L - 1; l >= 0; l--) {
         int din = l ? A : D;
-        const float *x = w->ax[l] + (size_t)b0 * F * din;
+        const float *x = att_x(n, w, t, l, b0, after_fwd);
         float *qkvr = scr + l * R4;
         if (!after_fwd) gemm(false, false, R, 4 * A, din, 1.0f, x, din, w->awp[l], 4 * A, 0.0f, qkvr, 4 * A);
-        att_bwd_rows(qkvr, att_weights(n, w, t, l, b0, after_fwd), w->ax[l + 1] + (size_t)b0 * F * A, dout, b1 - b0, F, A,
-                     NH, dq, dp);
+        att_bwd_rows(qkvr, att_weights(n, w, t, l, b0, after_fwd), att_x(n, w, t, l + 1, b0, after_fwd), dout, b1 - b0,
+                     F, A, NH, dq, dp);
         gemm(true, false, din, 4 * A, R, 1.0f, x, din, dq, 4 * A, beta, part + off[l], 4 * A);
         if (l) {
             gemm(false, false, R, din, 4 * A, 1.0f, dq, 4 * A, w->awt[l], din, 0.0f, dnext, din);
@@ -1621,14 +1639,13 @@ static void head_grads(net *n, int B, int t, int nt, work *w) {
     bool cin = n->hp.kind == K_XDEEPFM;
     int nc = (B + CHUNK_ROWS - 1) / CHUNK_ROWS, A = (int)n->hp.att_dim;
     int T = cin ? n->cin_out_total : n->F * A;
-    const float *x = cin ? w->cpool : w->ax[n->hp.att_layers];
     pview fc = cin ? n->Cfc : n->Afc, fcb = cin ? n->Cfcb : n->Afcb;
     if (t == 0) {
         float s = 0;
         for (int b = 0; b < B; b++) s += w->dlogit[b];
         n->g[fcb.off] += s;
     }
-    wcolsum_add(x, B, T, w->dlogit, n->g + fc.off, T * t / nt, T * (t + 1) / nt);
+    if (cin) wcolsum_add(w->cpool, B, T, w->dlogit, n->g + fc.off, T * t / nt, T * (t + 1) / nt);
     size_t off[MAX_LAYERS], P = cin ? (size_t)cin_weights(n) : att_part(n, off);
     float *part = cin ? w->cpart : w->apart;
     size_t i0 = P * t / nt, i1 = P * (t + 1) / nt;
@@ -1638,7 +1655,8 @@ static void head_grads(net *n, int B, int t, int nt, work *w) {
         for (size_t i = i0; i < i1; i++) g[i] += part[i];
         return;
     }
-    /* autoint's shares are packed (din, 4A) per layer: to the four blocks */
+    /* autoint's shares are packed (din, 4A) per layer: to the four blocks;
+     * then the read-out's */
     for (int l = 0; l < n->hp.att_layers; l++) {
         const pview *blk4[4] = {&n->Aq[l], &n->Ak[l], &n->Av[l], &n->Ar[l]};
         for (size_t i = DREC_MAX(i0, off[l]); i < DREC_MIN(i1, off[l] + (size_t)(l ? A : n->D) * 4 * A); i++) {
@@ -1646,6 +1664,7 @@ static void head_grads(net *n, int B, int t, int nt, work *w) {
             n->g[blk4[c / A]->off + r * A + c % A] += part[i];
         }
     }
+    for (size_t i = DREC_MAX(i0, P - (size_t)T); i < i1; i++) n->g[fc.off + i - (P - T)] += part[i];
 }
 
 /* The head over a whole batch, layer-by-layer path: blocks over the threads. */
