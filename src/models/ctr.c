@@ -283,6 +283,16 @@ static void net_layout(net *n, const hyper *h, int F, int64_t n_ids, int32_t cro
     }
 }
 
+/* The crosses' weights alone, to or from a plain array (model files and
+ * the best-epoch snapshot keep them so). */
+static void cross_weights_get(const net *n, float *wc) {
+    for (int32_t i = 0; i < n->cross_buckets; i++) wc[i] = n->xc[i].w;
+}
+
+static void cross_weights_set(net *n, const float *wc) {
+    for (int32_t i = 0; i < n->cross_buckets; i++) n->xc[i].w = wc[i];
+}
+
 static void net_free(net *n) {
     free(n->w);
     free(n->g);
@@ -373,7 +383,7 @@ typedef struct work {
     float *awp[MAX_LAYERS];      /* (din, 4A) the layer's weights side by side */
     float *awt[MAX_LAYERS];      /* (4A, din) the same, transposed */
     float *ap[MAX_LAYERS];       /* (B, heads, F, F) attention weights */
-    float *ascr;                 /* per thread: a block's scratch (att_scratch) */
+    float *ascr;                 /* per thread: a block's scratch (att_bufs) */
     size_t ascr_n;
     float *apart;                /* (chunks, att_part) each chunk's weight gradients */
     /* sparse gradient gathering */
@@ -402,15 +412,25 @@ static float *fz(size_t n) { return drec_calloc(n ? n : 1, sizeof(float)); }
 static int cin_weights(const net *n) { return (int)(n->Cfc.off + n->Cfc.n - n->CW[0].off); }
 
 /* A thread's scratch for one CIN block, CIN_B * D columns (or rows, for
- * dco): x0T and dx0T (F rows), xT, dxT and dnT (up to H rows), zT and dzT
- * (up to H_k * F rows), dco (up to H columns). */
+ * dco and co): x0T and dx0T (F rows), dxT and dnT (up to H rows), dzT (up
+ * to H_k * F rows), dco (up to H columns); per layer k its input xT (k > 0;
+ * layer 0's is x0T), outer products zT and, when block-local, its output
+ * co; the block's pooled read-out input (CIN_B rows). */
 typedef struct cin_buf {
     float *x0T, *dzT, *dco, *dxT, *dnT, *dx0T;
-    float *xT[MAX_LAYERS], *zT[MAX_LAYERS]; /* each layer's input and outer products */
-    float *co[MAX_LAYERS], *pool;           /* its outputs and pooled read-out input, when block-local */
+    float *xT[MAX_LAYERS], *zT[MAX_LAYERS], *co[MAX_LAYERS], *pool;
 } cin_buf;
 static cin_buf cin_bufs(const net *n, float *p, size_t *total);
-static size_t att_scratch(const net *n);
+/* A thread's scratch for one attention block: the block's [q | k | v | r]
+ * of every layer and their gradients (ATT_B * F rows of 4A each), two sets
+ * of input gradients (ATT_B * F rows of max(A, D)) and F more; then, for a
+ * block whose backward follows at once, its attention weights and layer
+ * outputs (x[1..L]; x[0] is the embeddings). */
+typedef struct att_buf {
+    float *qkvr[MAX_LAYERS], *dq, *dout, *dnext, *dp;
+    float *P[MAX_LAYERS], *x[MAX_LAYERS + 1];
+} att_buf;
+static att_buf att_bufs(const net *n, float *p, size_t *total);
 static size_t att_part(const net *n, size_t *off);
 
 static void work_init(work *w, const net *n, int cap, int max_nnz, int max_cross) {
@@ -455,7 +475,7 @@ static void work_init(work *w, const net *n, int cap, int max_nnz, int max_cross
             w->awt[l] = fz((size_t)(l ? A : (size_t)n->D) * 4 * A);
             w->ap[l] = fz(B * (size_t)h->heads * (size_t)(n->F * n->F));
         }
-        w->ascr_n = att_scratch(n);
+        att_bufs(n, NULL, &w->ascr_n);
         w->ascr = fz((size_t)w->nt_cap * w->ascr_n);
         w->apart = fz((B + CHUNK_ROWS - 1) / CHUNK_ROWS * att_part(n, NULL));
     }
@@ -584,10 +604,11 @@ DREC_HOT static void sparse_rows(const net *n, const batch *bt, bool fm, int b0,
                 __builtin_prefetch(fr->idx + r8 * (size_t)F);
                 __builtin_prefetch(fr->val + r8 * (size_t)F);
             }
-            for (int64_t k = cross ? fr->cross_ptr[r8] : 0, k1 = cross ? fr->cross_ptr[r8 + 1] : 0; k < k1; k += 16) {
-                __builtin_prefetch(fr->cross_idx + k);
-                __builtin_prefetch(fr->cross_val + k);
-            }
+            if (cross)
+                for (int64_t k = fr->cross_ptr[r8]; k < fr->cross_ptr[r8 + 1]; k += 16) {
+                    __builtin_prefetch(fr->cross_idx + k);
+                    __builtin_prefetch(fr->cross_val + k);
+                }
         }
         float *x = w->x0 + (size_t)b * (size_t)n->in;
         if (fr->one_hot) {
@@ -857,8 +878,10 @@ static cin_buf cin_bufs(const net *n, float *p, size_t *total) {
         at += c * rows[k];
     }
     for (int k = 0; k < n->hp.n_cin; k++) {
-        b.xT[k] = p ? p + at : NULL;
-        at += c * (size_t)maxo;
+        if (k) {
+            b.xT[k] = p ? p + at : NULL;
+            at += c * (size_t)maxo;
+        }
         b.zT[k] = p ? p + at : NULL;
         at += c * (size_t)maxz;
         b.co[k] = p ? p + at : NULL;
@@ -936,6 +959,10 @@ typedef int32_t v16i __attribute__((vector_size(64)));
 #define VSWAP(v, k) __builtin_shuffle(v, (v16i){0 ^ k, 1 ^ k, 2 ^ k, 3 ^ k, 4 ^ k, 5 ^ k, 6 ^ k, 7 ^ k, 8 ^ k, \
                                                9 ^ k, 10 ^ k, 11 ^ k, 12 ^ k, 13 ^ k, 14 ^ k, 15 ^ k})
 #endif
+
+/* The lanes of the F real fields (a macro: a function returning a vector
+ * would change the ABI between the clones). */
+#define LIVE16(F) ((v16i){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} < (F))
 
 /* The maximum and the sum of all lanes, in every lane (a shuffle tree:
  * four steps instead of a chain of sixteen). */
@@ -1035,7 +1062,7 @@ static inline __attribute__((always_inline)) void transpose16(const float *rows,
 static inline __attribute__((always_inline)) void att16_fwd_one(const float *restrict qkvr, int F, int A, int NH,
                                                                 float *restrict P, float *restrict out) {
     size_t A4 = 4 * (size_t)A;
-    v16i live = (v16i){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} < F; /* the lanes of real fields */
+    v16i live = LIVE16(F);
     for (int hd = 0; hd < NH; hd++) {
         const float *q0 = qkvr + hd * 16, *k0 = q0 + A, *v0 = q0 + 2 * A, *r0 = q0 + 3 * A;
         v16 kt[16];
@@ -1075,7 +1102,7 @@ static inline __attribute__((always_inline)) void att16_fwd_one(const float *res
 static inline __attribute__((always_inline)) void att16_bwd_one(const float *restrict qkvr, const float *restrict P,
                                                                 int F, int A, int NH, float *restrict g) {
     size_t A4 = 4 * (size_t)A;
-    v16i live = (v16i){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} < F;
+    v16i live = LIVE16(F);
     for (int hd = 0; hd < NH; hd++) {
         const float *Ph = P + (size_t)hd * F * F, *q0 = qkvr + hd * 16, *k0 = q0 + A, *v0 = q0 + 2 * A;
         float *gq0 = g + hd * 16, *gk0 = gq0 + A, *gv0 = gq0 + 2 * A;
@@ -1220,51 +1247,52 @@ static size_t att_part(const net *n, size_t *off) {
     return at + (size_t)n->F * n->hp.att_dim;
 }
 
-/* A thread's scratch for one attention block, in floats: the block's
- * [q | k | v | r] of every layer and their gradients (ATT_B * F rows of
- * 4A each), two sets of input gradients (ATT_B * F rows of max(A, D))
- * and F more. */
-static size_t att_scratch(const net *n) {
-    size_t R = (size_t)ATT_B * n->F, A = (size_t)n->hp.att_dim, L = (size_t)n->hp.att_layers;
-    return R * (4 * A * (L + 1) + 2 * DREC_MAX(A, (size_t)n->D)) + (size_t)n->F + L * R * n->hp.heads * n->F +
-           L * R * A;
+/* Lays out a thread's block scratch at p (NULL: only its size, in *total). */
+static att_buf att_bufs(const net *n, float *p, size_t *total) {
+    size_t R = (size_t)ATT_B * n->F, A = (size_t)n->hp.att_dim, RW = R * DREC_MAX(A, (size_t)n->D), at = 0;
+    int L = (int)n->hp.att_layers;
+    att_buf b = {0};
+#define ATT_TAKE(ptr, count) (ptr = p ? p + at : NULL, at += (count))
+    for (int l = 0; l < L; l++) ATT_TAKE(b.qkvr[l], R * 4 * A);
+    ATT_TAKE(b.dq, R * 4 * A);
+    ATT_TAKE(b.dout, RW);
+    ATT_TAKE(b.dnext, RW);
+    ATT_TAKE(b.dp, (size_t)n->F);
+    for (int l = 0; l < L; l++) ATT_TAKE(b.P[l], R * n->hp.heads * n->F);
+    for (int l = 1; l <= L; l++) ATT_TAKE(b.x[l], R * A);
+#undef ATT_TAKE
+    if (total) *total = at;
+    return b;
 }
 
-/* Where a block's attention weights of layer l, and its layer outputs, live
- * (from the block's first example b0): in the batch's buffers, or
- * (block_local: the backward follows at once) in thread t's scratch, which
- * spares the batch's 25 MB a step their trip to memory. */
-static float *att_weights(const net *n, const work *w, int t, int l, int b0, bool block_local) {
-    size_t R = (size_t)ATT_B * n->F, A = (size_t)n->hp.att_dim, L = (size_t)n->hp.att_layers, FF = (size_t)n->F * n->F;
-    if (!block_local) return w->ap[l] + (size_t)b0 * n->hp.heads * FF;
-    return w->ascr + (size_t)t * w->ascr_n + R * (4 * A * (L + 1) + 2 * DREC_MAX(A, (size_t)n->D)) + (size_t)n->F +
-           (size_t)l * ATT_B * n->hp.heads * FF;
-}
-
-/* Layer l's input rows (layer l - 1's output; the embeddings for l = 0). */
-static float *att_x(const net *n, const work *w, int t, int l, int b0, bool block_local) {
-    size_t R = (size_t)ATT_B * n->F, A = (size_t)n->hp.att_dim, L = (size_t)n->hp.att_layers;
-    if (!l) return w->x0 + (size_t)b0 * n->F * n->D;
-    if (!block_local) return w->ax[l] + (size_t)b0 * n->F * A;
-    return att_weights(n, w, t, 0, 0, true) + L * R * n->hp.heads * n->F + (size_t)(l - 1) * R * A;
+/* Thread t's buffers for the block from example b0.  Its attention weights
+ * and layer outputs go to the batch's buffers, or (block_local: the
+ * backward follows at once) stay in the thread's scratch, which spares the
+ * batch's 25 MB a step their trip to memory. */
+static att_buf att_block(const net *n, const work *w, int t, int b0, bool block_local) {
+    att_buf b = att_bufs(n, w->ascr + (size_t)t * w->ascr_n, NULL);
+    b.x[0] = w->x0 + (size_t)b0 * n->F * n->D;
+    for (int l = 0; !block_local && l < n->hp.att_layers; l++) {
+        b.P[l] = w->ap[l] + (size_t)b0 * n->hp.heads * n->F * n->F;
+        b.x[l + 1] = w->ax[l + 1] + (size_t)b0 * n->F * n->hp.att_dim;
+    }
+    return b;
 }
 
 /* Attention forward of one block, examples [b0, b1), by thread t: adds the
- * read-out into their logits.  The layers' weights are packed (att_pack). */
+ * read-out into their logits (block_local: see att_block).  The layers'
+ * weights are packed (att_pack). */
 static void att_fwd_block(const net *n, int b0, int b1, int t, bool block_local, work *w) {
     const hyper *h = &n->hp;
     int F = n->F, A = (int)h->att_dim, NH = (int)h->heads, L = (int)h->att_layers, R = (b1 - b0) * F;
     const float *fc = n->w + n->Afc.off;
     float fb = n->w[n->Afcb.off];
-    size_t R4 = (size_t)ATT_B * F * 4 * A;
+    att_buf ab = att_block(n, w, t, b0, block_local);
     for (int l = 0, din = n->D; l < L; din = A, l++) {
-        float *qkvr = w->ascr + (size_t)t * w->ascr_n + l * R4;
-        gemm(false, false, R, 4 * A, din, 1.0f, att_x(n, w, t, l, b0, block_local), din, w->awp[l], 4 * A, 0.0f, qkvr,
-             4 * A);
-        att_fwd_rows(qkvr, b1 - b0, F, A, NH, att_weights(n, w, t, l, b0, block_local),
-                     att_x(n, w, t, l + 1, b0, block_local));
+        gemm(false, false, R, 4 * A, din, 1.0f, ab.x[l], din, w->awp[l], 4 * A, 0.0f, ab.qkvr[l], 4 * A);
+        att_fwd_rows(ab.qkvr[l], b1 - b0, F, A, NH, ab.P[l], ab.x[l + 1]);
     }
-    const float *x = att_x(n, w, t, L, b0, block_local);
+    const float *x = ab.x[L];
     for (int b = b0; b < b1; b++) {
         float s = fb;
         for (int j = 0; j < F * A; j++) s += x[(size_t)(b - b0) * F * A + j] * fc[j];
@@ -1503,9 +1531,11 @@ DREC_HOT static void cin_dco(const float *restrict o, int Ho, int nout, int R, i
     }
 }
 
-/* CIN backward of the block of examples [b0, b1), by thread t, as the
- * forward: builds the block's outer products again, adds into its rows of
- * dx0 and its share of the CIN's weight gradients into its chunk's (see
+/* CIN backward of the block of examples [b0, b1), by thread t.  Straight
+ * after its forward (after_fwd) it takes the block's outer products and
+ * outputs from the thread's scratch and sets its rows of dx0; otherwise it
+ * builds the outer products again and adds into dx0.  Its share of the
+ * CIN's and the read-out's weight gradients goes into its chunk's (see
  * head_bwd). */
 static void cin_bwd_block(const net *n, int b0, int b1, int t, bool after_fwd, work *w) {
     const hyper *h = &n->hp;
@@ -1528,11 +1558,11 @@ static void cin_bwd_block(const net *n, int b0, int b1, int t, bool after_fwd, w
         const float *o = after_fwd ? cb.co[k] : w->co[k] + r0 * Ho;
         cin_dco(o, Ho, nout, R, D, w->dlogit + b0, fc + n->cin_pool[k], has_next ? dnT : NULL, cb.dco);
         const float *xT = k ? cb.xT[k] : cb.x0T;
-        if (!after_fwd) {
-            int Hp = k ? h->cin[k - 1] : 0;
-            if (k) cin_xt(w->co[k - 1] + r0 * Hp, Hp, Hp - n->cin_next[k - 1], Hk, R, cb.xT[k]);
-            cin_outer(cb.zT[k], xT, cb.x0T, F, Hk, R);
+        if (!after_fwd && k) {
+            int Hp = h->cin[k - 1];
+            cin_xt(w->co[k - 1] + r0 * Hp, Hp, Hp - n->cin_next[k - 1], Hk, R, cb.xT[k]);
         }
+        if (!after_fwd) cin_outer(cb.zT[k], xT, cb.x0T, F, Hk, R);
         float *pw = part + (n->CW[k].off - n->CW[0].off), *pb = part + (n->Cb[k].off - n->CW[0].off);
         gemm(false, false, Z, Ho, R, 1.0f, cb.zT[k], R, cb.dco, Ho, beta, pw, Ho);
         if (!beta) memset(pb, 0, (size_t)Ho * sizeof *pb);
@@ -1558,34 +1588,32 @@ static void cin_bwd_block(const net *n, int b0, int b1, int t, bool after_fwd, w
 }
 
 /* Attention backward of the block of examples [b0, b1), by thread t, down
- * through every layer: takes the block's projections from its forward
- * (kept) or remakes them (cheaper than keeping the batch's and reading
- * them back), adds into its rows of dx0 (sets them: dx0_beta 0) and its
- * share of the weight gradients into its chunk's (see head_bwd). */
+ * through every layer.  Straight after its forward (after_fwd) it takes the
+ * block's projections and intermediates from the thread's scratch and sets
+ * its rows of dx0; otherwise it remakes the projections (cheaper than
+ * keeping the batch's and reading them back) and adds into dx0.  Its share
+ * of the weight gradients goes into its chunk's (see head_bwd). */
 static void att_bwd_block(const net *n, int b0, int b1, int t, bool after_fwd, work *w) {
     const hyper *h = &n->hp;
     int F = n->F, A = (int)h->att_dim, NH = (int)h->heads, L = (int)h->att_layers, D = n->D, R = (b1 - b0) * F;
     const float *fc = n->w + n->Afc.off;
-    size_t off[MAX_LAYERS], P = att_part(n, off), R4 = (size_t)ATT_B * F * 4 * A;
-    size_t RW = (size_t)ATT_B * F * DREC_MAX(A, D);
-    float *scr = w->ascr + (size_t)t * w->ascr_n, *dq = scr + L * R4, *dout = dq + R4, *dnext = dout + RW;
-    float *dp = dnext + RW;
+    size_t off[MAX_LAYERS], P = att_part(n, off);
+    att_buf ab = att_block(n, w, t, b0, after_fwd);
+    float *dq = ab.dq, *dout = ab.dout, *dnext = ab.dnext;
     float *part = w->apart + (size_t)(b0 / CHUNK_ROWS) * P;
     float beta = b0 % CHUNK_ROWS ? 1.0f : 0.0f; /* the chunk's first block starts its share */
     /* the read-out's share, and the gradient at the last layer's output */
-    const float *xl = att_x(n, w, t, L, b0, after_fwd);
     float *pfc = part + P - (size_t)F * A;
     if (!beta) memset(pfc, 0, (size_t)F * A * sizeof *pfc);
-    wcolsum_add(xl, b1 - b0, F * A, w->dlogit + b0, pfc, 0, F * A);
+    wcolsum_add(ab.x[L], b1 - b0, F * A, w->dlogit + b0, pfc, 0, F * A);
     for (int b = b0; b < b1; b++)
         for (int j = 0; j < F * A; j++) dout[(size_t)(b - b0) * F * A + j] = w->dlogit[b] * fc[j];
     for (int l = L - 1; l >= 0; l--) {
         int din = l ? A : D;
-        const float *x = att_x(n, w, t, l, b0, after_fwd);
-        float *qkvr = scr + l * R4;
+        const float *x = ab.x[l];
+        float *qkvr = ab.qkvr[l];
         if (!after_fwd) gemm(false, false, R, 4 * A, din, 1.0f, x, din, w->awp[l], 4 * A, 0.0f, qkvr, 4 * A);
-        att_bwd_rows(qkvr, att_weights(n, w, t, l, b0, after_fwd), att_x(n, w, t, l + 1, b0, after_fwd), dout, b1 - b0,
-                     F, A, NH, dq, dp);
+        att_bwd_rows(qkvr, ab.P[l], ab.x[l + 1], dout, b1 - b0, F, A, NH, dq, ab.dp);
         gemm(true, false, din, 4 * A, R, 1.0f, x, din, dq, 4 * A, beta, part + off[l], 4 * A);
         if (l) {
             gemm(false, false, R, din, 4 * A, 1.0f, dq, 4 * A, w->awt[l], din, 0.0f, dnext, din);
@@ -1644,9 +1672,9 @@ static void head_bwd(const net *n, int b0, int b1, int t, work *w) {
 }
 
 /* Thread t of nt's share of the head's weight gradients once every chunk
- * is done: the read-out's (columns j0..j1 of its input, summed over the
- * rows in order) and the chunks' shares added in chunk order (its columns
- * of them), so that the model is the same for any thread count. */
+ * is done: the chunks' shares (the head's and its read-out's weights)
+ * added in chunk order, a range of them each, so that the model is the
+ * same for any thread count; thread 0 adds the read-out's bias. */
 static void head_grads(net *n, int B, int t, int nt, work *w) {
     bool cin = n->hp.kind == K_XDEEPFM;
     int nc = (B + CHUNK_ROWS - 1) / CHUNK_ROWS, A = (int)n->hp.att_dim;
@@ -2013,20 +2041,15 @@ static double mlp_macs(const net *n) {
     return s + in;
 }
 
-/* The MLP's weights W_0 .. W_{L-1} (not biases): a chunk's share of their
- * gradient holds them in this order; *off (if given) gets layer l's offset. */
-static size_t mlp_weights(const net *n) {
-    size_t s = 0;
-    for (int l = 0, in = n->in; has_deep(n) && l < n->hp.n_layers; in = n->hp.layers[l], l++)
-        s += (size_t)in * n->hp.layers[l];
-    return s;
-}
-
+/* A chunk's share of the MLP's weight gradients holds W_0 .. W_{L-1} (not
+ * the biases) in this order: where W_l starts in it (l = L: its size). */
 static size_t mlp_weight_at(const net *n, int l) {
     size_t s = 0;
     for (int k = 0, in = n->in; k < l; in = n->hp.layers[k], k++) s += (size_t)in * n->hp.layers[k];
     return s;
 }
+
+static size_t mlp_weights(const net *n) { return has_deep(n) ? mlp_weight_at(n, n->hp.n_layers) : 0; }
 
 /* Rows [b0, b1) through the MLP into the logit. */
 static void deep_fwd_rows(const net *n, bool train, int b0, int b1, work *w) {
@@ -2048,26 +2071,15 @@ static void deep_fwd_rows(const net *n, bool train, int b0, int b1, work *w) {
 /* Chunk c (rows [b0, b1)) back through the MLP: dh of every layer (dhl),
  * dx0 (added to what is there: dx0_beta 1), and the chunk's partial sums
  * of the weight, bias and output gradients. */
-DREC_HOT static void deep_bwd_rows(net *n, int c, int b0, int b1, float dx0_beta, work *w) {
+static void deep_bwd_rows(net *n, int c, int b0, int b1, float dx0_beta, work *w) {
     const hyper *h = &n->hp;
     int L = h->n_layers, in = h->layers[L - 1];
-    const float *x = w->h[L - 1], *wo = n->w + n->Wo.off;
     float sc = h->dropout > 0 ? (float)(1.0 / (1.0 - h->dropout)) : 1.0f;
-    float *restrict pwo = w->pwo + (size_t)c * in, *restrict pb = w->pb[L - 1] + (size_t)c * in;
+    float *pwo = w->pwo + (size_t)c * in, *pb = w->pb[L - 1] + (size_t)c * in;
     memset(pwo, 0, (size_t)in * sizeof *pwo);
     memset(pb, 0, (size_t)in * sizeof *pb);
-    for (int b = b0; b < b1; b++) {
-        const float *restrict xr = x + (size_t)b * in;
-        float *restrict dr = w->dhl[L - 1] + (size_t)b * in, g = w->dlogit[b];
-#pragma omp simd
-        for (int j = 0; j < in; j++) {
-            pwo[j] += g * xr[j];
-            float d = g * wo[j];
-            d = xr[j] > 0 ? d * sc : 0;
-            dr[j] = d;
-            pb[j] += d;
-        }
-    }
+    out_bwd_cols(w->h[L - 1] + (size_t)b0 * in, w->dlogit + b0, n->w + n->Wo.off, sc, b1 - b0, in, pwo,
+                 w->dhl[L - 1] + (size_t)b0 * in, pb, 0, in);
     for (int l = L - 1; l >= 0; l--) {
         int H = h->layers[l], pin = l ? h->layers[l - 1] : n->in;
         float *out = l ? w->dhl[l - 1] : w->dx0;
@@ -2077,18 +2089,9 @@ DREC_HOT static void deep_bwd_rows(net *n, int c, int b0, int b1, float dx0_beta
         gemm(false, true, b1 - b0, pin, H, 1.0f, w->dhl[l] + (size_t)b0 * H, H, n->w + n->W[l].off, H, l ? 0.0f : dx0_beta,
              out + (size_t)b0 * pin, pin);
         if (!l) break;
-        float *restrict pbl = w->pb[l - 1] + (size_t)c * pin;
+        float *pbl = w->pb[l - 1] + (size_t)c * pin;
         memset(pbl, 0, (size_t)pin * sizeof *pbl);
-        for (int b = b0; b < b1; b++) {
-            float *restrict dr = out + (size_t)b * pin;
-            const float *restrict hr = w->h[l - 1] + (size_t)b * pin;
-#pragma omp simd
-            for (int j = 0; j < pin; j++) {
-                float d = hr[j] > 0 ? dr[j] * sc : 0;
-                dr[j] = d;
-                pbl[j] += d;
-            }
-        }
+        relu_bwd_cols(out + (size_t)b0 * pin, w->h[l - 1] + (size_t)b0 * pin, b1 - b0, pin, sc, pbl, 0, pin);
     }
 }
 
@@ -2295,7 +2298,7 @@ static void snap_take(snapshot *s, const net *n) {
     snap_copy(&s->E, n->E, (size_t)n->n_ids * (size_t)n->D);
     snap_copy(&s->lin, n->lin, (size_t)n->n_ids);
     if (n->xc && !s->wc) s->wc = drec_malloc((size_t)n->cross_buckets * sizeof *s->wc);
-    for (int32_t i = 0; n->xc && i < n->cross_buckets; i++) s->wc[i] = n->xc[i].w;
+    if (n->xc) cross_weights_get(n, s->wc);
     for (int l = 0; n->hp.bn && l < n->hp.n_layers; l++) {
         snap_copy(&s->bn[2 * l], n->bn_mean[l], (size_t)n->hp.layers[l]);
         snap_copy(&s->bn[2 * l + 1], n->bn_var[l], (size_t)n->hp.layers[l]);
@@ -2306,7 +2309,7 @@ static void snap_restore(const snapshot *s, net *n) {
     memcpy(n->w, s->w, (size_t)n->n_w * sizeof(float));
     if (n->E) memcpy(n->E, s->E, (size_t)n->n_ids * (size_t)n->D * sizeof(float));
     memcpy(n->lin, s->lin, (size_t)n->n_ids * sizeof(float));
-    for (int32_t i = 0; n->xc && i < n->cross_buckets; i++) n->xc[i].w = s->wc[i];
+    if (n->xc) cross_weights_set(n, s->wc);
     for (int l = 0; n->hp.bn && l < n->hp.n_layers; l++) {
         memcpy(n->bn_mean[l], s->bn[2 * l], (size_t)n->hp.layers[l] * sizeof(float));
         memcpy(n->bn_var[l], s->bn[2 * l + 1], (size_t)n->hp.layers[l] * sizeof(float));
@@ -2493,7 +2496,7 @@ static drec_status ctr_save(const drec_model *m, drec_mf_writer *wr) {
     if (!st) st = drec_mf_put_f32(wr, "lin", n->lin, n->n_ids, 0);
     if (!st && n->xc) {
         float *wc = drec_malloc((size_t)n->cross_buckets * sizeof *wc);
-        for (int32_t i = 0; i < n->cross_buckets; i++) wc[i] = n->xc[i].w;
+        cross_weights_get(n, wc);
         st = drec_mf_put_f32(wr, "wc", wc, n->cross_buckets, 0);
         free(wc);
     }
@@ -2621,7 +2624,7 @@ static drec_status ctr_load(drec_model *m, drec_mf_reader *r, int kind) {
     if (!st && n->xc) {
         float *wc = drec_malloc((size_t)n->cross_buckets * sizeof *wc);
         st = get_2d(r, "wc", n->cross_buckets, 0, wc);
-        for (int32_t i = 0; !st && i < n->cross_buckets; i++) n->xc[i].w = wc[i];
+        if (!st) cross_weights_set(n, wc);
         free(wc);
     }
     for (int l = 0; !st && h.bn && l < h.n_layers; l++) {
